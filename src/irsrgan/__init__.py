@@ -1,0 +1,5 @@
+"""irsrgan: super-resolution for infrared (thermal) images."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"

@@ -1,0 +1,23 @@
+"""Exceptions raised by irsrgan. Every message names the argument or file and what was wrong."""
+
+from __future__ import annotations
+
+
+class IrsrganError(Exception):
+    """Base class of every error irsrgan raises on purpose."""
+
+
+class ImageError(IrsrganError, ValueError):
+    """An image file could not be read or written, or an array has the wrong shape or dtype."""
+
+
+class CheckpointError(IrsrganError, ValueError):
+    """A weights file could not be loaded or matched no known architecture."""
+
+
+class ConfigError(IrsrganError, ValueError):
+    """A configuration key is unknown, has the wrong type, or an option is out of range."""
+
+
+class WeightsMissingError(IrsrganError, FileNotFoundError):
+    """Pretrained backbone weights (VGG, AlexNet) are not available offline."""

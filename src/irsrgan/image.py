@@ -1,0 +1,407 @@
+"""Image files <-> arrays <-> tensors. The only module that knows about bit depth.
+
+Bit depth and value range are decided by the array's dtype, never by pixel values:
+
+* ``uint8``: divided by 255 (``range_mode="dtype"``).
+* ``uint16``/``int16`` (radiometric raw counts) and float TIFF (temperatures, radiance):
+  a per-image linear map ``unit = (x - min) / (max - min)`` and its exact inverse, so that a flat
+  region of raw count 14000 comes back as about 14000 (``range_mode="stretch"``, the default for
+  these dtypes). ``range_mode="dtype"`` divides 16-bit data by 65535 instead.
+
+Colour layout: gray stays gray; gray stored as RGB (all channels equal) becomes one channel and is
+written back as RGB; real colour (for example palette-rendered thermal images) is kept as its
+channels, and a one-channel model processes each channel as a separate gray image. An alpha
+channel is treated as one more channel.
+
+Output files keep the input's container format, dtype and channel layout. TIFF descriptive tags
+(description, software, date, artist, copyright, resolution) are carried over; resolution is
+multiplied by the upscaling factor so the physical size stays the same.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Literal
+
+import cv2
+import numpy as np
+import tifffile
+import torch
+
+from .errors import ImageError
+
+ImageFormat = Literal["png", "tiff", "jpeg", "bmp"]
+Layout = Literal["gray", "gray-as-rgb", "rgb", "rgba", "gray-alpha"]
+RangeMode = Literal["auto", "dtype", "stretch"]
+
+SUPPORTED_DTYPES = (np.uint8, np.uint16, np.int16, np.float32, np.float64)
+IMAGE_SUFFIXES = {".png", ".tif", ".tiff", ".jpg", ".jpeg", ".bmp"}
+_TIFF_KEPT_TAGS = ("ImageDescription", "Software", "DateTime", "Artist", "Copyright")
+
+
+@dataclass
+class Image:
+    """Pixels in their native dtype plus what is needed to write them back the same way.
+
+    ``pixels`` is ``(H, W)`` for gray or ``(H, W, C)`` in RGB(A) order.
+    """
+
+    pixels: np.ndarray
+    format: ImageFormat = "png"
+    layout: Layout = "gray"
+    tiff_tags: dict = field(default_factory=dict)
+    path: Path | None = None
+
+    @property
+    def height(self) -> int:
+        return int(self.pixels.shape[0])
+
+    @property
+    def width(self) -> int:
+        return int(self.pixels.shape[1])
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.pixels.dtype
+
+    def channels(self) -> np.ndarray:
+        """The pixels as ``(C, H, W)``, gray-as-RGB collapsed to one channel."""
+        px = self.pixels
+        if px.ndim == 2:
+            return px[None]
+        if self.layout == "gray-as-rgb":
+            return px[..., 0][None]
+        return np.moveaxis(px, -1, 0)
+
+
+def sniff_format(data: bytes) -> ImageFormat | None:
+    """The container format from the file's first bytes (content, not name)."""
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "png"
+    if data[:4] in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):
+        return "tiff"
+    if data.startswith(b"\xff\xd8\xff"):
+        return "jpeg"
+    if data.startswith(b"BM"):
+        return "bmp"
+    return None
+
+
+def _layout_of(px: np.ndarray) -> Layout:
+    if px.ndim == 2:
+        return "gray"
+    c = px.shape[2]
+    if c == 1:
+        return "gray"
+    if c == 2:
+        return "gray-alpha"
+    if c == 3:
+        same = np.array_equal(px[..., 0], px[..., 1]) and np.array_equal(px[..., 1], px[..., 2])
+        return "gray-as-rgb" if same else "rgb"
+    if c == 4:
+        return "rgba"
+    raise ImageError(f"unsupported number of channels: {c}")
+
+
+def decode_image(
+    data: bytes, name: str = "<bytes>", *, max_pixels: int | None = None
+) -> Image:
+    """Decode an image file's bytes. Raises :class:`ImageError` naming ``name`` and the problem."""
+    if not data:
+        raise ImageError(f"{name}: file is empty")
+    fmt = sniff_format(data)
+    if fmt is None:
+        raise ImageError(f"{name}: not a PNG, TIFF, JPEG or BMP file (unknown content)")
+    tags: dict = {}
+    try:
+        if fmt == "tiff":
+            px, tags = _decode_tiff(data, max_pixels)
+        else:
+            if max_pixels is not None:
+                _check_pixels_header(data, fmt, name, max_pixels)
+            buf = np.frombuffer(data, dtype=np.uint8)
+            px = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
+            if px is None:
+                raise ImageError(f"{name}: {fmt.upper()} data is corrupt or truncated")
+            if px.ndim == 3 and px.shape[2] == 3:
+                px = cv2.cvtColor(px, cv2.COLOR_BGR2RGB)
+            elif px.ndim == 3 and px.shape[2] == 4:
+                px = cv2.cvtColor(px, cv2.COLOR_BGRA2RGBA)
+    except ImageError:
+        raise
+    except Exception as exc:  # decoder libraries raise many types on corrupt data
+        raise ImageError(f"{name}: cannot decode {fmt.upper()}: {exc}") from exc
+    if px.ndim == 3 and px.shape[2] == 1:
+        px = px[..., 0]
+    if px.dtype not in SUPPORTED_DTYPES:
+        raise ImageError(
+            f"{name}: unsupported pixel type {px.dtype} "
+            "(expected uint8, uint16, int16, float32 or float64)"
+        )
+    if px.ndim not in (2, 3) or px.shape[0] < 1 or px.shape[1] < 1:
+        raise ImageError(f"{name}: unsupported array shape {px.shape}")
+    if max_pixels is not None and px.shape[0] * px.shape[1] > max_pixels:
+        raise ImageError(f"{name}: {px.shape[1]}x{px.shape[0]} exceeds {max_pixels} pixels")
+    try:
+        layout = _layout_of(px)
+    except ImageError as exc:
+        raise ImageError(f"{name}: {exc}") from None
+    return Image(pixels=np.ascontiguousarray(px), format=fmt, layout=layout, tiff_tags=tags)
+
+
+def _check_pixels_header(data: bytes, fmt: str, name: str, max_pixels: int) -> None:
+    """Refuse decompression bombs before decoding, from the header's declared size."""
+    import io
+
+    from PIL import Image as PILImage
+
+    PILImage.MAX_IMAGE_PIXELS = None
+    try:
+        with PILImage.open(io.BytesIO(data)) as im:
+            w, h = im.size
+    except Exception as exc:
+        raise ImageError(f"{name}: cannot read {fmt.upper()} header: {exc}") from exc
+    if w * h > max_pixels:
+        raise ImageError(f"{name}: {w}x{h} exceeds {max_pixels} pixels")
+
+
+def _decode_tiff(data: bytes, max_pixels: int | None) -> tuple[np.ndarray, dict]:
+    import io
+
+    with tifffile.TiffFile(io.BytesIO(data)) as tif:
+        page = tif.pages[0]
+        if max_pixels is not None and page.imagewidth * page.imagelength > max_pixels:
+            raise ImageError(
+                f"{page.imagewidth}x{page.imagelength} exceeds {max_pixels} pixels"
+            )
+        px = page.asarray()
+        tags: dict = {}
+        for key in _TIFF_KEPT_TAGS:
+            tag = page.tags.get(key)
+            if tag is not None and isinstance(tag.value, str) and tag.value:
+                tags[key] = tag.value
+        xres, yres, unit = (page.tags.get(k) for k in ("XResolution", "YResolution",
+                                                         "ResolutionUnit"))
+        if xres is not None and yres is not None:
+            tags["resolution"] = (_ratio(xres.value), _ratio(yres.value))
+            tags["resolutionunit"] = int(unit.value) if unit is not None else 2
+        if page.planarconfig == 2 and px.ndim == 3 and px.shape[0] in (3, 4):
+            px = np.moveaxis(px, 0, -1)
+    if px.ndim == 3 and px.shape[2] > 4 and px.shape[0] <= 4:
+        px = np.moveaxis(px, 0, -1)
+    return px, tags
+
+
+def _ratio(value) -> float:
+    if isinstance(value, tuple) and len(value) == 2:
+        return value[0] / value[1] if value[1] else float(value[0])
+    return float(value)
+
+
+def read_image(path: str | os.PathLike, *, max_pixels: int | None = None) -> Image:
+    """Read PNG, TIFF, JPEG or BMP into an :class:`Image` (dtype and layout preserved)."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise ImageError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise ImageError(f"{path}: is a directory, not an image") from None
+    except OSError as exc:
+        raise ImageError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    image = decode_image(data, str(path), max_pixels=max_pixels)
+    image.path = path
+    return image
+
+
+def encode_image(image: Image, *, jpeg_quality: int = 95) -> bytes:
+    """Encode an :class:`Image` in its own format. Raises :class:`ImageError`."""
+    px = image.pixels
+    fmt = image.format
+    if fmt == "tiff":
+        return _encode_tiff(image)
+    if fmt in ("jpeg", "bmp") and px.dtype != np.uint8:
+        raise ImageError(f"{fmt.upper()} stores 8-bit pixels only, got {px.dtype}")
+    if fmt == "png" and px.dtype not in (np.uint8, np.uint16):
+        raise ImageError(f"PNG stores 8- or 16-bit pixels only, got {px.dtype}")
+    if px.ndim == 3 and px.shape[2] == 3:
+        px = cv2.cvtColor(px, cv2.COLOR_RGB2BGR)
+    elif px.ndim == 3 and px.shape[2] == 4:
+        px = cv2.cvtColor(px, cv2.COLOR_RGBA2BGRA)
+    ext = {"png": ".png", "jpeg": ".jpg", "bmp": ".bmp"}[fmt]
+    params = [cv2.IMWRITE_JPEG_QUALITY, int(jpeg_quality)] if fmt == "jpeg" else []
+    ok, buf = cv2.imencode(ext, px, params)
+    if not ok:
+        raise ImageError(f"cannot encode {fmt.upper()} of shape {px.shape} and dtype {px.dtype}")
+    return buf.tobytes()
+
+
+def _encode_tiff(image: Image) -> bytes:
+    import io
+
+    px = image.pixels
+    tags = image.tiff_tags
+    kwargs: dict = {}
+    if "ImageDescription" in tags:
+        kwargs["description"] = tags["ImageDescription"]
+    if "Software" in tags:
+        kwargs["software"] = tags["Software"]
+    if "DateTime" in tags:
+        kwargs["datetime"] = tags["DateTime"]
+    if "resolution" in tags:
+        kwargs["resolution"] = tags["resolution"]
+        kwargs["resolutionunit"] = tags.get("resolutionunit", 2)
+    extratags = []
+    for key, code in (("Artist", 315), ("Copyright", 33432)):
+        if key in tags:
+            extratags.append((code, "s", 0, tags[key], True))
+    photometric = "rgb" if px.ndim == 3 and px.shape[2] in (3, 4) else "minisblack"
+    bio = io.BytesIO()
+    tifffile.imwrite(
+        bio, px, photometric=photometric, extratags=extratags, metadata=None, **kwargs
+    )
+    return bio.getvalue()
+
+
+def write_image(path: str | os.PathLike, image: Image, *, jpeg_quality: int = 95) -> None:
+    """Write atomically: encode in memory, write a temporary file beside ``path``, rename.
+
+    A failure leaves no partial file behind and never touches an existing ``path``.
+    """
+    path = Path(path)
+    data = encode_image(image, jpeg_quality=jpeg_quality)
+    atomic_write_bytes(path, data)
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+@dataclass(frozen=True)
+class ValueMap:
+    """A linear map between native pixel values and the model's unit range.
+
+    ``unit = (native - offset) / scale`` and ``native = unit * scale + offset`` (exact inverse).
+    """
+
+    offset: float
+    scale: float
+
+    def to_unit(self, native: np.ndarray) -> np.ndarray:
+        return ((native.astype(np.float64) - self.offset) / self.scale).astype(np.float32)
+
+    def to_native(self, unit: np.ndarray, dtype: np.dtype) -> np.ndarray:
+        values = unit.astype(np.float64) * self.scale + self.offset
+        dtype = np.dtype(dtype)
+        if dtype.kind in "ui":
+            info = np.iinfo(dtype)
+            return np.clip(np.rint(values), info.min, info.max).astype(dtype)
+        return values.astype(dtype)
+
+
+def value_map_for(pixels: np.ndarray, mode: RangeMode = "auto") -> ValueMap:
+    """Choose the map from the dtype: 8-bit by its range, 16-bit and float per image."""
+    dtype = pixels.dtype
+    if mode not in ("auto", "dtype", "stretch"):
+        raise ImageError(f"range mode must be 'auto', 'dtype' or 'stretch', got {mode!r}")
+    if mode == "auto":
+        mode = "dtype" if dtype == np.uint8 else "stretch"
+    if mode == "dtype":
+        if dtype.kind in "ui":
+            info = np.iinfo(dtype)
+            return ValueMap(offset=float(info.min), scale=float(info.max - info.min))
+        return ValueMap(offset=0.0, scale=1.0)
+    finite = pixels[np.isfinite(pixels)] if dtype.kind == "f" else pixels
+    if finite.size == 0:
+        return ValueMap(offset=0.0, scale=1.0)
+    lo, hi = float(finite.min()), float(finite.max())
+    return ValueMap(offset=lo, scale=(hi - lo) if hi > lo else 1.0)
+
+
+def to_tensor(
+    image: Image, range_mode: RangeMode = "auto"
+) -> tuple[torch.Tensor, ValueMap]:
+    """``(1, C, H, W)`` float32 in the unit range, and the map that brings it back.
+
+    Non-finite float pixels (NaN marks invalid pixels in some radiometric files) are replaced by
+    the image mean for processing; :func:`from_tensor` puts them back.
+    """
+    chans = image.channels()
+    vmap = value_map_for(chans, range_mode)
+    unit = vmap.to_unit(chans)
+    if image.dtype.kind == "f":
+        bad = ~np.isfinite(unit)
+        if bad.any():
+            unit[bad] = float(unit[~bad].mean()) if (~bad).any() else 0.0
+    return torch.from_numpy(np.ascontiguousarray(unit))[None], vmap
+
+
+def from_tensor(sr: torch.Tensor, like: Image, vmap: ValueMap) -> Image:
+    """Turn a model output ``(1, C, H, W)`` back into an image shaped like ``like``.
+
+    Clamping happens here only: to [0, 1] for ``uint8`` and to the dtype's range after the
+    inverse map for other integer types; float images are not clamped.
+    """
+    if sr.ndim != 4 or sr.shape[0] != 1:
+        raise ImageError(f"sr must be (1, C, H, W), got {tuple(sr.shape)}")
+    unit = sr[0].detach().float().cpu().numpy()
+    if like.dtype == np.uint8:
+        unit = np.clip(unit, 0.0, 1.0)
+    native = vmap.to_native(unit, like.dtype)
+    if like.dtype.kind == "f":
+        bad = ~np.isfinite(like.channels())
+        if bad.any():
+            fy = native.shape[1] // like.height
+            fx = native.shape[2] // like.width
+            native[np.repeat(np.repeat(bad, fy, axis=1), fx, axis=2)] = np.nan
+    if like.layout == "gray-as-rgb":
+        px = np.repeat(native[0][..., None], 3, axis=2)
+    elif native.shape[0] == 1 and like.pixels.ndim == 2:
+        px = native[0]
+    else:
+        px = np.moveaxis(native, 0, -1)
+    tags = dict(like.tiff_tags)
+    if "resolution" in tags:
+        fy, fx = px.shape[0] / like.height, px.shape[1] / like.width
+        tags["resolution"] = (tags["resolution"][0] * fx, tags["resolution"][1] * fy)
+    return replace(like, pixels=np.ascontiguousarray(px), tiff_tags=tags, path=None)
+
+
+def gray_unit(image: Image) -> np.ndarray:
+    """The image as one float32 ``(H, W)`` channel in the unit range (for metrics and data).
+
+    Colour is converted with the BT.601 luma weights; 16-bit and float use the dtype rule of
+    :func:`value_map_for` with ``range_mode="dtype"`` for integers (so PSNR uses the full
+    data range of the bit depth) and the values as they are for float.
+    """
+    chans = image.channels().astype(np.float64)
+    if chans.shape[0] >= 3:
+        gray = 0.299 * chans[0] + 0.587 * chans[1] + 0.114 * chans[2]
+    else:
+        gray = chans[0]
+    vmap = value_map_for(image.pixels, "dtype")
+    return ((gray - vmap.offset) / vmap.scale).astype(np.float32)
+
+
+def list_images(root: str | os.PathLike) -> list[Path]:
+    """Image files under ``root`` (recursively), sorted; a file path gives itself."""
+    root = Path(root)
+    if root.is_file():
+        return [root]
+    return sorted(
+        p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
+    )

@@ -1,0 +1,50 @@
+"""Generators and discriminators, created by name from a literal registry.
+
+>>> from irsrgan.models import create_model
+>>> net = create_model("compact", scale=2, num_features=8, num_convs=2)
+>>> (net.scale, net.in_channels, net.out_channels)
+(2, 1, 1)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from torch import nn
+
+from .compact import CompactNet
+from .crdbnet import CRDBNet
+from .rrdbnet import RRDBNet
+from .seed import SeedCRDBNet
+
+GENERATORS: dict[str, type[nn.Module]] = {
+    "rrdbnet": RRDBNet,
+    "crdbnet": CRDBNet,
+    "compact": CompactNet,
+    "seed-crdbnet": SeedCRDBNet,
+}
+
+
+def create_model(arch: str, **kwargs: Any) -> nn.Module:
+    """Build a generator by architecture name with keyword hyperparameters."""
+    try:
+        cls = GENERATORS[arch]
+    except KeyError:
+        raise ValueError(
+            f"unknown architecture {arch!r}; known: {', '.join(sorted(GENERATORS))}"
+        ) from None
+    try:
+        return cls(**kwargs)
+    except TypeError as exc:
+        raise ValueError(f"bad hyperparameters for {arch!r}: {exc}") from None
+
+
+def model_config(model: nn.Module) -> dict[str, Any]:
+    """The constructor arguments that rebuild ``model`` (stored in checkpoints)."""
+    return dict(model.config)
+
+
+__all__ = [
+    "GENERATORS", "CompactNet", "CRDBNet", "RRDBNet", "SeedCRDBNet", "create_model",
+    "model_config",
+]

@@ -1,0 +1,65 @@
+"""Building blocks shared by the generators: dense blocks and nearest-neighbour upsamplers."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+
+def upsample_stages(scale: int) -> int:
+    """Number of x2 nearest-upsample stages for ``scale`` (1, 2, 4 or 8)."""
+    if scale not in (1, 2, 4, 8):
+        raise ValueError(f"scale must be 1, 2, 4 or 8, got {scale}")
+    return int(math.log2(scale))
+
+
+class DenseBlock(nn.Module):
+    """ESRGAN's residual dense block: 5 densely connected 3x3 convs, ``x + 0.2 * conv5``."""
+
+    def __init__(self, num_features: int = 64, growth: int = 32) -> None:
+        super().__init__()
+        nf, gc = num_features, growth
+        self.conv1 = nn.Conv2d(nf, gc, 3, 1, 1)
+        self.conv2 = nn.Conv2d(nf + gc, gc, 3, 1, 1)
+        self.conv3 = nn.Conv2d(nf + 2 * gc, gc, 3, 1, 1)
+        self.conv4 = nn.Conv2d(nf + 3 * gc, gc, 3, 1, 1)
+        self.conv5 = nn.Conv2d(nf + 4 * gc, nf, 3, 1, 1)
+        self.lrelu = nn.LeakyReLU(0.2, inplace=True)
+        for conv in (self.conv1, self.conv2, self.conv3, self.conv4, self.conv5):
+            nn.init.kaiming_normal_(conv.weight, a=0.2)
+            conv.weight.data *= 0.1
+            nn.init.zeros_(conv.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x1 = self.lrelu(self.conv1(x))
+        x2 = self.lrelu(self.conv2(torch.cat((x, x1), 1)))
+        x3 = self.lrelu(self.conv3(torch.cat((x, x1, x2), 1)))
+        x4 = self.lrelu(self.conv4(torch.cat((x, x1, x2, x3), 1)))
+        x5 = self.conv5(torch.cat((x, x1, x2, x3, x4), 1))
+        return x + 0.2 * x5
+
+
+class NearestUpsampleHead(nn.Module):
+    """``log2(scale)`` stages of nearest x2 + conv 3x3 + LeakyReLU, then conv + LReLU + conv.
+
+    Parameter names follow BasicSR (``conv_up1``, ``conv_up2``, ``conv_up3``, ``conv_hr``,
+    ``conv_last``) so ESRGAN-family weights map onto it directly.
+    """
+
+    def __init__(self, num_features: int, out_channels: int, scale: int) -> None:
+        super().__init__()
+        self.stages = upsample_stages(scale)
+        for i in range(self.stages):
+            setattr(self, f"conv_up{i + 1}", nn.Conv2d(num_features, num_features, 3, 1, 1))
+        self.conv_hr = nn.Conv2d(num_features, num_features, 3, 1, 1)
+        self.conv_last = nn.Conv2d(num_features, out_channels, 3, 1, 1)
+        self.lrelu = nn.LeakyReLU(0.2, inplace=True)
+
+    def forward(self, feat: torch.Tensor) -> torch.Tensor:
+        for i in range(self.stages):
+            conv = getattr(self, f"conv_up{i + 1}")
+            feat = self.lrelu(conv(F.interpolate(feat, scale_factor=2, mode="nearest")))
+        return self.conv_last(self.lrelu(self.conv_hr(feat)))

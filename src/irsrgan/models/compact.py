@@ -1,0 +1,52 @@
+"""A compact, fast generator (the SRVGGNetCompact idea of Real-ESRGAN).
+
+A plain stack of 3x3 convs with PReLU at LR resolution, a pixel shuffle at the end, and the
+nearest-upsampled input added back, so the body only learns the residual. Cheap enough for CPU
+and video.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+
+class CompactNet(nn.Module):
+    """Args: in/out channels, scale (1, 2, 3, 4, 8), num_features (64), num_convs (16)."""
+
+    arch = "compact"
+
+    def __init__(
+        self,
+        *,
+        in_channels: int = 1,
+        out_channels: int = 1,
+        scale: int = 4,
+        num_features: int = 64,
+        num_convs: int = 16,
+    ) -> None:
+        super().__init__()
+        if scale not in (1, 2, 3, 4, 8):
+            raise ValueError(f"scale must be 1, 2, 3, 4 or 8, got {scale}")
+        self.config = dict(
+            in_channels=in_channels, out_channels=out_channels, scale=scale,
+            num_features=num_features, num_convs=num_convs,
+        )
+        self.scale, self.in_channels, self.out_channels = scale, in_channels, out_channels
+        self.size_multiple = 1
+        layers: list[nn.Module] = [
+            nn.Conv2d(in_channels, num_features, 3, 1, 1), nn.PReLU(num_features)
+        ]
+        for _ in range(num_convs):
+            layers += [nn.Conv2d(num_features, num_features, 3, 1, 1), nn.PReLU(num_features)]
+        layers.append(nn.Conv2d(num_features, out_channels * scale * scale, 3, 1, 1))
+        self.body = nn.Sequential(*layers)
+        self.upsampler = nn.PixelShuffle(scale)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.upsampler(self.body(x))
+        base = F.interpolate(x, scale_factor=self.scale, mode="nearest")
+        if self.out_channels != self.in_channels:
+            base = base.mean(1, keepdim=True).expand(-1, self.out_channels, -1, -1)
+        return out + base
