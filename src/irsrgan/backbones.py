@@ -1,0 +1,81 @@
+"""ImageNet backbones (VGG19 for the perceptual loss, VGG16/AlexNet for LPIPS), loaded offline.
+
+Nothing is downloaded: weights come from torchvision's cache (``$TORCH_HOME/hub/checkpoints``,
+where ``torchvision.models.vgg19(weights="IMAGENET1K_V1")`` puts them) or from an explicit file,
+and are read with ``weights_only=True``. When neither exists, :class:`WeightsMissingError` names
+both places.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+import torch
+import torchvision
+from torch import nn
+
+from .errors import WeightsMissingError
+
+BackboneName = Literal["vgg19", "vgg16", "alexnet"]
+
+_WEIGHTS = {
+    "vgg19": torchvision.models.VGG19_Weights.IMAGENET1K_V1,
+    "vgg16": torchvision.models.VGG16_Weights.IMAGENET1K_V1,
+    "alexnet": torchvision.models.AlexNet_Weights.IMAGENET1K_V1,
+}
+
+
+def cached_weights_path(name: BackboneName) -> Path:
+    """Where torchvision keeps the ImageNet weights of ``name`` once downloaded."""
+    url = _WEIGHTS[name].url
+    return Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(url)
+
+
+def load_backbone_features(
+    name: BackboneName, weights: str | os.PathLike | None = None, *, pretrained: bool = True
+) -> nn.Sequential:
+    """The ``features`` part of a torchvision classifier, in eval mode, gradients off.
+
+    Args:
+        name: ``"vgg19"``, ``"vgg16"`` or ``"alexnet"``.
+        weights: an explicit ``.pth`` state dict; default is torchvision's cache.
+        pretrained: ``False`` gives random weights (tests, smoke runs); ``weights`` is ignored.
+
+    Raises:
+        WeightsMissingError: pretrained weights are in neither place.
+    """
+    if name not in _WEIGHTS:
+        raise ValueError(f"backbone must be one of {sorted(_WEIGHTS)}, got {name!r}")
+    net = getattr(torchvision.models, name)(weights=None)
+    if pretrained:
+        path = Path(weights) if weights is not None else cached_weights_path(name)
+        if not path.is_file():
+            raise WeightsMissingError(
+                f"ImageNet weights for {name} not found: looked for {path}"
+                + ("" if weights is not None else " (torchvision's cache, under TORCH_HOME)")
+                + ". Nothing is downloaded at run time: copy the file there, pass an explicit "
+                "path, or choose a loss/metric that needs no ImageNet weights."
+            )
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        if isinstance(state, dict) and "state_dict" in state:
+            state = state["state_dict"]
+        net.load_state_dict(state)
+    features = net.features.eval()
+    for p in features.parameters():
+        p.requires_grad_(False)
+    return features
+
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def to_imagenet_input(x: torch.Tensor) -> torch.Tensor:
+    """``(B, 1 or 3, H, W)`` in [0, 1] -> 3 channels, ImageNet-normalised."""
+    if x.shape[1] == 1:
+        x = x.expand(-1, 3, -1, -1)
+    mean = x.new_tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
+    std = x.new_tensor(IMAGENET_STD).view(1, 3, 1, 1)
+    return (x - mean) / std

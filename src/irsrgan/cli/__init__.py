@@ -1,0 +1,58 @@
+"""The ``irsrgan`` command: thin subcommands that parse arguments and call the library.
+
+Each subcommand lives in its own module with ``register(subparsers)``, which adds its parser
+and sets ``func(args) -> int`` (the exit status).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from ..errors import IrsrganError
+
+# Literal list of subcommand modules (no import-time registry magic).
+COMMANDS = (
+    "upscale", "models", "export", "degrade", "train", "metrics", "evaluate", "interpolate",
+    "serve",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="irsrgan", description="Super-resolution for infrared (thermal) images."
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in COMMANDS:
+        try:
+            module = importlib.import_module(f"{__name__}.{name.replace('-', '_')}_cmd")
+        except ModuleNotFoundError as exc:
+            if exc.name and exc.name.endswith(f"{name}_cmd"):
+                continue  # command not built yet
+            raise
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return int(args.func(args) or 0)
+    except IrsrganError as exc:
+        print(f"irsrgan {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
