@@ -48,7 +48,6 @@ def load_backbone_features(
     """
     if name not in _WEIGHTS:
         raise ValueError(f"backbone must be one of {sorted(_WEIGHTS)}, got {name!r}")
-    net = getattr(torchvision.models, name)(weights=None)
     if pretrained:
         path = Path(weights) if weights is not None else cached_weights_path(name)
         if not path.is_file():
@@ -58,14 +57,25 @@ def load_backbone_features(
                 + ". Nothing is downloaded at run time: copy the file there, pass an explicit "
                 "path, or choose a loss/metric that needs no ImageNet weights."
             )
+    features = _build_features(name)
+    if pretrained:
         state = torch.load(path, map_location="cpu", weights_only=True)
         if isinstance(state, dict) and "state_dict" in state:
             state = state["state_dict"]
-        net.load_state_dict(state)
-    features = net.features.eval()
+        state = {k[len("features."):]: v for k, v in state.items() if k.startswith("features.")}
+        features.load_state_dict(state)
+    features = features.eval()
     for p in features.parameters():
         p.requires_grad_(False)
     return features
+
+
+def _build_features(name: BackboneName) -> nn.Sequential:
+    """Only the convolutional part (building the classifier costs seconds for nothing)."""
+    if name == "alexnet":
+        return torchvision.models.alexnet(weights=None).features
+    vgg = torchvision.models.vgg
+    return vgg.make_layers(vgg.cfgs["E" if name == "vgg19" else "D"], batch_norm=False)
 
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)

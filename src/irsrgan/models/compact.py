@@ -13,7 +13,10 @@ from torch.nn import functional as F
 
 
 class CompactNet(nn.Module):
-    """Args: in/out channels, scale (1, 2, 3, 4, 8), num_features (64), num_convs (16)."""
+    """Plain conv + PReLU stack at LR resolution, pixel shuffle, nearest-upsampled skip.
+
+    Args: in/out channels, scale (1, 2, 3, 4, 8), num_features (64), num_convs (16).
+    """
 
     arch = "compact"
 

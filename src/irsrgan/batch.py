@@ -1,0 +1,114 @@
+"""Apply a per-image function to files and folders, mirroring the tree under an output folder.
+
+Shared by ``irsrgan upscale`` and ``irsrgan degrade``: outputs keep their input's name, are
+written atomically, an existing output is skipped unless ``overwrite``, an input is never
+overwritten, and one bad file is reported while the rest are processed.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tqdm import tqdm
+
+from .errors import ImageError
+from .image import IMAGE_SUFFIXES, Image, read_image, write_image
+
+
+@dataclass(frozen=True)
+class FileJob:
+    src: Path
+    dst: Path
+
+
+@dataclass
+class BatchResult:
+    done: list[Path] = field(default_factory=list)
+    skipped: list[Path] = field(default_factory=list)
+    failed: list[tuple[Path, str]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+    def summary(self) -> str:
+        lines = [
+            f"{len(self.done)} written, {len(self.skipped)} skipped (output exists; "
+            f"--overwrite to replace), {len(self.failed)} failed"
+        ]
+        lines += [f"  FAILED {src}: {why}" for src, why in self.failed]
+        return "\n".join(lines)
+
+
+def plan_jobs(inputs: Sequence[str | os.PathLike], output: str | os.PathLike) -> list[FileJob]:
+    """Pair every input image with its output path.
+
+    A single input file with an output that has an image suffix writes exactly there;
+    otherwise ``output`` is a folder: files go in it by name, folders are mirrored under it.
+
+    Raises:
+        ImageError: an input does not exist or a folder holds no images.
+    """
+    output = Path(output)
+    srcs = [Path(p) for p in inputs]
+    if len(srcs) == 1 and srcs[0].is_file() and output.suffix.lower() in IMAGE_SUFFIXES:
+        return [FileJob(srcs[0], output)]
+    jobs = []
+    for src in srcs:
+        if src.is_dir():
+            files = sorted(
+                p for p in src.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
+            )
+            if not files:
+                raise ImageError(f"{src}: folder holds no PNG, TIFF, JPEG or BMP files")
+            jobs += [FileJob(p, output / p.relative_to(src)) for p in files]
+        elif src.is_file():
+            jobs.append(FileJob(src, output / src.name))
+        else:
+            raise ImageError(f"{src}: no such file or folder")
+    return jobs
+
+
+def run_batch(
+    jobs: Sequence[FileJob],
+    process: Callable[[Image], Image],
+    *,
+    overwrite: bool = False,
+    progress: bool = True,
+    desc: str = "images",
+    max_pixels: int | None = None,
+) -> BatchResult:
+    """Read each ``src``, apply ``process``, write ``dst`` atomically; never stop at one failure."""
+    result = BatchResult()
+    seen: dict[Path, Path] = {}
+    bar = tqdm(jobs, desc=desc, unit="img", disable=not progress, dynamic_ncols=True)
+    for job in bar:
+        bar.set_postfix_str(job.src.name, refresh=False)
+        dst_key = job.dst.resolve()
+        if dst_key == job.src.resolve():
+            result.failed.append((job.src, "output path is the input itself; refusing to "
+                                  "overwrite an input"))
+            continue
+        if dst_key in seen:
+            result.failed.append((job.src, f"same output {job.dst} as {seen[dst_key]}"))
+            continue
+        seen[dst_key] = job.src
+        if job.dst.exists() and not overwrite:
+            result.skipped.append(job.src)
+            continue
+        try:
+            image = read_image(job.src, max_pixels=max_pixels)
+            out = process(image)
+            job.dst.parent.mkdir(parents=True, exist_ok=True)
+            write_image(job.dst, out)
+        except (ImageError, ValueError, OSError, RuntimeError) as exc:
+            msg = str(exc)
+            if isinstance(exc, OSError) and not isinstance(exc, ImageError):
+                msg = f"cannot write {job.dst}: {exc.strerror or exc}"
+            result.failed.append((job.src, msg))
+            continue
+        result.done.append(job.src)
+    return result

@@ -1,0 +1,351 @@
+"""Generator weights on disk: our safetensors format, foreign ESRGAN-family files, bundled models.
+
+Our format is a safetensors file whose metadata holds everything needed to rebuild the model:
+``format="irsrgan"``, ``arch``, ``config`` (JSON constructor arguments), ``scale``,
+``in_channels``, ``out_channels`` and ``provenance`` (JSON: data, licence, recipe, ...).
+
+Foreign files are recognised from their keys and tensor shapes and loaded without unpickling
+code (``torch.load(..., weights_only=True)``):
+
+* the seed's published ``.pth.tar`` (``{"state_dict": ...}``, keys ``initial``, ``residuals``...);
+* original ESRGAN (``model.0.weight``, ``model.1.sub.N.RDB1.conv1.0.weight``, ...);
+* ESRGAN's later layout (``conv_first``, ``RRDB_trunk.N.RDB1.conv1``, ``trunk_conv``,
+  ``upconv1``, ``HRconv``);
+* BasicSR / Real-ESRGAN RRDBNet (``params``/``params_ema``; ``conv_first``,
+  ``body.N.rdb1.conv1``, ``conv_body``, ``conv_up1``...; 1 or 3 channels, any width and depth,
+  x2/x1 models with pixel-unshuffled input);
+* Real-ESRGAN SRVGGNetCompact (``body.0.weight`` ... ``body.N.weight``, PReLU in between);
+* our own training state files (``*.pt`` written by ``irsrgan train``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+from collections.abc import Mapping
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file
+from torch import nn
+
+from .errors import CheckpointError
+from .image import atomic_write_bytes
+from .models import GENERATORS, create_model
+
+FORMAT = "irsrgan"
+FORMAT_VERSION = "1"
+
+StateDict = dict[str, torch.Tensor]
+
+
+# --------------------------------------------------------------------------- our format
+def save_model(
+    model: nn.Module, path: str | os.PathLike, *, provenance: Mapping[str, Any] | None = None
+) -> None:
+    """Save a generator's weights and constructor arguments as safetensors (atomically)."""
+    from safetensors.torch import save
+
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    metadata = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "arch": model.arch,
+        "config": json.dumps(model.config, sort_keys=True),
+        "scale": str(model.scale),
+        "in_channels": str(model.in_channels),
+        "out_channels": str(model.out_channels),
+        "provenance": json.dumps(dict(provenance or {}), sort_keys=True),
+    }
+    atomic_write_bytes(Path(path), save(state, metadata=metadata))
+
+
+def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
+    """The metadata of one of our safetensors files, JSON fields decoded."""
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as fh:
+        meta = dict(fh.metadata() or {})
+    for key in ("config", "provenance"):
+        if key in meta:
+            meta[key] = json.loads(meta[key])
+    return meta
+
+
+# --------------------------------------------------------------------------- loading
+def load_model(
+    source: str | os.PathLike, *, device: str | torch.device = "cpu", use_ema: bool = True
+) -> nn.Module:
+    """Rebuild a generator, in eval mode, from a file of any supported format or a bundled name.
+
+    Raises:
+        CheckpointError: the file is missing, unreadable or matches no known layout; the
+            message says what was found.
+    """
+    path = resolve_model_path(source)
+    arch, config, state = read_generator_state(path, use_ema=use_ema)
+    model = create_model(arch, **config)
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    if missing or unexpected:
+        raise CheckpointError(
+            f"{path}: weights do not fit {arch} {config}: missing {_few(missing)}, "
+            f"unexpected {_few(unexpected)}"
+        )
+    model.source = str(path)
+    return model.eval().to(device)
+
+
+def read_generator_state(path: Path, *, use_ema: bool = True) -> tuple[str, dict, StateDict]:
+    """``(arch, config, state_dict)`` for a generator file, converted to our parameter names."""
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such file")
+    head = path.read_bytes()[:8] if path.stat().st_size >= 8 else b""
+    if _looks_like_safetensors(path, head):
+        try:
+            state = load_file(str(path))
+            meta = read_metadata(path)
+        except (SafetensorError, OSError, ValueError) as exc:
+            raise CheckpointError(f"{path}: cannot read safetensors: {exc}") from None
+        if meta.get("format") == FORMAT:
+            arch = meta.get("arch")
+            if arch not in GENERATORS:
+                raise CheckpointError(f"{path}: unknown architecture {arch!r} in metadata")
+            return arch, meta["config"], state
+        return detect_architecture(state, name=str(path))
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # pickle errors come in many types
+        raise CheckpointError(
+            f"{path}: not a safetensors file and not loadable as a weights-only torch file "
+            f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})"
+        ) from None
+    if isinstance(obj, Mapping) and obj.get("irsrgan_train_state"):
+        key = "generator_ema" if use_ema and "generator_ema" in obj else "generator"
+        return obj["arch"], dict(obj["model_config"]), _strip_prefix(obj[key])
+    return detect_architecture(unwrap_state_dict(obj, name=str(path)), name=str(path))
+
+
+def _looks_like_safetensors(path: Path, head: bytes) -> bool:
+    if path.suffix == ".safetensors":
+        return True
+    # safetensors starts with a little-endian u64 header length followed by '{'
+    if len(head) == 8:
+        n = int.from_bytes(head, "little")
+        if 0 < n < 100_000_000:
+            with open(path, "rb") as fh:
+                fh.seek(8)
+                return fh.read(1) == b"{"
+    return False
+
+
+def unwrap_state_dict(obj: Any, *, name: str = "<state>") -> StateDict:
+    """Find the generator's tensors in the containers ESRGAN-family repos use."""
+    if not isinstance(obj, Mapping):
+        raise CheckpointError(f"{name}: expected a dict of tensors, found {type(obj).__name__}")
+    for key in ("params_ema", "params", "state_dict", "model", "generator", "netG"):
+        inner = obj.get(key)
+        if isinstance(inner, Mapping) and any(isinstance(v, torch.Tensor) for v in inner.values()):
+            obj = inner
+            break
+    state = {k: v for k, v in obj.items() if isinstance(v, torch.Tensor)}
+    if not state:
+        raise CheckpointError(
+            f"{name}: no tensors found; top-level keys: {_few(list(obj.keys()))}"
+        )
+    return _strip_prefix(state)
+
+
+def _strip_prefix(state: Mapping[str, torch.Tensor]) -> StateDict:
+    out = {}
+    for k, v in state.items():
+        for prefix in ("module.", "_orig_mod."):
+            if k.startswith(prefix):
+                k = k[len(prefix):]
+        out[k] = v
+    return out
+
+
+def _few(keys: list[str] | tuple, n: int = 6) -> str:
+    keys = list(keys)
+    shown = ", ".join(keys[:n])
+    return f"[{shown}{', ...' if len(keys) > n else ''}] ({len(keys)} keys)"
+
+
+# --------------------------------------------------------------------------- detection
+def detect_architecture(state: StateDict, *, name: str = "<state>") -> tuple[str, dict, StateDict]:
+    """Recognise a foreign generator state dict. Returns ``(arch, config, converted_state)``."""
+    keys = set(state)
+    if "initial.weight" in keys and "residuals.0.rrdb.0.blocks.0.cnn.weight" in keys:
+        return _from_seed(state)
+    if "model.0.weight" in keys and any(k.startswith("model.1.sub.0.RDB1.") for k in keys):
+        return _from_esrgan_old(state)
+    if "conv_first.weight" in keys and "RRDB_trunk.0.RDB1.conv1.weight" in keys:
+        return _from_basicsr(_rename_esrgan_trunk(state))
+    if "conv_first.weight" in keys and "body.0.rdb1.conv1.weight" in keys:
+        if "body.0.fuse.weight" in keys:
+            return _from_ours_rrdb_like(state, "crdbnet")
+        if "head.conv_last.weight" in keys:
+            return _from_ours_rrdb_like(state, "rrdbnet")
+        return _from_basicsr(state)
+    if "body.0.weight" in keys and "body.1.weight" in keys and state["body.0.weight"].ndim == 4:
+        return _from_compact(state)
+    raise CheckpointError(
+        f"{name}: the weights match no known architecture (seed IRSRGAN, ESRGAN, "
+        f"BasicSR/Real-ESRGAN RRDBNet, SRVGGNetCompact, irsrgan). Found keys {_few(sorted(keys))}"
+    )
+
+
+def _count(keys: set[str] | list[str], pattern: str) -> int:
+    rx = re.compile(pattern)
+    idx = {int(m.group(1)) for k in keys if (m := rx.match(k))}
+    return max(idx) + 1 if idx else 0
+
+
+def _from_seed(state: StateDict) -> tuple[str, dict, StateDict]:
+    keys = list(state)
+    nf, cin = state["initial.weight"].shape[:2]
+    config = dict(
+        in_channels=int(cin),
+        out_channels=int(state["final.2.weight"].shape[0]),
+        scale=2 ** _count(keys, r"upsamples\.(\d+)\.conv\.weight"),
+        num_features=int(nf),
+        num_blocks=_count(keys, r"residuals\.(\d+)\."),
+        growth=int(state["residuals.0.rrdb.0.blocks.0.cnn.weight"].shape[0]),
+    )
+    return "seed-crdbnet", config, dict(state)
+
+
+def _from_esrgan_old(state: StateDict) -> tuple[str, dict, StateDict]:
+    """Original ESRGAN ``RRDB_net`` (sequential ``model.K``) -> BasicSR names -> ours."""
+    keys = list(state)
+    n_blocks = _count(keys, r"model\.1\.sub\.(\d+)\.RDB1\.")
+    renamed: StateDict = {}
+    top = sorted({int(m.group(1)) for k in keys if (m := re.match(r"model\.(\d+)\.weight$", k))})
+    convs_after = [i for i in top if i >= 2]  # upsample convs, then HR conv, then last conv
+    if len(convs_after) < 2:
+        raise CheckpointError(f"ESRGAN layout without output convs: {_few(keys)}")
+    ups, hr, last = convs_after[:-2], convs_after[-2], convs_after[-1]
+    mapping = {"model.0": "conv_first", f"model.1.sub.{n_blocks}": "conv_body",
+               f"model.{hr}": "conv_hr", f"model.{last}": "conv_last"}
+    for i, idx in enumerate(ups):
+        mapping[f"model.{idx}"] = f"conv_up{i + 1}"
+    for k, v in state.items():
+        m = re.match(r"model\.1\.sub\.(\d+)\.RDB(\d)\.conv(\d)\.0\.(weight|bias)$", k)
+        if m:
+            renamed[f"body.{m[1]}.rdb{m[2]}.conv{m[3]}.{m[4]}"] = v
+            continue
+        prefix, _, leaf = k.rpartition(".")
+        if prefix in mapping:
+            renamed[f"{mapping[prefix]}.{leaf}"] = v
+    return _from_basicsr(renamed)
+
+
+def _rename_esrgan_trunk(state: StateDict) -> StateDict:
+    out: StateDict = {}
+    for k, v in state.items():
+        k = re.sub(r"^RRDB_trunk\.(\d+)\.RDB(\d)\.", r"body.\1.rdb\2.", k)
+        k = k.replace("trunk_conv.", "conv_body.").replace("HRconv.", "conv_hr.")
+        k = re.sub(r"^upconv(\d)\.", r"conv_up\1.", k)
+        out[k] = v
+    return out
+
+
+def _from_basicsr(state: StateDict) -> tuple[str, dict, StateDict]:
+    keys = list(state)
+    out_ch = int(state["conv_last.weight"].shape[0])
+    first_in = int(state["conv_first.weight"].shape[1])
+    unshuffle = int(math.isqrt(first_in // out_ch)) if first_in % out_ch == 0 else 1
+    if unshuffle not in (1, 2, 4) or unshuffle**2 * out_ch != first_in:
+        unshuffle = 1
+    stages = max(0, _count(keys, r"conv_up(\d+)\.weight") - 1)  # conv_up1..conv_upN
+    config = dict(
+        in_channels=first_in // unshuffle**2,
+        out_channels=out_ch,
+        scale=max(1, 2**stages // unshuffle),
+        num_features=int(state["conv_first.weight"].shape[0]),
+        num_blocks=_count(keys, r"body\.(\d+)\.rdb1\."),
+        growth=int(state["body.0.rdb1.conv1.weight"].shape[0]),
+        input_unshuffle=unshuffle,
+    )
+    converted = {}
+    for k, v in state.items():
+        if re.match(r"conv_(up\d+|hr|last)\.", k):
+            k = "head." + k
+        converted[k] = v
+    return "rrdbnet", config, converted
+
+
+def _from_ours_rrdb_like(state: StateDict, arch: str) -> tuple[str, dict, StateDict]:
+    keys = list(state)
+    config = dict(
+        in_channels=int(state["conv_first.weight"].shape[1]),
+        out_channels=int(state["head.conv_last.weight"].shape[0]),
+        scale=2 ** max(0, _count(keys, r"head\.conv_up(\d+)\.weight") - 1),
+        num_features=int(state["conv_first.weight"].shape[0]),
+        num_blocks=_count(keys, r"body\.(\d+)\.rdb1\."),
+        growth=int(state["body.0.rdb1.conv1.weight"].shape[0]),
+    )
+    if arch == "crdbnet":
+        config["fuse_input"] = int(state["body.0.fuse.weight"].shape[1]) == 4 * config[
+            "num_features"
+        ]
+    return arch, config, dict(state)
+
+
+def _from_compact(state: StateDict) -> tuple[str, dict, StateDict]:
+    convs = sorted(
+        int(m.group(1)) for k, v in state.items()
+        if (m := re.match(r"body\.(\d+)\.weight$", k)) and v.ndim == 4
+    )
+    first, last = state[f"body.{convs[0]}.weight"], state[f"body.{convs[-1]}.weight"]
+    cin = int(first.shape[1])
+    scale = math.isqrt(int(last.shape[0]) // cin)
+    if scale * scale * cin != last.shape[0]:
+        raise CheckpointError(
+            f"compact layout: last conv has {last.shape[0]} outputs, not in_channels * scale^2"
+        )
+    config = dict(
+        in_channels=cin, out_channels=cin, scale=scale,
+        num_features=int(first.shape[0]), num_convs=len(convs) - 2,
+    )
+    return "compact", config, dict(state)
+
+
+# --------------------------------------------------------------------------- bundled models
+def bundled_models() -> dict[str, Path]:
+    """Names of the models shipped in the package -> their files."""
+    folder = resources.files("irsrgan") / "weights"
+    out = {}
+    if folder.is_dir():
+        for entry in folder.iterdir():
+            if entry.name.endswith(".safetensors"):
+                out[entry.name[: -len(".safetensors")]] = Path(str(entry))
+    return dict(sorted(out.items()))
+
+
+DEFAULT_MODEL = "irsrgan-x4"
+
+
+def resolve_model_path(source: str | os.PathLike) -> Path:
+    """A file path as given, or the file of a bundled model name."""
+    path = Path(source)
+    if path.exists():
+        return path
+    bundled = bundled_models()
+    if str(source) in bundled:
+        return bundled[str(source)]
+    names = ", ".join(bundled) or "none"
+    raise CheckpointError(
+        f"model {str(source)!r} is neither a file nor a bundled model (bundled: {names})"
+    )
+
+
+__all__ = [
+    "DEFAULT_MODEL", "bundled_models", "detect_architecture", "load_model", "read_metadata",
+    "resolve_model_path", "save_model", "unwrap_state_dict",
+]

@@ -1,0 +1,264 @@
+"""The Upscaler: one inference path for the CLI, the server, validation and evaluation.
+
+``reflect-pad -> overlapping tiles -> model (batched) -> feathered blend -> crop``.
+
+Tiling: the image is cut into ``n`` near-equal *cores*; each tile is its core plus ``overlap``
+LR pixels of context on every side (reflect padding supplies it at image borders, in tiled and
+untiled mode alike). Outputs are blended with separable linear ramps of width ``overlap``
+centred on each core boundary; the ramps of neighbouring tiles sum to exactly one, so no weight
+map has to be accumulated and divided. Each tile's output is used only at least ``overlap / 2``
+pixels away from its edge, so tiled output equals untiled output whenever ``overlap / 2`` covers
+the model's receptive radius (and is very close otherwise: no seams).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+import psutil
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from .image import Image, RangeMode, from_tensor, to_tensor
+
+log = logging.getLogger(__name__)
+
+DeviceName = Literal["auto", "cpu", "cuda", "mps"]
+ProgressFn = Callable[[int, int], None]
+
+
+def pick_device(device: str | torch.device | None = "auto") -> torch.device:
+    """``auto`` picks CUDA, then MPS, then CPU."""
+    if device is None or str(device) == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device 'cuda' requested but CUDA is not available")
+    if dev.type == "mps" and not (
+        getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()
+    ):
+        raise ValueError("device 'mps' requested but MPS is not available")
+    return dev
+
+
+@dataclass(frozen=True)
+class _Tile:
+    y0: int  # tile origin in padded LR coordinates
+    x0: int
+    wy: torch.Tensor  # blend weights along y over the tile's output rows (HR)
+    wx: torch.Tensor
+
+
+def _boundaries(length: int, cores: int, multiple: int) -> list[int]:
+    """Core boundaries ``0 = b_0 < ... < b_n = length`` of near-equal cores."""
+    bounds = [round(i * length / cores / multiple) * multiple for i in range(cores)] + [length]
+    return bounds
+
+
+def _ramp(positions: torch.Tensor, boundary: float, half: float) -> torch.Tensor:
+    """0 before ``boundary - half``, 1 after ``boundary + half``, linear between (pixel centres)."""
+    if half <= 0:
+        return (positions >= boundary).to(torch.float32)
+    return ((positions + 0.5 - (boundary - half)) / (2 * half)).clamp(0.0, 1.0)
+
+
+class Upscaler:
+    """Upscale tensors or images with a generator, tiled, on CPU, CUDA or MPS.
+
+    Args:
+        model: a generator exposing ``scale``, ``in_channels``, ``out_channels``.
+        device: ``"auto"`` (CUDA, MPS, else CPU), ``"cpu"``, ``"cuda"``, ``"mps"``.
+        tile: LR tile side in pixels; ``None`` chooses it from available memory; ``0`` disables
+            tiling (the whole image in one forward).
+        overlap: LR context pixels on each side of a tile (and reflect padding at borders).
+        batch_size: tiles per forward pass.
+        half: float16 on GPU (ignored with a warning on CPU).
+        channels_last: use the channels-last memory format (faster convolutions on CPU).
+
+    A one-channel model upscales colour input channel by channel; a colour model given gray
+    input sees the gray replicated and its output is averaged back to one channel.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        *,
+        device: str | torch.device | None = "auto",
+        tile: int | None = None,
+        overlap: int = 16,
+        batch_size: int = 4,
+        half: bool = False,
+        channels_last: bool = True,
+    ) -> None:
+        if tile is not None and tile < 0:
+            raise ValueError(f"tile must be >= 0 (0 disables tiling), got {tile}")
+        if overlap < 0:
+            raise ValueError(f"overlap must be >= 0, got {overlap}")
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        self.device = pick_device(device)
+        if half and self.device.type == "cpu":
+            log.warning("half precision is only used on GPU; running float32 on CPU")
+            half = False
+        self.dtype = torch.float16 if half else torch.float32
+        self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
+        self.model = model.eval().to(self.device, self.dtype, memory_format=self.memory_format)
+        for p in self.model.parameters():
+            p.requires_grad_(False)
+        self.scale = int(model.scale)
+        self.multiple = int(getattr(model, "size_multiple", 1))
+        self.overlap = overlap
+        self.tile = tile
+        self.batch_size = batch_size
+
+    # ------------------------------------------------------------------ public API
+    @torch.inference_mode()
+    def upscale(self, lr: torch.Tensor, progress: ProgressFn | None = None) -> torch.Tensor:
+        """``(B, C, H, W)`` float in [0, 1] -> ``(B, C, H * s, W * s)`` float32 on the CPU.
+
+        Output is not clamped (clamping belongs to the conversion to an image).
+        """
+        if lr.ndim != 4:
+            raise ValueError(f"lr must be (B, C, H, W), got {tuple(lr.shape)}")
+        b, c, h, w = lr.shape
+        m_in, m_out = self.model.in_channels, self.model.out_channels
+        if c == m_in:
+            return self._run(lr, progress)
+        if m_in == 1 and m_out == 1:
+            out = self._run(lr.reshape(b * c, 1, h, w), progress)
+            return out.reshape(b, c, *out.shape[-2:])
+        if c == 1:
+            out = self._run(lr.expand(-1, m_in, -1, -1), progress)
+            return out.mean(1, keepdim=True)
+        raise ValueError(
+            f"cannot run a {m_in}-channel model on {c}-channel input (shape {tuple(lr.shape)})"
+        )
+
+    def upscale_image(
+        self, image: Image, *, range_mode: RangeMode = "auto", progress: ProgressFn | None = None
+    ) -> Image:
+        """Upscale an :class:`~irsrgan.image.Image`; the result keeps its dtype and layout."""
+        lr, vmap = to_tensor(image, range_mode)
+        return from_tensor(self.upscale(lr, progress), image, vmap)
+
+    # ------------------------------------------------------------------ internals
+    def _run(self, lr: torch.Tensor, progress: ProgressFn | None) -> torch.Tensor:
+        tile = self.tile if self.tile is not None else self.auto_tile(lr.shape[1])
+        while True:
+            try:
+                return self._tiled(lr, tile, progress)
+            except torch.cuda.OutOfMemoryError:
+                if tile == 0:
+                    tile = max(lr.shape[-2:])
+                new = max(self.minimum_tile(), tile // 2)
+                if new >= tile:
+                    raise
+                log.warning("out of GPU memory with tile %d, retrying with %d", tile, new)
+                torch.cuda.empty_cache()
+                tile = new
+
+    def minimum_tile(self) -> int:
+        """Smallest tile whose cores stay wider than the blend band."""
+        return max(16, 4 * self.overlap + 8)
+
+    def auto_tile(self, channels: int = 1) -> int:
+        """A tile side from the memory the device has free (a quarter of it, at most 1 GiB on
+        CPU) and a per-pixel estimate of the model's activations."""
+        width = max(
+            (m.out_channels for m in self.model.modules() if isinstance(m, nn.Conv2d)),
+            default=64,
+        )
+        bytes_per_lr_px = 4 * width * (12 + 2 * self.scale**2) * self.batch_size
+        if self.device.type == "cuda":
+            free, _ = torch.cuda.mem_get_info(self.device)
+            budget = free // 4
+        else:
+            budget = min(psutil.virtual_memory().available // 4, 1 << 30)
+        side = int(math.sqrt(budget / bytes_per_lr_px))
+        side = max(self.minimum_tile(), min(1024, side))
+        return side - side % max(8, self.multiple)
+
+    def _tiled(self, lr: torch.Tensor, tile: int, progress: ProgressFn | None) -> torch.Tensor:
+        b, c, h, w = lr.shape
+        s, ov, mult = self.scale, self.overlap, self.multiple
+        padded = self._pad(lr, ov)
+        ph, pw = padded.shape[-2:]
+        out = torch.zeros(b, self.model.out_channels, h * s, w * s)
+        if tile == 0 or (tile >= ph and tile >= pw):
+            tiles_y = [(0, ph, torch.ones(h * s), -ov * s)]
+            tiles_x = [(0, pw, torch.ones(w * s), -ov * s)]
+        else:
+            if tile < self.minimum_tile():
+                raise ValueError(
+                    f"tile {tile} too small for overlap {ov}: use at least {self.minimum_tile()}"
+                )
+            tiles_y = self._axis_tiles(h, ph, tile, ov, s, mult)
+            tiles_x = self._axis_tiles(w, pw, tile, ov, s, mult)
+        jobs = [(ty, tx) for ty in tiles_y for tx in tiles_x]
+        done, total = 0, len(jobs) * b
+        for i in range(b):
+            for start in range(0, len(jobs), self.batch_size):
+                chunk = jobs[start:start + self.batch_size]
+                batch = torch.cat(
+                    [padded[i:i + 1, :, y0:y1, x0:x1] for (y0, y1, _, _), (x0, x1, _, _) in chunk]
+                )
+                sr = self._forward(batch)
+                for k, ((_, _, wy, oy), (_, _, wx, ox)) in enumerate(chunk):
+                    rows, cols = wy.nonzero(), wx.nonzero()
+                    r0, r1 = int(rows[0]), int(rows[-1]) + 1
+                    c0, c1 = int(cols[0]), int(cols[-1]) + 1
+                    part = sr[k, :, r0 - oy:r1 - oy, c0 - ox:c1 - ox]
+                    weight = wy[r0:r1, None] * wx[None, c0:c1]
+                    out[i, :, r0:r1, c0:c1] += part * weight
+                done += len(chunk)
+                if progress is not None:
+                    progress(done, total)
+        return out
+
+    @staticmethod
+    def _axis_tiles(
+        length: int, padded: int, tile: int, ov: int, s: int, mult: int
+    ) -> list[tuple[int, int, torch.Tensor, int]]:
+        """Per-axis tiles: ``(start, stop)`` in padded LR coordinates, HR blend weights over the
+        unpadded output, and the HR offset of the tile's output relative to that output."""
+        core = tile - 2 * ov
+        n = max(1, math.ceil(length / core))
+        bounds = _boundaries(length, n, mult)
+        size = math.ceil(length / n / mult) * mult + 2 * ov
+        size = min(size + (-size) % mult, padded)
+        hr_pos = torch.arange(length * s, dtype=torch.float32)
+        tiles = []
+        for i in range(n):
+            start = min(bounds[i], padded - size)  # padded coords: orig b_i - ov + ov
+            start -= start % mult
+            weight = torch.ones(length * s)
+            if i > 0:
+                weight *= _ramp(hr_pos, bounds[i] * s, ov * s / 2)
+            if i < n - 1:
+                weight *= 1 - _ramp(hr_pos, bounds[i + 1] * s, ov * s / 2)
+            # output row r of this tile sits at HR row (start - ov) * s + r
+            tiles.append((start, start + size, weight, (start - ov) * s))
+        return tiles
+
+    def _pad(self, lr: torch.Tensor, ov: int) -> torch.Tensor:
+        h, w = lr.shape[-2:]
+        extra_h = (-(h + 2 * ov)) % self.multiple
+        extra_w = (-(w + 2 * ov)) % self.multiple
+        pads = (ov, ov + extra_w, ov, ov + extra_h)
+        if max(pads) == 0:
+            return lr
+        mode = "reflect" if max(pads[:2]) < w and max(pads[2:]) < h else "replicate"
+        return F.pad(lr, pads, mode=mode)
+
+    def _forward(self, batch: torch.Tensor) -> torch.Tensor:
+        x = batch.to(self.device, self.dtype).contiguous(memory_format=self.memory_format)
+        return self.model(x).float().cpu()
