@@ -1,0 +1,501 @@
+"""The training loop: PSNR stage and GAN stage, EMA, exact resume, DDP. Plain PyTorch.
+
+``train(config, out_dir)`` runs one stage. Every ``checkpoint_every`` steps it writes
+``last.pt`` (the whole training state; a stopped run resumed with ``resume=True`` ends with the
+same weights as one that ran through); every ``val_every`` steps it validates the EMA generator
+on the held-out folder (PSNR, SSIM) and keeps ``best.pt`` by PSNR. At the end it exports the EMA
+generator as ``model.safetensors`` (and ``best.safetensors``). Logs go to ``log.csv`` (and
+TensorBoard when installed).
+
+Distributed: launched by ``torchrun``, each rank takes its share of every global batch
+(``data.batch_size`` is the global batch), gradients are averaged by DDP, rank 0 writes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import logging
+import math
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.distributed as dist
+from torch import nn
+from torch.utils.data import DataLoader, Sampler
+
+from .checkpoint import load_model, save_model
+from .config import Config, ScheduleConfig
+from .errors import ConfigError
+from .inference import Upscaler
+from .models import create_model
+
+log = logging.getLogger(__name__)
+
+
+# --------------------------------------------------------------------------- small pure pieces
+def lr_at(step: int, base_lr: float, cfg: ScheduleConfig, total_steps: int) -> float:
+    """Learning rate at ``step`` (0-based): linear warmup, then constant, step or cosine."""
+    if cfg.warmup_steps > 0 and step < cfg.warmup_steps:
+        return base_lr * (step + 1) / cfg.warmup_steps
+    if cfg.kind == "constant":
+        return base_lr
+    if cfg.kind == "step":
+        return base_lr * cfg.gamma ** sum(step >= m for m in cfg.milestones)
+    progress = (step - cfg.warmup_steps) / max(1, total_steps - cfg.warmup_steps)
+    progress = min(1.0, max(0.0, progress))
+    return cfg.min_lr + 0.5 * (base_lr - cfg.min_lr) * (1 + math.cos(math.pi * progress))
+
+
+class EMA:
+    """Exponential moving average of a model's weights: ``ema = d * ema + (1 - d) * param``.
+
+    The decay ramps up as ``min(decay, (1 + n) / (10 + n))`` over the first updates, so a short
+    run is not dominated by the random initialisation. Buffers are copied.
+    """
+
+    def __init__(self, model: nn.Module, decay: float) -> None:
+        self.decay = decay
+        self.updates = 0
+        self.model = create_model(model.arch, **model.config)
+        self.model.load_state_dict(model.state_dict())
+        self.model.eval().requires_grad_(False)
+
+    def current_decay(self) -> float:
+        return min(self.decay, (1 + self.updates) / (10 + self.updates))
+
+    @torch.no_grad()
+    def update(self, model: nn.Module) -> None:
+        d = self.current_decay()
+        ema_params = list(self.model.parameters())
+        params = [p.detach().to(e.dtype) for p, e in zip(model.parameters(), ema_params,
+                                                          strict=True)]
+        torch._foreach_lerp_(ema_params, params, 1.0 - d)
+        for eb, b in zip(self.model.buffers(), model.buffers(), strict=True):
+            eb.copy_(b)
+        self.updates += 1
+
+
+@contextlib.contextmanager
+def frozen_batchnorm_stats(module: nn.Module) -> Iterator[None]:
+    """Run ``module`` in training mode without changing its BatchNorm running statistics
+    (the generator step must not update the discriminator's statistics)."""
+    saved = {
+        name: buf.clone() for name, buf in module.named_buffers()
+        if name.endswith(("running_mean", "running_var", "num_batches_tracked"))
+    }
+    try:
+        yield
+    finally:
+        with torch.no_grad():
+            buffers = dict(module.named_buffers())
+            for name, value in saved.items():
+                buffers[name].copy_(value)
+
+
+class GlobalBatchSampler(Sampler[int]):
+    """Yields this rank's share of each global batch of a seeded per-epoch permutation,
+    starting at ``start_batch``, so one process and N processes see the same global batches
+    and a resumed run continues where it stopped."""
+
+    def __init__(self, n: int, batch_size: int, *, seed: int, epoch: int, start_batch: int = 0,
+                 rank: int = 0, world: int = 1) -> None:
+        if batch_size % world:
+            raise ConfigError(
+                f"data.batch_size {batch_size} must be divisible by the number of processes "
+                f"({world})"
+            )
+        if n < batch_size:
+            raise ConfigError(f"data: {n} images is fewer than data.batch_size {batch_size}")
+        self.n, self.batch, self.seed, self.epoch = n, batch_size, seed, epoch
+        self.start, self.rank, self.world = start_batch, rank, world
+
+    def batches_per_epoch(self) -> int:
+        return self.n // self.batch
+
+    def __iter__(self) -> Iterator[int]:
+        g = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
+        perm = torch.randperm(self.n, generator=g).tolist()
+        for b in range(self.start, self.batches_per_epoch()):
+            yield from perm[b * self.batch:(b + 1) * self.batch][self.rank::self.world]
+
+    def __len__(self) -> int:
+        return (self.batches_per_epoch() - self.start) * (self.batch // self.world)
+
+
+# --------------------------------------------------------------------------- setup
+@dataclass
+class Dist:
+    rank: int = 0
+    world: int = 1
+    local_rank: int = 0
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+
+def init_distributed(device: torch.device) -> Dist:
+    if "WORLD_SIZE" not in os.environ or int(os.environ["WORLD_SIZE"]) == 1:
+        return Dist()
+    backend = "nccl" if device.type == "cuda" else "gloo"
+    if not dist.is_initialized():
+        dist.init_process_group(backend=backend)
+    return Dist(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", 0)))
+
+
+def _device(d: Dist) -> torch.device:
+    if torch.cuda.is_available():
+        return torch.device("cuda", d.local_rank)
+    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available() and d.world == 1:
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def build_generator(cfg: Config) -> nn.Module:
+    m = cfg.model
+    kwargs = dict(m.kwargs)
+    kwargs.update(scale=m.scale, in_channels=m.in_channels, out_channels=m.out_channels)
+    return create_model(m.arch, **kwargs)
+
+
+def build_discriminator(cfg: Config) -> nn.Module:
+    from .models.discriminators import UNetDiscriminatorSN, VGGStyleDiscriminator
+
+    cls = {"unet": UNetDiscriminatorSN, "vgg": VGGStyleDiscriminator}[cfg.discriminator.arch]
+    torch.manual_seed(cfg.seed + 1)
+    return cls(in_channels=cfg.model.out_channels, **cfg.discriminator.kwargs)
+
+
+def _datasets(cfg: Config):
+    from .data import HRCropDataset, ValidationDataset
+    from .degradations import get_preset
+
+    train_set = HRCropDataset(
+        cfg.data.train, scale=cfg.model.scale, patch_size=cfg.data.patch_size,
+        preset=get_preset(cfg.data.degradation), seed=cfg.seed,
+        in_memory=cfg.data.in_memory, channels=cfg.model.in_channels,
+    )
+    val_set = None
+    if cfg.data.val:
+        val_set = ValidationDataset(
+            cfg.data.val, scale=cfg.model.scale, preset=cfg.data.val_degradation,
+            seed=cfg.seed, channels=cfg.model.in_channels, max_size=cfg.data.val_max_size,
+            limit=cfg.data.val_limit,
+        )
+    return train_set, val_set
+
+
+# --------------------------------------------------------------------------- state I/O
+TRAIN_STATE_FILE = "last.pt"
+
+
+def _save_state(path: Path, state: dict[str, Any]) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+def _load_state(path: Path) -> dict[str, Any]:
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def _unwrap(model: nn.Module) -> nn.Module:
+    return model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model
+
+
+# --------------------------------------------------------------------------- the loop
+def train(cfg: Config, out_dir: str | os.PathLike, *, resume: bool = False,
+          progress: bool = True) -> dict[str, Any]:
+    """Run one stage of ``cfg`` into ``out_dir``. Returns the final summary (steps, best PSNR,
+    time)."""
+    from tqdm import tqdm
+
+    from .losses import build_generator_loss, gan_loss_d
+
+    out = Path(out_dir)
+    d = init_distributed(torch.device("cuda" if torch.cuda.is_available() else "cpu"))
+    device = _device(d)
+    if cfg.train.threads:
+        torch.set_num_threads(cfg.train.threads)
+    if d.main:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "config.yaml").write_text(cfg.to_yaml())
+
+    torch.manual_seed(cfg.seed)
+    gen = build_generator(cfg)
+    if cfg.train.pretrained:
+        src = load_model(cfg.train.pretrained)
+        if src.arch != gen.arch or src.config != gen.config:
+            raise ConfigError(
+                f"train.pretrained {cfg.train.pretrained}: {src.arch} {src.config} does not "
+                f"match model {gen.arch} {gen.config}"
+            )
+        gen.load_state_dict(src.state_dict())
+    gen.to(device)
+    ema = EMA(gen, cfg.train.ema_decay)
+    ema.model.to(device)
+    opt_g = torch.optim.Adam(gen.parameters(), lr=cfg.train.lr, betas=tuple(cfg.train.betas),
+                             weight_decay=cfg.train.weight_decay)
+    use_amp = cfg.train.amp and device.type == "cuda"
+    scaler_g = torch.amp.GradScaler("cuda", enabled=use_amp)
+
+    gan = cfg.stage == "gan"
+    disc = opt_d = scaler_d = None
+    if gan:
+        disc = build_discriminator(cfg).to(device)
+        opt_d = torch.optim.Adam(disc.parameters(), lr=cfg.discriminator.lr,
+                                 betas=tuple(cfg.discriminator.betas))
+        scaler_d = torch.amp.GradScaler("cuda", enabled=use_amp)
+    gen_loss = build_generator_loss(cfg.loss).to(device)
+
+    step, best_psnr, history_time = 0, -math.inf, 0.0
+    state_path = out / TRAIN_STATE_FILE
+    if resume:
+        if not state_path.is_file():
+            raise ConfigError(f"--resume: no {state_path} to resume from")
+        st = _load_state(state_path)
+        gen.load_state_dict(st["generator"])
+        ema.model.load_state_dict(st["generator_ema"])
+        ema.updates = int(st["ema_updates"])
+        opt_g.load_state_dict(st["optimizer_g"])
+        scaler_g.load_state_dict(st["scaler_g"])
+        if gan:
+            disc.load_state_dict(st["discriminator"])
+            opt_d.load_state_dict(st["optimizer_d"])
+            scaler_d.load_state_dict(st["scaler_d"])
+        step, best_psnr = int(st["step"]), float(st["best_psnr"])
+        history_time = float(st.get("elapsed_s", 0.0))
+
+    if d.world > 1:
+        ddp_kw = {"device_ids": [device.index]} if device.type == "cuda" else {}
+        gen = nn.parallel.DistributedDataParallel(gen, **ddp_kw)
+        if gan:
+            disc = nn.parallel.DistributedDataParallel(disc, **ddp_kw)
+
+    train_set, val_set = _datasets(cfg)
+    per_epoch = len(train_set) // cfg.data.batch_size
+    if per_epoch == 0:
+        raise ConfigError(
+            f"data.train {cfg.data.train}: {len(train_set)} images is fewer than "
+            f"data.batch_size {cfg.data.batch_size}"
+        )
+    local_batch = cfg.data.batch_size // d.world
+
+    def batches() -> Iterator[dict[str, torch.Tensor]]:
+        epoch, start = divmod(step, per_epoch)
+        while True:
+            train_set.set_epoch(epoch)
+            sampler = GlobalBatchSampler(len(train_set), cfg.data.batch_size, seed=cfg.seed,
+                                         epoch=epoch, start_batch=start, rank=d.rank,
+                                         world=d.world)
+            loader = DataLoader(train_set, batch_size=local_batch, sampler=sampler,
+                                num_workers=cfg.data.num_workers, drop_last=True,
+                                persistent_workers=False,
+                                pin_memory=device.type == "cuda")
+            yield from loader
+            epoch, start = epoch + 1, 0
+
+    logger = _Logger(out, enabled=d.main, resume=resume)
+    bar = tqdm(total=cfg.train.steps, initial=step, disable=not (progress and d.main),
+               desc=f"{cfg.name} [{cfg.stage}]", dynamic_ncols=True)
+    t_start = time.perf_counter()
+    wait_time = compute_time = 0.0
+    it = batches()
+    t_prev = time.perf_counter()
+    summary: dict[str, Any] = {}
+    stop_reason = "steps"
+    while step < cfg.train.steps:
+        batch = next(it)
+        t_data = time.perf_counter()
+        lr_img = batch["lr"].to(device, non_blocking=True)
+        hr_img = batch["hr"].to(device, non_blocking=True)
+        lr_now = lr_at(step, cfg.train.lr, cfg.train.schedule, cfg.train.steps)
+        for group in opt_g.param_groups:
+            group["lr"] = lr_now
+
+        # ---- generator step
+        gen.train()
+        with torch.autocast(device.type, enabled=use_amp):
+            sr = gen(lr_img)
+            if gan:
+                with frozen_batchnorm_stats(_unwrap(disc)):
+                    for p in disc.parameters():
+                        p.requires_grad_(False)
+                    losses = gen_loss(sr, hr_img, disc=_unwrap(disc))
+                    for p in disc.parameters():
+                        p.requires_grad_(True)
+            else:
+                losses = gen_loss(sr, hr_img)
+        opt_g.zero_grad(set_to_none=True)
+        scaler_g.scale(losses["total"]).backward()
+        if cfg.train.grad_clip:
+            scaler_g.unscale_(opt_g)
+            nn.utils.clip_grad_norm_(gen.parameters(), cfg.train.grad_clip)
+        scaler_g.step(opt_g)
+        scaler_g.update()
+        ema.update(_unwrap(gen))
+
+        # ---- discriminator step
+        if gan:
+            with torch.autocast(device.type, enabled=use_amp):
+                d_loss = gan_loss_d(cfg.loss.gan.kind, disc(hr_img), disc(sr.detach()))
+            opt_d.zero_grad(set_to_none=True)
+            scaler_d.scale(d_loss).backward()
+            scaler_d.step(opt_d)
+            scaler_d.update()
+            losses["d"] = d_loss.detach()
+        step += 1
+        t_end = time.perf_counter()
+        wait_time += t_data - t_prev
+        compute_time += t_end - t_data
+        t_prev = t_end
+
+        if step % cfg.train.log_every == 0 or step == cfg.train.steps:
+            values = {k: float(v) for k, v in losses.items()}
+            elapsed = history_time + time.perf_counter() - t_start
+            row = {"step": step, "lr": lr_now, **values, "elapsed_s": round(elapsed, 2),
+                   "data_wait_share": round(wait_time / max(1e-9, wait_time + compute_time), 4)}
+            logger.log(row)
+            bar.set_postfix(loss=f"{values['total']:.4f}", refresh=False)
+        bar.update(1)
+
+        last = step == cfg.train.steps
+        over_time = (cfg.train.max_minutes is not None and
+                     time.perf_counter() - t_start > cfg.train.max_minutes * 60)
+        if d.world > 1 and cfg.train.max_minutes is not None:
+            flag = torch.tensor([float(over_time)])
+            dist.broadcast(flag, 0)
+            over_time = bool(flag.item())
+        if over_time:
+            stop_reason = "max_minutes"
+            last = True
+        if val_set is not None and (step % cfg.train.val_every == 0 or last):
+            if d.main:
+                metrics = validate(ema.model, val_set, device)
+                logger.log({"step": step, **{f"val_{k}": v for k, v in metrics.items()}})
+                if metrics["psnr"] > best_psnr:
+                    best_psnr = metrics["psnr"]
+                    _save_state(out / "best.pt", _state(cfg, gen, ema, opt_g, scaler_g, disc,
+                                                        opt_d, scaler_d, step, best_psnr,
+                                                        history_time + t_end - t_start))
+                    save_model(ema.model, out / "best.safetensors",
+                               provenance=_provenance(cfg, step, metrics))
+                summary["val"] = metrics
+            if d.world > 1:
+                dist.barrier()
+        if step % cfg.train.checkpoint_every == 0 or last:
+            if d.main:
+                _save_state(state_path, _state(cfg, gen, ema, opt_g, scaler_g, disc, opt_d,
+                                               scaler_d, step, best_psnr,
+                                               history_time + time.perf_counter() - t_start))
+            if d.world > 1:
+                dist.barrier()
+        if over_time:
+            break
+    bar.close()
+    elapsed = history_time + time.perf_counter() - t_start
+    if d.main:
+        save_model(ema.model, out / "model.safetensors",
+                   provenance=_provenance(cfg, step, summary.get("val", {}), elapsed))
+    logger.close()
+    summary.update(steps=step, best_psnr=best_psnr, elapsed_s=elapsed, stop=stop_reason,
+                   data_wait_share=wait_time / max(1e-9, wait_time + compute_time))
+    return summary
+
+
+def _state(cfg, gen, ema, opt_g, scaler_g, disc, opt_d, scaler_d, step, best_psnr, elapsed):
+    g = _unwrap(gen)
+    st = {
+        "irsrgan_train_state": True, "arch": g.arch, "model_config": dict(g.config),
+        "config": cfg.to_yaml(), "generator": g.state_dict(),
+        "generator_ema": ema.model.state_dict(), "ema_updates": ema.updates,
+        "optimizer_g": opt_g.state_dict(), "scaler_g": scaler_g.state_dict(),
+        "step": step, "best_psnr": best_psnr, "elapsed_s": elapsed,
+    }
+    if disc is not None:
+        st.update(discriminator=_unwrap(disc).state_dict(), optimizer_d=opt_d.state_dict(),
+                  scaler_d=scaler_d.state_dict())
+    return st
+
+
+def _provenance(cfg: Config, step: int, metrics: dict, elapsed: float | None = None) -> dict:
+    prov = {"recipe": cfg.name, "stage": cfg.stage, "steps": step, "train_data": cfg.data.train,
+            "degradation": cfg.data.degradation, "val_data": cfg.data.val}
+    if metrics:
+        prov["val"] = {k: round(float(v), 4) for k, v in metrics.items()}
+    if elapsed is not None:
+        prov["train_seconds"] = round(elapsed, 1)
+    return prov
+
+
+@torch.no_grad()
+def validate(model: nn.Module, val_set, device: torch.device) -> dict[str, float]:
+    """Mean PSNR/SSIM (border = scale) of ``model`` and of bicubic on the validation set."""
+    from torch.nn import functional as F
+
+    from .metrics import psnr, ssim
+
+    was_training = model.training
+    upscaler = Upscaler(model, device=device, tile=0, overlap=8, channels_last=False)
+    s = model.scale
+    sums = {"psnr": 0.0, "ssim": 0.0, "bicubic_psnr": 0.0}
+    for i in range(len(val_set)):
+        item = val_set[i]
+        lr, hr = item["lr"][None], item["hr"][None]
+        sr = upscaler.upscale(lr).clamp(0, 1)
+        bic = F.interpolate(lr, scale_factor=s, mode="bicubic", align_corners=False).clamp(0, 1)
+        sums["psnr"] += float(psnr(sr, hr, crop_border=s).mean())
+        sums["ssim"] += float(ssim(sr, hr, crop_border=s).mean())
+        sums["bicubic_psnr"] += float(psnr(bic, hr, crop_border=s).mean())
+    model.train(was_training)
+    n = max(1, len(val_set))
+    return {k: v / n for k, v in sums.items()}
+
+
+class _Logger:
+    """CSV log (one row per event, columns grow as needed) plus TensorBoard when installed."""
+
+    def __init__(self, out: Path, *, enabled: bool, resume: bool) -> None:
+        self.enabled = enabled
+        self.path = out / "log.csv"
+        self.rows: list[dict] = []
+        self.tb = None
+        if not enabled:
+            return
+        if resume and self.path.is_file():
+            with open(self.path, newline="") as fh:
+                self.rows = list(csv.DictReader(fh))
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self.tb = SummaryWriter(str(out / "tensorboard"))
+        except Exception:  # tensorboard is optional
+            self.tb = None
+
+    def log(self, row: dict[str, Any]) -> None:
+        if not self.enabled:
+            return
+        self.rows.append(row)
+        fields: list[str] = []
+        for r in self.rows:
+            fields += [k for k in r if k not in fields]
+        tmp = self.path.with_name(".log.csv.tmp")
+        with open(tmp, "w", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=fields)
+            writer.writeheader()
+            writer.writerows(self.rows)
+        os.replace(tmp, self.path)
+        if self.tb is not None:
+            for k, v in row.items():
+                if k != "step" and isinstance(v, (int, float)):
+                    self.tb.add_scalar(k, v, int(row["step"]))
+
+    def close(self) -> None:
+        if self.tb is not None:
+            self.tb.close()
