@@ -1,0 +1,218 @@
+"""``irsrgan metrics SR HR``: PSNR, SSIM, HF energy ratio, LPIPS, LPIPS-I and radiometric error.
+
+SR and HR are two files or two folders; folders are matched by relative path without the
+suffix (``sub/a.png`` pairs with ``sub/a.tif``) and unmatched files are reported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+
+from .. import metrics
+from ..errors import ConfigError, ImageError, IrsrganError, WeightsMissingError
+from ..image import atomic_write_bytes, list_images, read_image
+
+# (key, header, format) in table order; columns without any value are not printed.
+COLUMNS = (
+    ("psnr", "PSNR dB", "{:.3f}"),
+    ("ssim", "SSIM", "{:.4f}"),
+    ("hf_ratio", "HF ratio", "{:.3f}"),
+    ("lpips", "LPIPS", "{:.4f}"),
+    ("lpips_i", "LPIPS-I", "{:.3f}"),
+    ("lpips_i_ref", "LPIPS-I-ref", "{:.3f}"),
+    ("mae", "MAE", "{:.4g}"),
+    ("rmse", "RMSE", "{:.4g}"),
+    ("bias", "bias", "{:+.4g}"),
+)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "metrics",
+        help="compare super-resolved images with their references",
+        description=(
+            "PSNR and SSIM (gray, data range of the bit depth: uint8 255, uint16 65535, float "
+            "the HR's min..max; SSIM gaussian 11x11, sigma 1.5), high-frequency energy ratio "
+            "(1 = as sharp as HR), LPIPS, LPIPS-I (the seed's) and its referenced variant when "
+            "LPIPS weights are available, and for 16-bit/float images MAE/RMSE/bias in native "
+            "units (raw counts or degrees)."
+        ),
+    )
+    p.add_argument("sr", metavar="SR", type=Path, help="super-resolved image or folder")
+    p.add_argument("hr", metavar="HR", type=Path, help="reference image or folder")
+    p.add_argument(
+        "--crop", type=int, default=0, metavar="N",
+        help="pixels removed at each border before scoring (papers use the scale); default 0",
+    )
+    p.add_argument("--json", type=Path, metavar="FILE", help="write per-image values and means")
+    p.add_argument(
+        "--lpips", choices=("alex", "vgg", "none"), default="vgg",
+        help="LPIPS backbone (LPIPS-I needs vgg); default vgg, left out when weights are missing",
+    )
+    p.add_argument(
+        "--lpips-weights", type=Path, metavar="PATH",
+        help="LPIPS v0.1 linear-layer weights (alex.pth / vgg.pth of the LPIPS release); "
+        "default: the installed 'lpips' package",
+    )
+    p.add_argument(
+        "--backbone-weights", type=Path, metavar="PATH",
+        help="ImageNet weights of the LPIPS backbone (torchvision VGG16 / AlexNet state dict); "
+        "default: torchvision's cache under TORCH_HOME",
+    )
+    p.set_defaults(func=run)
+
+
+def _stem_key(rel: Path) -> str:
+    return rel.with_suffix("").as_posix()
+
+
+def _index(root: Path, role: str) -> dict[str, Path]:
+    found: dict[str, Path] = {}
+    for path in list_images(root):
+        key = _stem_key(path.relative_to(root))
+        if key in found:
+            raise ImageError(
+                f"{role} folder {root}: {found[key].name} and {path.name} have the same name "
+                "without suffix; cannot tell which one to compare"
+            )
+        found[key] = path
+    return found
+
+
+def match_pairs(sr: Path, hr: Path) -> tuple[list[tuple[str, Path, Path]], list[str], list[str]]:
+    """``[(name, sr_file, hr_file)]``, SR-only names, HR-only names."""
+    for role, path in (("SR", sr), ("HR", hr)):
+        if not path.exists():
+            raise ImageError(f"{role} {path}: no such file or folder")
+    if sr.is_file() and hr.is_file():
+        return [(sr.name, sr, hr)], [], []
+    if sr.is_dir() and hr.is_dir():
+        sr_index, hr_index = _index(sr, "SR"), _index(hr, "HR")
+        pairs = [(k, sr_index[k], hr_index[k]) for k in sorted(sr_index) if k in hr_index]
+        sr_only = sorted(k for k in sr_index if k not in hr_index)
+        hr_only = sorted(k for k in hr_index if k not in sr_index)
+        return pairs, sr_only, hr_only
+    kinds = ", ".join(f"{r} {p} is a {'folder' if p.is_dir() else 'file'}"
+                      for r, p in (("SR", sr), ("HR", hr)))
+    raise ImageError(f"SR and HR must both be files or both be folders: {kinds}")
+
+
+def build_lpips(net: str, lin_weights: Path | None, backbone_weights: Path | None):
+    """The LPIPS module for ``--lpips`` (a seam for tests)."""
+    return metrics.LPIPS(net, lin_weights=lin_weights, backbone_weights=backbone_weights)
+
+
+def _finite(v: float | None) -> bool:
+    return v is not None and math.isfinite(v)
+
+
+def _fmt(fmt: str, v: float | None) -> str:
+    if v is None:
+        return "-"
+    if math.isnan(v):
+        return "nan"
+    if math.isinf(v):
+        return "inf" if v > 0 else "-inf"
+    return fmt.format(v)
+
+
+def _json_value(v):
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    return v
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.crop < 0:
+        raise ConfigError(f"--crop must be >= 0, got {args.crop}")
+    pairs, sr_only, hr_only = match_pairs(args.sr, args.hr)
+    if not pairs:
+        raise ImageError(
+            f"no SR/HR pairs: nothing in {args.sr} matches {args.hr} by relative path and name "
+            f"({len(sr_only)} SR and {len(hr_only)} HR images found)"
+        )
+    notes: list[str] = []
+    lpips_fn = None
+    if args.lpips != "none":
+        explicit = args.lpips_weights is not None or args.backbone_weights is not None
+        try:
+            lpips_fn = build_lpips(args.lpips, args.lpips_weights, args.backbone_weights)
+        except WeightsMissingError as exc:
+            if explicit:
+                raise
+            notes.append(f"LPIPS and LPIPS-I left out: {exc}")
+        if lpips_fn is not None and args.lpips != "vgg":
+            notes.append("LPIPS-I left out: it is defined on LPIPS-vgg (--lpips vgg)")
+
+    rows: list[dict] = []
+    for name, sr_path, hr_path in pairs:
+        sr_img, hr_img = read_image(sr_path), read_image(hr_path)
+        values = metrics.evaluate_pair(sr_img, hr_img, crop_border=args.crop, lpips_fn=lpips_fn)
+        if sr_img.dtype != hr_img.dtype:
+            notes.append(f"{name}: no radiometric error, SR is {sr_img.dtype} and HR "
+                         f"{hr_img.dtype}")
+        rows.append({"name": name, "sr": str(sr_path), "hr": str(hr_path),
+                     "dtype": str(hr_img.dtype), **values})
+
+    keys = [k for k, _, _ in COLUMNS if any(k in r for r in rows)]
+    means, counts = {}, {}
+    for k in keys:
+        vals = [r[k] for r in rows if _finite(r.get(k))]
+        counts[k] = len(vals)
+        means[k] = float(np.mean(vals)) if vals else math.nan
+    excluded = [k for k in keys if counts[k] < sum(k in r for r in rows)]
+    if excluded:
+        notes.append(
+            "means leave out non-finite values (inf PSNR: identical images; nan: undefined, "
+            "e.g. LPIPS-I where Var(Laplacian(SR)) <= 1 or LPIPS = 0) in: " + ", ".join(excluded)
+        )
+    if any(k in keys for k in ("mae", "rmse", "bias")):
+        notes.append("MAE/RMSE/bias are in the images' native units (raw counts or degrees)")
+
+    _print_table(rows, keys, means, counts)
+    for label, names in (("SR", sr_only), ("HR", hr_only)):
+        if names:
+            shown = ", ".join(names[:10]) + (f", ... ({len(names) - 10} more)"
+                                              if len(names) > 10 else "")
+            print(f"unmatched {label} ({len(names)}): {shown}")
+    for note in notes:
+        print(f"note: {note}")
+
+    if args.json is not None:
+        report = {
+            "sr": str(args.sr),
+            "hr": str(args.hr),
+            "crop_border": args.crop,
+            "lpips_net": args.lpips if lpips_fn is not None else None,
+            "images": [{k: _json_value(v) for k, v in r.items()} for r in rows],
+            "mean": {k: _json_value(v) for k, v in means.items()},
+            "count": counts,
+            "unmatched_sr": sr_only,
+            "unmatched_hr": hr_only,
+            "notes": notes,
+        }
+        data = (json.dumps(report, indent=2) + "\n").encode()
+        try:
+            atomic_write_bytes(args.json, data)
+        except OSError as exc:
+            raise IrsrganError(f"--json {args.json}: cannot write: {exc}") from None
+    return 0
+
+
+def _print_table(rows: list[dict], keys: list[str], means: dict, counts: dict) -> None:
+    spec = {k: (h, f) for k, h, f in COLUMNS}
+    mean_label = f"mean ({len(rows)})"
+    name_w = max(len(mean_label), *(len(r["name"]) for r in rows))
+    widths = {k: max(len(spec[k][0]), 9) for k in keys}
+    header = "image".ljust(name_w) + "".join(f"  {spec[k][0]:>{widths[k]}}" for k in keys)
+    print(header)
+    for r in rows:
+        print(r["name"].ljust(name_w)
+              + "".join(f"  {_fmt(spec[k][1], r.get(k)):>{widths[k]}}" for k in keys))
+    print(mean_label.ljust(name_w)
+          + "".join(f"  {_fmt(spec[k][1], means[k]):>{widths[k]}}" for k in keys))
