@@ -39,8 +39,14 @@ log = logging.getLogger(__name__)
 
 
 # --------------------------------------------------------------------------- small pure pieces
-def lr_at(step: int, base_lr: float, cfg: ScheduleConfig, total_steps: int) -> float:
-    """Learning rate at ``step`` (0-based): linear warmup, then constant, step or cosine."""
+def lr_at(step: int, base_lr: float, cfg: ScheduleConfig, total_steps: int,
+          time_fraction: float = 0.0) -> float:
+    """Learning rate at ``step`` (0-based): linear warmup, then constant, step or cosine.
+
+    ``time_fraction`` (elapsed / time budget, for runs with ``train.max_minutes``) moves the
+    cosine forward when the time budget, not the step count, will end the run, so the rate
+    has decayed when the time is up.
+    """
     if cfg.warmup_steps > 0 and step < cfg.warmup_steps:
         return base_lr * (step + 1) / cfg.warmup_steps
     if cfg.kind == "constant":
@@ -48,7 +54,7 @@ def lr_at(step: int, base_lr: float, cfg: ScheduleConfig, total_steps: int) -> f
     if cfg.kind == "step":
         return base_lr * cfg.gamma ** sum(step >= m for m in cfg.milestones)
     progress = (step - cfg.warmup_steps) / max(1, total_steps - cfg.warmup_steps)
-    progress = min(1.0, max(0.0, progress))
+    progress = min(1.0, max(0.0, progress, time_fraction))
     return cfg.min_lr + 0.5 * (base_lr - cfg.min_lr) * (1 + math.cos(math.pi * progress))
 
 
@@ -308,6 +314,7 @@ def train(cfg: Config, out_dir: str | os.PathLike, *, resume: bool = False,
     wait_time = compute_time = 0.0
     it = batches()
     t_prev = time.perf_counter()
+    time_fraction = 0.0
     summary: dict[str, Any] = {}
     stop_reason = "steps"
     while step < cfg.train.steps:
@@ -315,7 +322,7 @@ def train(cfg: Config, out_dir: str | os.PathLike, *, resume: bool = False,
         t_data = time.perf_counter()
         lr_img = batch["lr"].to(device, non_blocking=True)
         hr_img = batch["hr"].to(device, non_blocking=True)
-        lr_now = lr_at(step, cfg.train.lr, cfg.train.schedule, cfg.train.steps)
+        lr_now = lr_at(step, cfg.train.lr, cfg.train.schedule, cfg.train.steps, time_fraction)
         for group in opt_g.param_groups:
             group["lr"] = lr_now
 
@@ -357,7 +364,7 @@ def train(cfg: Config, out_dir: str | os.PathLike, *, resume: bool = False,
         t_prev = t_end
 
         if step % cfg.train.log_every == 0 or step == cfg.train.steps:
-            values = {k: float(v) for k, v in losses.items()}
+            values = {k: float(v.detach()) for k, v in losses.items()}
             elapsed = history_time + time.perf_counter() - t_start
             row = {"step": step, "lr": lr_now, **values, "elapsed_s": round(elapsed, 2),
                    "data_wait_share": round(wait_time / max(1e-9, wait_time + compute_time), 4)}
@@ -366,12 +373,15 @@ def train(cfg: Config, out_dir: str | os.PathLike, *, resume: bool = False,
         bar.update(1)
 
         last = step == cfg.train.steps
-        over_time = (cfg.train.max_minutes is not None and
-                     time.perf_counter() - t_start > cfg.train.max_minutes * 60)
-        if d.world > 1 and cfg.train.max_minutes is not None:
-            flag = torch.tensor([float(over_time)])
-            dist.broadcast(flag, 0)
-            over_time = bool(flag.item())
+        if cfg.train.max_minutes:
+            # rank 0's clock decides, so every rank uses the same learning rate and stops
+            # at the same step
+            time_fraction = (time.perf_counter() - t_start) / (cfg.train.max_minutes * 60)
+            if d.world > 1:
+                flag = torch.tensor([time_fraction], dtype=torch.float64)
+                dist.broadcast(flag, 0)
+                time_fraction = float(flag.item())
+        over_time = time_fraction >= 1.0
         if over_time:
             stop_reason = "max_minutes"
             last = True
