@@ -14,8 +14,8 @@ import argparse
 import math
 
 import torch
-
 from _common import best_time, conv_macs, matmul_peak_gflops
+
 from irsrgan.inference import Upscaler
 from irsrgan.models import create_model
 
