@@ -118,3 +118,18 @@ def test_cuda_oom_retries_with_smaller_tiles(monkeypatch):
 def test_bad_input_shape_is_named():
     with pytest.raises(ValueError, match=r"must be \(B, C, H, W\), got \(1, 8, 8\)"):
         Upscaler(_compact(), device="cpu").upscale(torch.rand(1, 8, 8))
+
+
+def test_onnxruntime_backend_matches_torch():
+    pytest.importorskip("onnxruntime")
+    model = _compact()
+    x = torch.rand(1, 1, 50, 70, generator=torch.Generator().manual_seed(4))
+    torch_up = Upscaler(model, tile=0, device="cpu", backend="torch")
+    ort_up = Upscaler(model, tile=0, device="cpu", backend="onnxruntime")
+    assert (torch_up.backend, ort_up.backend) == ("torch", "onnxruntime")
+    assert (torch_up.upscale(x) - ort_up.upscale(x)).abs().max() < 1e-4
+
+
+def test_backend_name_is_checked():
+    with pytest.raises(ValueError, match="backend must be"):
+        Upscaler(_compact(), device="cpu", backend="tensorrt")
