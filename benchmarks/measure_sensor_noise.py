@@ -1,0 +1,299 @@
+"""Measure sensor noise, stripes, blur, vignetting, AGC and JPEG on the real frames in
+``../shared/data``: the numbers that justify the ``thermal`` degradation preset's ranges.
+
+Run from the repository root (a few seconds to a minute on one core)::
+
+    python3 benchmarks/measure_sensor_noise.py            # all hit-uav train frames
+    python3 benchmarks/measure_sensor_noise.py --limit 200
+
+Units: every level is printed in native units (raw counts for 16-bit files, 8-bit levels for
+hit-uav) and in the unit range the models see (``irsrgan.image.to_tensor``: a 16-bit frame is
+stretched so that its min..max becomes 0..1; an 8-bit frame is divided by 255).
+
+Estimators (all on single frames, so "noise" is temporal noise plus pixel-level fixed pattern):
+
+* pixel noise: Immerkaer's estimator ``sigma = sqrt(pi/2) * mean|I * M| / 6`` with
+  ``M = [1,-2,1]^T [1,-2,1]``, per 16x16 block (8x8 for frames under 200 px), median over the
+  10% of blocks with the least structure (gradient of a 3x3 box-blurred copy). ``M`` has zero
+  response to a pattern constant along columns or rows, so stripes do not count here.
+* column (row) stripes: the horizontal second difference ``d = x - (left + right) / 2`` of each
+  row, its median down each column (robust to scene edges), the robust std of that profile,
+  ``sigma_col^2 = var(profile) / 1.5 - (pi/2) sigma_pix^2 / H`` (1.5: white column offsets
+  through d; second term: the pixel noise left in a median of H values).
+* blur: a fit of the radially averaged power spectrum ``log(P - noise) = c - a log f
+  - 4 pi^2 s^2 f^2`` over 0.04..0.45 cycles/px gives the equivalent gaussian PSF sigma ``s`` of
+  the whole chain (optics, detector, processing). The script checks the estimator by blurring
+  frames with a known gaussian sigma 1.0 and re-measuring (expect ``sqrt(s^2 + 1)``).
+* vignetting: the mean of all hit-uav frames, fitted by ``a + b r^2`` (r = 1 at the corners).
+* dead/hot pixels: pixels farther than max(8 sigma_pix, 5% of the range) from their 3x3 median
+  (an upper bound: small hot objects count too).
+* AGC (hit-uav, 8-bit): percentiles used, saturated fraction, distinct levels.
+* JPEG quality (hit-uav): the luminance quantisation table matched against the IJG tables.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import math
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+_M = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], dtype=np.float64)
+
+
+def read_native(path: Path) -> np.ndarray:
+    """Gray pixels in their native dtype (cv2 also reads the LZW TIFF of flirpy)."""
+    px = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if px is None:
+        raise SystemExit(f"cannot read {path}")
+    if px.ndim == 3:
+        px = cv2.cvtColor(px, cv2.COLOR_BGR2GRAY)
+    return px
+
+
+def pixel_noise(x: np.ndarray, frac: float = 0.10) -> float:
+    """Immerkaer noise sigma over the flattest blocks (native units)."""
+    x = x.astype(np.float64)
+    resp = np.abs(cv2.filter2D(x, -1, _M, borderType=cv2.BORDER_REFLECT))[1:-1, 1:-1]
+    smooth = cv2.blur(x, (3, 3))
+    gy, gx = np.gradient(smooth)
+    grad = np.hypot(gx, gy)[1:-1, 1:-1]
+    b = 16 if min(x.shape) >= 200 else 8
+    h, w = (resp.shape[0] // b) * b, (resp.shape[1] // b) * b
+    blocks_r = resp[:h, :w].reshape(h // b, b, w // b, b).mean(axis=(1, 3)).ravel()
+    blocks_g = grad[:h, :w].reshape(h // b, b, w // b, b).mean(axis=(1, 3)).ravel()
+    keep = blocks_g <= np.quantile(blocks_g, frac)
+    return float(np.median(blocks_r[keep]) * math.sqrt(math.pi / 2) / 6.0)
+
+
+def robust_std(v: np.ndarray) -> float:
+    return float(1.4826 * np.median(np.abs(v - np.median(v))))
+
+
+def stripe_sigma(x: np.ndarray, sigma_pix: float) -> float:
+    """Column-stripe sigma (native units); pass ``x.T`` for rows."""
+    x = x.astype(np.float64)
+    d = x[:, 1:-1] - 0.5 * (x[:, :-2] + x[:, 2:])
+    keep = np.abs(d - np.median(d)) <= 3 * max(robust_std(d), 1e-6)  # drop scene edges
+    profile = (d * keep).sum(axis=0) / np.maximum(keep.sum(axis=0), 1)
+    n_eff = float(np.median(keep.sum(axis=0)))
+    var = robust_std(profile) ** 2 / 1.5 - sigma_pix**2 / n_eff
+    return math.sqrt(max(var, 0.0))
+
+
+def spectral_blur_sigma(x: np.ndarray, sigma_pix: float) -> float:
+    """Equivalent gaussian PSF sigma (px) from the power spectrum's fall-off."""
+    x = x.astype(np.float64)
+    n = min(x.shape)
+    n = n - (n % 2)
+    y0, x0 = (x.shape[0] - n) // 2, (x.shape[1] - n) // 2
+    tile = x[y0:y0 + n, x0:x0 + n]
+    tile = tile - tile.mean()
+    win = np.outer(np.hanning(n), np.hanning(n))
+    spec = np.abs(np.fft.fftshift(np.fft.fft2(tile * win))) ** 2 / (win**2).sum()
+    fy, fx = np.meshgrid(np.fft.fftshift(np.fft.fftfreq(n)), np.fft.fftshift(np.fft.fftfreq(n)),
+                         indexing="ij")
+    fr = np.hypot(fy, fx)
+    edges = np.linspace(0.04, 0.45, 24)
+    f_mid, p = [], []
+    for lo, hi in zip(edges[:-1], edges[1:], strict=True):
+        sel = (fr >= lo) & (fr < hi)
+        if sel.any():
+            f_mid.append(0.5 * (lo + hi))
+            p.append(spec[sel].mean())
+    f_mid, p = np.array(f_mid), np.array(p) - sigma_pix**2
+    ok = p > sigma_pix**2  # well above the noise floor
+    if ok.sum() < 6:
+        return float("nan")
+    a = np.stack([np.ones(ok.sum()), np.log(f_mid[ok]), f_mid[ok] ** 2], axis=1)
+    coef, *_ = np.linalg.lstsq(a, np.log(p[ok]), rcond=None)
+    s2 = -coef[2] / (4 * math.pi**2)
+    return math.sqrt(s2) if s2 > 0 else 0.0
+
+
+def outlier_fraction(x: np.ndarray, sigma_pix: float, rng: float) -> float:
+    xf = x.astype(np.float32)
+    med = cv2.medianBlur(xf, 3)
+    thr = max(8 * sigma_pix, 0.05 * rng)
+    return float((np.abs(xf - med)[1:-1, 1:-1] > thr).mean())
+
+
+def jpeg_quality(path: Path) -> int | None:
+    from PIL import Image
+
+    std = np.array([16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55,
+                    14, 13, 16, 24, 40, 57, 69, 56, 14, 17, 22, 29, 51, 87, 80, 62,
+                    18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104, 113, 92,
+                    49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99])
+    with Image.open(io.BytesIO(path.read_bytes())) as im:
+        tables = getattr(im, "quantization", None)
+        if not tables:
+            return None
+        q0 = np.array(tables[0], dtype=np.float64)
+    best, best_err = None, float("inf")
+    for q in range(1, 101):
+        scale = 5000 / q if q < 50 else 200 - 2 * q
+        t = np.clip(np.floor((std * scale + 50) / 100), 1, 255)
+        # tables may be stored in zigzag order; compare sorted values (order-free)
+        err = np.abs(np.sort(t) - np.sort(q0)).sum()
+        if err < best_err:
+            best, best_err = q, err
+    return best
+
+
+def vignetting(frames_mean: np.ndarray) -> tuple[float, float]:
+    """Fit ``a + b r^2`` to a mean frame; r = 1 at the corners. Returns (a, b)."""
+    h, w = frames_mean.shape
+    yy, xx = np.mgrid[0:h, 0:w]
+    r2 = (((yy - (h - 1) / 2) / ((h - 1) / 2)) ** 2 + ((xx - (w - 1) / 2) / ((w - 1) / 2)) ** 2) / 2
+    a = np.stack([np.ones(r2.size), r2.ravel()], axis=1)
+    coef, *_ = np.linalg.lstsq(a, frames_mean.ravel().astype(np.float64), rcond=None)
+    return float(coef[0]), float(coef[1])
+
+
+def pct(values: list[float], qs=(10, 50, 90)) -> str:
+    v = np.array([x for x in values if np.isfinite(x)])
+    if v.size == 0:
+        return "n/a"
+    return " / ".join(f"{np.percentile(v, q):.4g}" for q in qs)
+
+
+def measure_16bit() -> list[dict]:
+    rows = []
+    cams = {}
+    csv_path = DATA / "flir-radiometric" / "files.csv"
+    if csv_path.exists():
+        with csv_path.open() as fh:
+            for r in csv.DictReader(fh):
+                cams[Path(r["raw16"]).name] = r["camera"]
+    files = sorted((DATA / "flir-radiometric" / "raw16").glob("*.png"))
+    files.append(DATA / "flirpy" / "example_radiometric.tiff")
+    for f in files:
+        x = read_native(f)
+        rng = float(x.max()) - float(x.min())
+        sp = pixel_noise(x)
+        rows.append(dict(
+            name=f.name[:34], camera=cams.get(f.name, "flirpy (Boson/Lepton)"),
+            size=f"{x.shape[1]}x{x.shape[0]}", range=rng, noise=sp,
+            col=stripe_sigma(x, sp), row=stripe_sigma(x.T, sp),
+            blur=spectral_blur_sigma(x, sp), outl=outlier_fraction(x, sp, rng),
+            p1p99=float(np.percentile(x, 99) - np.percentile(x, 1)),
+        ))
+    return rows
+
+
+def measure_hituav(limit: int | None) -> tuple[list[dict], dict]:
+    files = sorted((DATA / "hit-uav" / "train").glob("*.jpg"))
+    if limit:
+        files = files[:: max(1, len(files) // limit)][:limit]
+    rows, acc, n = [], None, 0
+    for f in files:
+        x = read_native(f)
+        sp = pixel_noise(x)
+        rows.append(dict(
+            noise=sp, col=stripe_sigma(x, sp), row=stripe_sigma(x.T, sp),
+            blur=spectral_blur_sigma(x, sp), outl=outlier_fraction(x, sp, 255.0),
+            lo=float(np.percentile(x, 0.1)), hi=float(np.percentile(x, 99.9)),
+            sat=float(((x == 0) | (x == 255)).mean()), levels=int(np.unique(x).size),
+            night=f.name.startswith("1_"),
+        ))
+        acc = x.astype(np.float64) if acc is None else acc + x
+        n += 1
+    extra = {"mean_frame": acc / n, "n": n, "files": files}
+    return rows, extra
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--limit", type=int, default=None, help="at most this many hit-uav frames")
+    args = ap.parse_args(argv)
+    if not DATA.is_dir():
+        print(f"no data folder at {DATA}: nothing to measure", file=sys.stderr)
+        return 1
+    t0 = time.time()
+
+    print("== 16-bit raw frames (flir-radiometric/raw16 + flirpy): native counts ==")
+    rows = measure_16bit()
+    hdr = (f"{'file':34s} {'camera':16s} {'size':>8s} {'range':>6s} {'noise':>6s} "
+           f"{'col':>6s} {'row':>6s} {'n/rng':>7s} {'col/rng':>7s} {'blur px':>7s}")
+    print(hdr)
+    for r in rows:
+        print(f"{r['name']:34s} {r['camera'][:16]:16s} {r['size']:>8s} {r['range']:6.0f} "
+              f"{r['noise']:6.2f} {r['col']:6.2f} {r['row']:6.2f} "
+              f"{r['noise'] / r['range']:7.4f} {r['col'] / r['range']:7.4f} {r['blur']:7.2f}")
+    print("unit range = counts / (max - min) of each frame (to_tensor's stretch); "
+          "percentiles 10 / 50 / 90 over frames:")
+    print(f"  pixel noise sigma        {pct([r['noise'] / r['range'] for r in rows])}")
+    print(f"  column stripe sigma      {pct([r['col'] / r['range'] for r in rows])}")
+    print(f"  row stripe sigma         {pct([r['row'] / r['range'] for r in rows])}")
+    print(f"  column / pixel noise     {pct([r['col'] / max(r['noise'], 1e-9) for r in rows])}")
+    agc_noise = [r['noise'] / max(r['p1p99'], 1) for r in rows]
+    agc_col = [r['col'] / max(r['p1p99'], 1) for r in rows]
+    print("  after a 1..99% AGC stretch (counts / (p99 - p1)):")
+    print(f"    pixel noise sigma      {pct(agc_noise)}   max {max(agc_noise):.4f}")
+    print(f"    column stripe sigma    {pct(agc_col)}   max {max(agc_col):.4f}")
+    print(f"  blur sigma (px)          {pct([r['blur'] for r in rows])}")
+    print(f"  outlier pixel fraction   {pct([r['outl'] for r in rows])}")
+
+    print()
+    hit, extra = measure_hituav(args.limit)
+    print(f"== hit-uav train, {extra['n']} frames (8-bit, camera AGC, JPEG): unit = level/255 ==")
+    for label, sel in (("all", hit), ("day", [r for r in hit if not r["night"]]),
+                       ("night", [r for r in hit if r["night"]])):
+        if not sel:
+            continue
+        print(f" {label} ({len(sel)} frames), percentiles 10 / 50 / 90:")
+        print(f"  pixel noise sigma        {pct([r['noise'] / 255 for r in sel])}"
+              f"   (levels: {pct([r['noise'] for r in sel])})")
+        print(f"  column stripe sigma      {pct([r['col'] / 255 for r in sel])}")
+        print(f"  row stripe sigma         {pct([r['row'] / 255 for r in sel])}")
+        print(f"  blur sigma (px)          {pct([r['blur'] for r in sel])}")
+    print(f"  outlier pixel fraction   {pct([r['outl'] for r in hit])}")
+    print(f"  AGC 0.1% / 99.9% levels  {pct([r['lo'] for r in hit])}  |  "
+          f"{pct([r['hi'] for r in hit])}")
+    print(f"  saturated (0 or 255)     {pct([r['sat'] for r in hit])}")
+    print(f"  distinct levels used     {pct([r['levels'] for r in hit])}")
+    a, b = vignetting(extra["mean_frame"])
+    print(f"  mean frame: centre {a:.1f}, centre-to-corner change {b:+.2f} levels "
+          f"({b / 255:+.4f} unit)")
+    mean_col = np.median(extra["mean_frame"][:, 1:-1] - 0.5 * (extra["mean_frame"][:, :-2]
+                                                                + extra["mean_frame"][:, 2:]),
+                         axis=0)
+    print(f"  persistent column pattern in the mean frame: {robust_std(mean_col) / 1.5**0.5:.3f}"
+          " levels (robust std)")
+    qs = sorted({jpeg_quality(f) for f in extra["files"][:: max(1, extra['n'] // 20)]} - {None})
+    print(f"  JPEG quality (IJG table match, 20 frames): {qs}")
+
+    # estimator check: blur known frames by sigma 1.0 and re-measure
+    x = read_native(extra["files"][0]).astype(np.float64)
+    s0 = spectral_blur_sigma(x, pixel_noise(x))
+    xb = cv2.GaussianBlur(x, (0, 0), 1.0)
+    s1 = spectral_blur_sigma(xb, pixel_noise(xb))
+    print(f"  blur estimator check: frame {s0:.2f} px, after gaussian 1.0 px {s1:.2f} "
+          f"(expected {math.hypot(s0, 1.0):.2f})")
+    rng = np.random.default_rng(0)
+    n0, c0 = pixel_noise(x), stripe_sigma(x, pixel_noise(x))
+    xn = x + rng.normal(0, 2.0, x.shape)
+    xs = x + rng.normal(0, 1.0, (1, x.shape[1]))
+    print(f"  noise estimator check: frame {n0:.2f} levels, + gaussian 2.0 -> "
+          f"{pixel_noise(xn):.2f} (expected {math.hypot(n0, 2.0):.2f}); column stripes: "
+          f"frame {c0:.2f}, + stripes 1.0 -> {stripe_sigma(xs, pixel_noise(xs)):.2f} "
+          f"(expected {math.hypot(c0, 1.0):.2f})")
+    raw = read_native(DATA / "flirpy" / "example_radiometric.tiff").astype(np.float64)
+    ra, rb = vignetting(cv2.blur(raw, (31, 31)))
+    print(f"flirpy frame vignetting: centre-to-corner {rb:+.1f} counts = "
+          f"{rb / (raw.max() - raw.min()):+.3f} of its range")
+    print(f"({time.time() - t0:.1f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

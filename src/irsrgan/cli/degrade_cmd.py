@@ -1,0 +1,203 @@
+"""``irsrgan degrade``: make an LR set from HR images with a degradation preset.
+
+Outputs keep the input's relative names, format, bit depth and channel layout, at
+``HR size // scale``; they are written atomically, an existing output is skipped unless
+``--overwrite``, a file that fails is reported and the rest processed (exit status 1 if any
+failed). ``--preview FILE.png`` writes a grid of one image under several draws.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import zlib
+from dataclasses import replace
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from ..data import item_generator, load_frame
+from ..degradations import PRESET_NAMES, Preset, degrade, get_preset, resize
+from ..errors import ConfigError, ImageError, IrsrganError
+from ..image import IMAGE_SUFFIXES, Image, from_tensor, list_images, read_image, to_tensor
+from ..image import write_image as _write_image
+
+log = logging.getLogger(__name__)
+
+
+def file_generator(seed: int, name: str) -> torch.Generator:
+    """The generator for one file: seeded by ``(seed, name)``, so adding files changes nothing
+    for the others."""
+    return item_generator(seed, zlib.crc32(name.encode("utf-8")), 0)
+
+
+def degrade_image(
+    image: Image, scale: int, preset: str | Path | Preset, generator: torch.Generator
+) -> Image:
+    """Degrade one image to ``(H // scale, W // scale)`` in its own format and bit depth.
+
+    The pixels go through :func:`irsrgan.image.to_tensor`'s map and back through its exact
+    inverse, so a 16-bit radiometric frame stays in raw counts. An alpha channel is resized
+    cleanly (antialiased bicubic), not degraded. NaN pixels of a float image stay NaN where
+    any NaN fell in the LR pixel's footprint.
+    """
+    h, w = image.height, image.width
+    if h // scale < 1 or w // scale < 1:
+        raise ImageError(f"{w}x{h} is smaller than the scale {scale}")
+    clean = image
+    bad = None
+    if image.dtype.kind == "f":
+        finite = np.isfinite(image.pixels)
+        if not finite.all():
+            bad = ~np.isfinite(image.channels())
+            fill = float(image.pixels[finite].mean()) if finite.any() else 0.0
+            clean = replace(image, pixels=np.where(finite, image.pixels, fill))
+    x, vmap = to_tensor(clean)
+    has_alpha = image.layout in ("rgba", "gray-alpha")
+    body = x[:, :-1] if has_alpha else x
+    lr = degrade(body.contiguous(), scale, preset, generator)
+    if has_alpha:
+        alpha = resize(x[:, -1:], lr.shape[-2:], "bicubic_aa")
+        lr = torch.cat([lr, alpha], dim=1)
+    out = from_tensor(lr, clean, vmap)
+    if bad is not None:
+        m = torch.from_numpy(bad.astype(np.float32))[None]
+        m_lr = F.adaptive_max_pool2d(m[..., : lr.shape[-2] * scale, : lr.shape[-1] * scale],
+                                     lr.shape[-2:])[0].numpy() > 0
+        px = out.pixels.copy()
+        if px.ndim == 2:
+            px[m_lr[0]] = np.nan
+        else:
+            px[np.moveaxis(m_lr, 0, -1)] = np.nan
+        out = replace(out, pixels=px)
+    return out
+
+
+def _outputs(inp: Path, out: Path, files: list[Path]) -> list[tuple[Path, Path, str]]:
+    if inp.is_file():
+        target = out if out.suffix.lower() in IMAGE_SUFFIXES else out / inp.name
+        return [(inp, target, inp.name)]
+    result = []
+    for f in files:
+        rel = f.relative_to(inp)
+        result.append((f, out / rel, rel.as_posix()))
+    return result
+
+
+def write_preview(
+    path: Path, source: Path, scale: int, preset: Preset, seed: int, draws: int = 7,
+    max_size: int = 256,
+) -> None:
+    """A PNG grid: the HR (centre crop) then ``draws`` LRs (nearest-upscaled to the HR size)."""
+    frame = load_frame(source, channels=1)
+    h, w = frame.size
+    m = max(scale, max_size - max_size % scale)
+    ch, cw = min(h - h % scale, m), min(w - w % scale, m)
+    if ch < scale or cw < scale:
+        raise ImageError(f"{source}: {w}x{h} is smaller than the scale {scale}")
+    hr = frame.unit((h - ch) // 2, (w - cw) // 2, ch, cw)[None]
+    tiles = [hr[0, 0].numpy()]
+    labels = ["HR"]
+    for i in range(draws):
+        lr = degrade(hr, scale, preset, item_generator(seed, i, 0))
+        up = F.interpolate(lr, size=(ch, cw), mode="nearest")
+        tiles.append(up[0, 0].numpy())
+        labels.append(f"draw {i + 1}")
+    cols = min(4, len(tiles))
+    rows = -(-len(tiles) // cols)
+    gap = 4
+    grid = np.full((rows * (ch + gap) - gap, cols * (cw + gap) - gap), 255, np.uint8)
+    for k, (tile, label) in enumerate(zip(tiles, labels, strict=True)):
+        r, c = divmod(k, cols)
+        t8 = (np.clip(tile, 0, 1) * 255 + 0.5).astype(np.uint8)
+        t8 = np.ascontiguousarray(t8)
+        cv2.putText(t8, label, (3, 12), cv2.FONT_HERSHEY_SIMPLEX, 0.35, 255, 2, cv2.LINE_AA)
+        cv2.putText(t8, label, (3, 12), cv2.FONT_HERSHEY_SIMPLEX, 0.35, 0, 1, cv2.LINE_AA)
+        grid[r * (ch + gap): r * (ch + gap) + ch, c * (cw + gap): c * (cw + gap) + cw] = t8
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _write_image(path, Image(pixels=grid, format="png", layout="gray"))
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.scale < 1:
+        raise ConfigError(f"--scale must be >= 1, got {args.scale}")
+    if args.output is None and args.preview is None:
+        raise ConfigError("give -o OUTPUT (an LR set), --preview FILE.png, or both")
+    if args.preview_draws < 1:
+        raise ConfigError(f"--preview-draws must be >= 1, got {args.preview_draws}")
+    if not 1 <= args.jpeg_quality <= 100:
+        raise ConfigError(f"--jpeg-quality must be in 1..100, got {args.jpeg_quality}")
+    preset = get_preset(args.preset)
+    inp = Path(args.input)
+    if not inp.exists():
+        raise ConfigError(f"input {inp} does not exist")
+    files = list_images(inp)
+    if not files:
+        raise ConfigError(f"input {inp} holds no PNG, TIFF, JPEG or BMP images")
+
+    if args.preview is not None:
+        prev = Path(args.preview)
+        if prev.suffix.lower() != ".png":
+            raise ConfigError(f"--preview must be a .png file, got {prev}")
+        write_preview(prev, files[0], args.scale, preset, args.seed, draws=args.preview_draws)
+        print(f"preview of {files[0].name} ({args.preview_draws} draws of '{preset.name}'): "
+              f"{prev}")
+        if args.output is None:
+            return 0
+
+    out = Path(args.output)
+    jobs = _outputs(inp, out, files)
+    done = skipped = failed = 0
+    for src, dst, name in jobs:
+        if dst.resolve() == src.resolve():
+            print(f"{name}: error: output would overwrite the input", file=sys.stderr)
+            failed += 1
+            continue
+        if dst.exists() and not args.overwrite:
+            skipped += 1
+            log.info("%s exists, skipped", dst)
+            continue
+        try:
+            image = read_image(src)
+            lr = degrade_image(image, args.scale, preset, file_generator(args.seed, name))
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            _write_image(dst, lr, jpeg_quality=args.jpeg_quality)
+            done += 1
+        except (IrsrganError, OSError, ValueError) as exc:
+            print(f"{name}: error: {exc}", file=sys.stderr)
+            failed += 1
+    print(f"degraded {done}, skipped {skipped} existing, failed {failed} "
+          f"(preset '{preset.name}', x{args.scale}, seed {args.seed}) -> {out}")
+    return 1 if failed else 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "degrade",
+        help="make LR images from HR images with a degradation preset",
+        description=(
+            "Write an LR copy of each HR image (same relative name, format and bit depth, "
+            "size HR // scale). Presets: " + ", ".join(PRESET_NAMES)
+            + ", a YAML file, or mix:NAME=WEIGHT,NAME=WEIGHT."
+        ),
+    )
+    p.add_argument("input", metavar="INPUT", help="an image or a folder of images")
+    p.add_argument("-o", "--output", metavar="OUTPUT",
+                   help="output folder (or an image path when INPUT is one image)")
+    p.add_argument("-s", "--scale", type=int, required=True, help="downscale factor")
+    p.add_argument("-p", "--preset", default="bicubic",
+                   help="degradation preset name, YAML path or mix:... (default: bicubic)")
+    p.add_argument("--seed", type=int, default=0,
+                   help="seed; each file's draws depend on (seed, file name) (default 0)")
+    p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    p.add_argument("--preview", metavar="FILE.png",
+                   help="write a grid of the first image under several draws")
+    p.add_argument("--preview-draws", type=int, default=7, help="draws in the preview (7)")
+    p.add_argument("--jpeg-quality", type=int, default=100,
+                   help="quality when an output is a JPEG like its input (default 100, the "
+                        "least extra loss; the preset's own JPEG steps are separate)")
+    p.set_defaults(func=run)
