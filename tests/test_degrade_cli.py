@@ -105,7 +105,8 @@ def test_bad_file_reported_rest_processed(hr_dir, tmp_path, capsys):
     rc = main(["degrade", str(hr_dir), "-o", str(out), "-s", "4"])
     cap = capsys.readouterr()
     assert rc == 1
-    assert "broken.png: error:" in cap.err and "tiny.png: error:" in cap.err
+    assert "FAILED" in cap.err and "broken.png" in cap.err
+    assert "tiny.png: 2x2 is smaller" in cap.err
     assert "degraded 4, skipped 0 existing, failed 2" in cap.out
     assert (out / "a.png").exists() and not (out / "broken.png").exists()
 

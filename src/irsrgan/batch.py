@@ -22,6 +22,7 @@ from .image import IMAGE_SUFFIXES, Image, read_image, write_image
 class FileJob:
     src: Path
     dst: Path
+    name: str  # the input's path relative to its folder (or its file name)
 
 
 @dataclass
@@ -55,7 +56,7 @@ def plan_jobs(inputs: Sequence[str | os.PathLike], output: str | os.PathLike) ->
     output = Path(output)
     srcs = [Path(p) for p in inputs]
     if len(srcs) == 1 and srcs[0].is_file() and output.suffix.lower() in IMAGE_SUFFIXES:
-        return [FileJob(srcs[0], output)]
+        return [FileJob(srcs[0], output, srcs[0].name)]
     jobs = []
     for src in srcs:
         if src.is_dir():
@@ -64,9 +65,10 @@ def plan_jobs(inputs: Sequence[str | os.PathLike], output: str | os.PathLike) ->
             )
             if not files:
                 raise ImageError(f"{src}: folder holds no PNG, TIFF, JPEG or BMP files")
-            jobs += [FileJob(p, output / p.relative_to(src)) for p in files]
+            jobs += [FileJob(p, output / p.relative_to(src), p.relative_to(src).as_posix())
+                     for p in files]
         elif src.is_file():
-            jobs.append(FileJob(src, output / src.name))
+            jobs.append(FileJob(src, output / src.name, src.name))
         else:
             raise ImageError(f"{src}: no such file or folder")
     return jobs
@@ -74,14 +76,16 @@ def plan_jobs(inputs: Sequence[str | os.PathLike], output: str | os.PathLike) ->
 
 def run_batch(
     jobs: Sequence[FileJob],
-    process: Callable[[Image], Image],
+    process: Callable[[Image, FileJob], Image],
     *,
     overwrite: bool = False,
     progress: bool = True,
     desc: str = "images",
     max_pixels: int | None = None,
+    jpeg_quality: int = 95,
 ) -> BatchResult:
-    """Read each ``src``, apply ``process``, write ``dst`` atomically; never stop at one failure."""
+    """Read each ``src``, apply ``process(image, job)``, write ``dst`` atomically; never stop
+    at one failure."""
     result = BatchResult()
     seen: dict[Path, Path] = {}
     bar = tqdm(jobs, desc=desc, unit="img", disable=not progress, dynamic_ncols=True)
@@ -101,9 +105,9 @@ def run_batch(
             continue
         try:
             image = read_image(job.src, max_pixels=max_pixels)
-            out = process(image)
+            out = process(image, job)
             job.dst.parent.mkdir(parents=True, exist_ok=True)
-            write_image(job.dst, out)
+            write_image(job.dst, out, jpeg_quality=jpeg_quality)
         except (ImageError, ValueError, OSError, RuntimeError) as exc:
             msg = str(exc)
             if isinstance(exc, OSError) and not isinstance(exc, ImageError):

@@ -34,6 +34,11 @@ import torch
 
 from .errors import ImageError
 
+try:  # OpenCV prints decoder warnings to stderr; our errors say what went wrong instead
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+except AttributeError:  # pragma: no cover - older OpenCV builds
+    pass
+
 ImageFormat = Literal["png", "tiff", "jpeg", "bmp"]
 Layout = Literal["gray", "gray-as-rgb", "rgb", "rgba", "gray-alpha"]
 RangeMode = Literal["auto", "dtype", "stretch"]

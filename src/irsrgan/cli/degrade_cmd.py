@@ -20,10 +20,11 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
+from ..batch import plan_jobs, run_batch
 from ..data import item_generator, load_frame
 from ..degradations import PRESET_NAMES, Preset, degrade, get_preset, resize
-from ..errors import ConfigError, ImageError, IrsrganError
-from ..image import IMAGE_SUFFIXES, Image, from_tensor, list_images, read_image, to_tensor
+from ..errors import ConfigError, ImageError
+from ..image import Image, from_tensor, list_images, to_tensor
 from ..image import write_image as _write_image
 
 log = logging.getLogger(__name__)
@@ -75,17 +76,6 @@ def degrade_image(
             px[np.moveaxis(m_lr, 0, -1)] = np.nan
         out = replace(out, pixels=px)
     return out
-
-
-def _outputs(inp: Path, out: Path, files: list[Path]) -> list[tuple[Path, Path, str]]:
-    if inp.is_file():
-        target = out if out.suffix.lower() in IMAGE_SUFFIXES else out / inp.name
-        return [(inp, target, inp.name)]
-    result = []
-    for f in files:
-        rel = f.relative_to(inp)
-        result.append((f, out / rel, rel.as_posix()))
-    return result
 
 
 def write_preview(
@@ -150,29 +140,17 @@ def run(args: argparse.Namespace) -> int:
             return 0
 
     out = Path(args.output)
-    jobs = _outputs(inp, out, files)
-    done = skipped = failed = 0
-    for src, dst, name in jobs:
-        if dst.resolve() == src.resolve():
-            print(f"{name}: error: output would overwrite the input", file=sys.stderr)
-            failed += 1
-            continue
-        if dst.exists() and not args.overwrite:
-            skipped += 1
-            log.info("%s exists, skipped", dst)
-            continue
-        try:
-            image = read_image(src)
-            lr = degrade_image(image, args.scale, preset, file_generator(args.seed, name))
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            _write_image(dst, lr, jpeg_quality=args.jpeg_quality)
-            done += 1
-        except (IrsrganError, OSError, ValueError) as exc:
-            print(f"{name}: error: {exc}", file=sys.stderr)
-            failed += 1
-    print(f"degraded {done}, skipped {skipped} existing, failed {failed} "
-          f"(preset '{preset.name}', x{args.scale}, seed {args.seed}) -> {out}")
-    return 1 if failed else 0
+    result = run_batch(
+        plan_jobs([inp], out),
+        lambda image, job: degrade_image(image, args.scale, preset,
+                                         file_generator(args.seed, job.name)),
+        overwrite=args.overwrite, progress=False, jpeg_quality=args.jpeg_quality,
+    )
+    print(result.summary(), file=sys.stderr)
+    print(f"degraded {len(result.done)}, skipped {len(result.skipped)} existing, failed "
+          f"{len(result.failed)} (preset '{preset.name}', x{args.scale}, seed {args.seed}) "
+          f"-> {out}")
+    return 0 if result.ok else 1
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

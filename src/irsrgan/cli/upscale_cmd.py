@@ -73,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
         model, device=args.device, tile=args.tile, overlap=args.overlap, half=args.half
     )
     result = run_batch(
-        jobs, lambda img: upscaler.upscale_image(img, range_mode=args.range_mode),
+        jobs, lambda img, _job: upscaler.upscale_image(img, range_mode=args.range_mode),
         overwrite=args.overwrite, progress=not args.quiet, desc=f"x{model.scale}",
     )
     print(result.summary(), file=sys.stderr)
