@@ -34,10 +34,9 @@ import torch
 
 from .errors import ImageError
 
-try:  # OpenCV prints decoder warnings to stderr; our errors say what went wrong instead
+# OpenCV prints decoder warnings to stderr; our errors say what went wrong instead
+with contextlib.suppress(AttributeError):  # older OpenCV builds lack cv2.utils.logging
     cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
-except AttributeError:  # pragma: no cover - older OpenCV builds
-    pass
 
 ImageFormat = Literal["png", "tiff", "jpeg", "bmp"]
 Layout = Literal["gray", "gray-as-rgb", "rgb", "rgba", "gray-alpha"]
