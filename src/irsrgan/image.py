@@ -316,12 +316,21 @@ class ValueMap:
         return ((native.astype(np.float64) - self.offset) / self.scale).astype(np.float32)
 
     def to_native(self, unit: np.ndarray, dtype: np.dtype) -> np.ndarray:
-        values = unit.astype(np.float64) * self.scale + self.offset
+        """Back to ``dtype`` (integers rounded and clipped to the dtype's range).
+
+        Works in float32 for 8/16-bit and float32 output (exact for 16-bit counts: float32
+        has 24 bits of mantissa) and in place, so a large output costs one float copy.
+        """
         dtype = np.dtype(dtype)
+        work = np.float64 if dtype == np.float64 else np.float32
+        values = unit.astype(work, copy=True)
+        values *= work(self.scale)
+        values += work(self.offset)
         if dtype.kind in "ui":
             info = np.iinfo(dtype)
-            return np.clip(np.rint(values), info.min, info.max).astype(dtype)
-        return values.astype(dtype)
+            np.rint(values, out=values)
+            np.clip(values, info.min, info.max, out=values)
+        return values.astype(dtype, copy=False)
 
 
 def value_map_for(pixels: np.ndarray, mode: RangeMode = "auto") -> ValueMap:
