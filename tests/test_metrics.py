@@ -456,3 +456,16 @@ def test_lpips_matches_reference_package_when_installed(net):
         expected = ref(sr, hr, normalize=True).flatten()
         got = ours(sr, hr)
     torch.testing.assert_close(got, expected, rtol=TOL_LPIPS_REL, atol=0)
+
+
+def test_stripe_residual_sees_column_stripes_only():
+    from irsrgan.metrics import stripe_residual
+
+    hr = torch.rand(1, 1, 32, 40, generator=torch.Generator().manual_seed(0))
+    stripes = torch.zeros(1, 1, 1, 40)
+    stripes[..., ::2] = 0.01
+    stripes[..., 1::2] = -0.01
+    assert float(stripe_residual(hr + stripes, hr)[0]) == pytest.approx(0.01, rel=1e-5)
+    assert float(stripe_residual(hr + 0.05, hr)[0]) == pytest.approx(0.0, abs=1e-7)
+    rows = stripes.transpose(-1, -2)[..., :32, :]
+    assert float(stripe_residual(hr + rows, hr)[0]) == pytest.approx(0.0, abs=1e-7)

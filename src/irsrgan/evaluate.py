@@ -78,8 +78,8 @@ BICUBIC = "bicubic"
 GRID_CROP_MIN, GRID_CROP_MAX = 24, 96
 #: Columns of ``per_image.csv`` in order; those without any value are left out.
 METRIC_KEYS = (
-    "psnr", "ssim", "psnr_gain", "ssim_gain", "hf_ratio", "lpips", "lpips_i", "lpips_i_ref",
-    "mae", "rmse", "bias",
+    "psnr", "ssim", "psnr_gain", "ssim_gain", "hf_ratio", "stripe", "lpips", "lpips_i",
+    "lpips_i_ref", "mae", "rmse", "bias",
 )
 #: HTML / printed table of means: (key, header, format).
 TABLE_COLUMNS = (
@@ -89,6 +89,7 @@ TABLE_COLUMNS = (
     ("ssim_gain", "ΔSSIM", "{:+.4f}"),
     ("beats_bicubic_psnr", "beats bicubic", "{:.0%}"),
     ("hf_ratio", "HF ratio", "{:.3f}"),
+    ("stripe", "stripe RMS", "{:.1e}"),
     ("lpips", "LPIPS", "{:.4f}"),
     ("lpips_i", "LPIPS-I", "{:.3f}"),
     ("lpips_i_ref", "LPIPS-I-ref", "{:.3f}"),
@@ -497,8 +498,9 @@ def score_image(
     q = metrics.ssim(sr_m, hr_m, crop_border=border)
     sr_c, hr_c = metrics.crop(sr, border), metrics.crop(item.hr, border)
     hf = metrics.hf_energy_ratio(sr_c, hr_c.expand(n, -1, -1, -1))
-    out = {k: {"psnr": float(p[i]), "ssim": float(q[i]), "hf_ratio": float(hf[i])}
-           for i, k in enumerate(labels)}
+    stripe = metrics.stripe_residual(sr_c, hr_c.expand(n, -1, -1, -1))
+    out = {k: {"psnr": float(p[i]), "ssim": float(q[i]), "hf_ratio": float(hf[i]),
+               "stripe": float(stripe[i])} for i, k in enumerate(labels)}
     if lpips_fn is not None and min(hr_c.shape[-2:]) >= _lpips_min_size(lpips_fn):
         hr_taps = None
         if isinstance(lpips_fn, metrics.LPIPS):

@@ -405,6 +405,22 @@ def hf_energy_ratio(sr: torch.Tensor, hr: torch.Tensor) -> torch.Tensor:
     return torch.where(v_hr > 0, ratio, torch.full_like(ratio, math.nan))
 
 
+def stripe_residual(sr: torch.Tensor, hr: torch.Tensor) -> torch.Tensor:
+    """Column-stripe artefacts of SR against HR: the RMS over columns of the column means of
+    ``SR - HR``, after removing the overall mean (in the tensors' units).
+
+    Zero when SR's error has no column structure; a model that leaves (or adds) fixed-pattern
+    column stripes scores high. Row stripes are the same on the transposed images.
+
+    Returns:
+        ``(B,)`` float64, the mean over channels.
+    """
+    _check_pair(sr, hr)
+    diff = (sr.double() - hr.double()).mean(dim=-2)  # (B, C, W): column means
+    diff = diff - diff.mean(dim=-1, keepdim=True)
+    return diff.square().mean(dim=-1).sqrt().mean(dim=1)
+
+
 # ---------------------------------------------------------------------------------------------
 # LPIPS
 # ---------------------------------------------------------------------------------------------
