@@ -141,7 +141,7 @@ def _load(spec: ModelSpec, what: str) -> tuple[nn.Module, str, dict]:
     except CheckpointError as exc:
         raise CheckpointError(f"{what}: {exc}") from None
     model = load_model(path)
-    label = Path(spec).stem if Path(spec).exists() else str(spec)
+    label = _file_label(Path(spec)) if Path(spec).exists() else str(spec)
     prov: dict[str, Any] = {
         "source": str(spec), "file": str(path.resolve()), "arch": model.arch,
         "config": model.config, "sha256": _file_sha256(path),
@@ -153,6 +153,15 @@ def _load(spec: ModelSpec, what: str) -> tuple[nn.Module, str, dict]:
     if meta.get("format") == "irsrgan":
         prov["provenance"] = meta.get("provenance", {})
     return model, label, prov
+
+
+def _file_label(path: Path) -> str:
+    """A model file's label: its stem, or its run folder's name for a training run's
+    ``model`` / ``best`` / ``last`` files (``runs/cpu-psnr-x4/model.safetensors`` ->
+    ``cpu-psnr-x4``)."""
+    if path.stem in ("model", "best", "last") and path.parent.name:
+        return path.parent.name if path.stem == "model" else f"{path.parent.name}-{path.stem}"
+    return path.stem
 
 
 def _unique(label: str, used: set[str], source: str | None) -> str:

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Every evaluation behind the numbers in README.md, the model cards and docs/RESULTS.md, on
+# hit-uav/val (85 frames never seen in training). Run from the repository root after
+# scripts/train_shipped.sh and scripts/run_experiments.sh. Reports land in reports/.
+set -euo pipefail
+VAL=../shared/data/hit-uav/val
+ev() { irsrgan evaluate --data "$VAL" --no-lpips -q "$@"; }
+
+# The shipped models, on clean (bicubic) and on thermal-degraded LR
+for deg in bicubic thermal; do
+  ev --model runs/cpu-psnr-x4/model.safetensors --model runs/cpu-gan-x4/model.safetensors \
+     --scale 4 --degradation "$deg" --out "reports/shipped-x4-$deg"
+  ev --model runs/cpu-psnr-x2/model.safetensors --scale 2 --degradation "$deg" \
+     --out "reports/shipped-x2-$deg"
+done
+
+# Experiment 1: CRDB vs RRDB at an equal budget
+for deg in bicubic irsrgan; do
+  ev --model runs/exp1-rrdbnet/model.safetensors --model runs/exp1-crdbnet/model.safetensors \
+     --scale 4 --degradation "$deg" --out "reports/exp1-$deg"
+done
+
+# Experiment 2: with and without random degradation, on clean and degraded inputs
+for deg in bicubic irsrgan thermal; do
+  ev --model runs/exp2-bicubic/model.safetensors --model runs/exp2-irsrgan/model.safetensors \
+     --model runs/exp2-thermal-mix/model.safetensors --scale 4 --degradation "$deg" \
+     --out "reports/exp2-$deg"
+done
+
+# Experiments 3 and 4: comparison grid and the interpolation sweep (PSNR model -> GAN model)
+ev --model runs/cpu-psnr-x4/model.safetensors --model-b runs/cpu-gan-x4/model.safetensors \
+   --sweep-alpha 0.1,0.3,0.5,0.7,0.9 --scale 4 --degradation bicubic --grid 4 \
+   --out reports/exp4-sweep
