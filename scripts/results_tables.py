@@ -1,0 +1,53 @@
+"""Regenerate the tables of docs/RESULTS.md (and README.md) from the evaluation reports.
+
+Each table sits between ``<!-- table:REPORT -->`` and ``<!-- end -->`` markers and is rebuilt
+from ``reports/REPORT/summary.json`` (written by scripts/run_evaluations.sh):
+
+    python scripts/results_tables.py docs/RESULTS.md README.md
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+COLUMNS = (("psnr", "PSNR dB", "{:.2f}"), ("psnr_gain", "ΔPSNR vs bicubic", "{:+.2f}"),
+           ("ssim", "SSIM", "{:.4f}"), ("ssim_gain", "ΔSSIM", "{:+.4f}"),
+           ("beats_bicubic_psnr", "beats bicubic (PSNR)", "{:.0%}"),
+           ("hf_ratio", "HF ratio SR/HR", "{:.3f}"), ("stripe", "stripe RMS", "{:.1e}"))
+
+
+def table(report: str) -> str:
+    summary = json.loads((ROOT / "reports" / report / "summary.json").read_text())
+    s = summary["settings"]
+    lines = [f"*{s['n_images']} images of `{Path(s['data']).name}`, x{s['scale']}, LR by "
+             f"`{s['degradation']}` (seed {s['seed']}); `reports/{report}`*", "",
+             "| method | " + " | ".join(h for _, h, _ in COLUMNS) + " |",
+             "|---" * (len(COLUMNS) + 1) + "|"]
+    for method, means in summary["means"].items():
+        cells = []
+        for key, _, fmt in COLUMNS:
+            v = means.get(key)
+            cells.append(fmt.format(v) if isinstance(v, (int, float)) and math.isfinite(v)
+                         else "–")
+        lines.append(f"| {method} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    for name in sys.argv[1:] or ["docs/RESULTS.md"]:
+        path = Path(name)
+        text = path.read_text()
+        text = re.sub(r"(<!-- table:([\w.-]+) -->\n).*?(<!-- end -->)",
+                      lambda m: m.group(1) + table(m.group(2)) + "\n" + m.group(3),
+                      text, flags=re.S)
+        path.write_text(text)
+        print(f"updated {path}")
+
+
+if __name__ == "__main__":
+    main()

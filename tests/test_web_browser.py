@@ -1,0 +1,155 @@
+"""The web page in a real browser: Debian's Chromium, headless, driven by Playwright.
+
+The server runs in a thread (uvicorn on a free loopback port) with a tiny x2 model pair. The
+browser is the system's ``/usr/bin/chromium`` (never downloaded by the test: no
+``playwright install``); the test skips, saying why, when it or the Python packages are absent.
+A screenshot is written to pytest's ``tmp_path`` and copied to ``$IRSRGAN_ARTIFACTS`` if set.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+pytest.importorskip("fastapi", reason="the web extras are not installed: pip install '.[web]'")
+try:  # python-multipart (uploads); its module was named multipart before 0.0.13
+    import python_multipart  # noqa: F401
+except ImportError:
+    pytest.importorskip("multipart", reason="uploads need python-multipart: pip install '.[web]'")
+uvicorn = pytest.importorskip("uvicorn", reason="needs uvicorn: pip install '.[web]'")
+sync_api = pytest.importorskip(
+    "playwright.sync_api", reason="needs the Python playwright package: pip install '.[test]'"
+)
+
+from irsrgan.checkpoint import save_model  # noqa: E402
+from irsrgan.image import read_image  # noqa: E402
+from irsrgan.models import create_model  # noqa: E402
+from irsrgan.sample import thermal_sample  # noqa: E402
+from irsrgan.server import ServerConfig, create_app  # noqa: E402
+
+from .conftest import SHARED_DATA  # noqa: E402
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+pytestmark = pytest.mark.skipif(
+    not CHROMIUM.exists(),
+    reason=f"needs Debian's Chromium at {CHROMIUM} (apt-get install chromium)",
+)
+REAL_FRAME = SHARED_DATA / "flir-radiometric" / "raw16" / "11_-_IR_moving_car_raw16.png"
+
+
+@pytest.fixture()
+def live_server(tmp_path):
+    """A uvicorn server in a thread on a free port; yields its base URL."""
+    paths = []
+    for name, seed in (("tiny-x2", 1), ("tiny-psnr-x2", 0)):
+        torch.manual_seed(seed)
+        path = tmp_path / f"{name}.safetensors"
+        save_model(create_model("compact", scale=2, num_features=8, num_convs=2), path)
+        paths.append(str(path))
+    config = ServerConfig(models=tuple(paths), include_bundled=False, device="cpu",
+                          backend="torch", overlap=4)
+    app = create_app(config)
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not srv.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            pytest.fail("the test server did not start")
+        time.sleep(0.02)
+    port = srv.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        srv.should_exit = True
+        thread.join(timeout=10)
+
+
+def _input_image(tmp_path: Path) -> tuple[Path, np.ndarray]:
+    """A real 16-bit radiometric frame when ../shared/data is there, else a generated one."""
+    if REAL_FRAME.is_file():
+        px = cv2.imread(str(REAL_FRAME), cv2.IMREAD_UNCHANGED)
+    else:
+        px = thermal_sample(120, 160)
+    path = tmp_path / "thermal frame.png"
+    assert cv2.imwrite(str(path), px)
+    return path, px
+
+
+def test_page_upscales_a_16bit_image_in_chromium(live_server, tmp_path):
+    src, px = _input_image(tmp_path)
+    assert px.dtype == np.uint16
+    h, w = px.shape
+    foreign, console_errors = [], []
+    with sync_api.sync_playwright() as pw:
+        context = pw.chromium.launch_persistent_context(
+            str(tmp_path / "chromium-profile"), executable_path=str(CHROMIUM), headless=True,
+            args=CHROMIUM_ARGS, accept_downloads=True, viewport={"width": 1280, "height": 900},
+        )
+        try:
+            page = context.new_page()
+            page.on("request", lambda r: None if r.url.startswith(
+                (live_server, "blob:", "data:")) else foreign.append(r.url))
+            page.on("console", lambda m: console_errors.append(m.text)
+                    if m.type == "error" else None)
+            page.goto(live_server + "/")
+            page.wait_for_selector("#model option[value='tiny-x2']", state="attached")
+            assert page.input_value("#scale") == "2"
+            assert page.is_visible("#alpha-row")  # tiny-psnr-x2 <-> tiny-x2 form a pair
+            page.eval_on_selector(  # a range input: set it as a user's drag would
+                "#alpha", "el => { el.value = '0.5'; el.dispatchEvent(new Event('input')); }")
+            assert page.text_content("#alpha-value") == "0.50"
+
+            page.set_input_files("#file", str(src))
+            assert "thermal frame.png" in page.text_content("#file-info")
+            page.click("#run")
+            page.wait_for_selector("#download:not([hidden])", timeout=60_000)
+            assert page.text_content("#status").startswith("done in")
+            sizes = page.evaluate(
+                "() => ['before', 'after'].map(id => [document.getElementById(id).naturalWidth,"
+                " document.getElementById(id).naturalHeight])"
+            )
+            assert sizes == [[2 * w, 2 * h], [2 * w, 2 * h]]
+            metrics = page.inner_text("#metrics")
+            assert f"{2 * w}\u00d7{2 * h}, uint16, PNG" in metrics
+            assert "tiny-x2, alpha 0.5" in metrics
+            assert "High-frequency ratio" in metrics and "n/a" not in metrics
+
+            page.click("[data-zoom='2']")
+            assert page.text_content("#zoom-value") == "200%"
+            page.click("[data-zoom='fit']")
+            shot = tmp_path / "web-page.png"
+            page.screenshot(path=str(shot), full_page=True)
+
+            with page.expect_download() as info:
+                page.click("#download")
+            download = info.value
+            assert download.suggested_filename == "thermal_frame_x2.png"
+            saved = tmp_path / download.suggested_filename
+            download.save_as(str(saved))
+        finally:
+            context.close()
+
+    out = read_image(saved)
+    assert out.pixels.dtype == np.uint16  # 16-bit stays 16-bit
+    assert out.pixels.shape == (2 * h, 2 * w)
+    # the tiny model adds a random residual to a nearest-upsampled skip: the scene stays
+    assert abs(float(out.pixels.mean()) - float(px.mean())) < 0.1 * float(np.ptp(px))
+    assert foreign == [], f"the page fetched from other hosts: {foreign}"
+    assert console_errors == [], console_errors
+    artifacts = os.environ.get("IRSRGAN_ARTIFACTS")
+    if artifacts:
+        Path(artifacts).mkdir(parents=True, exist_ok=True)
+        shutil.copy(shot, Path(artifacts) / shot.name)
