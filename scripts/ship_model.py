@@ -37,6 +37,8 @@ def main() -> None:
     ap.add_argument("--eval", action="append", default=[], type=Path,
                     help="summary.json of `irsrgan evaluate` runs on val/ (repeatable)")
     ap.add_argument("--summary", default="", help="one line shown by `irsrgan models`")
+    ap.add_argument("--psnr-model", help="for a GAN model: the bundled PSNR model it was "
+                    "fine-tuned from (the pair for network interpolation)")
     args = ap.parse_args()
 
     src = args.run / "model.safetensors"
@@ -63,6 +65,8 @@ def main() -> None:
         "parameters": n_params,
         "licence": "MIT (weights); training data CC BY 4.0, attribution above",
     }
+    if args.psnr_model:
+        provenance["psnr_model"] = args.psnr_model
     out = ROOT / "src" / "irsrgan" / "weights"
     out.mkdir(parents=True, exist_ok=True)
     save_model(model, out / f"{args.name}.safetensors", provenance=provenance)
@@ -71,12 +75,23 @@ def main() -> None:
 
 
 def _eval_digest(summary: dict, model_label: str) -> dict:
-    """The numbers worth keeping from an evaluation summary (means per method, gains)."""
-    keep = {}
-    for key in ("settings", "methods", "models", "gains", "mean", "notes"):
-        if key in summary:
-            keep[key] = summary[key]
-    return keep
+    """The numbers worth keeping from an evaluation summary: protocol, bicubic and this model."""
+    settings = summary["settings"]
+    means = summary["means"]
+    mine = means[model_label]
+    keys = ("psnr", "ssim", "hf_ratio", "stripe")
+    return {
+        "data": Path(settings["data"]).name,
+        "scale": settings["scale"],
+        "degradation": settings["degradation"],
+        "seed": settings["seed"],
+        "n_images": settings["n_images"],
+        "bicubic": {k: round(means["bicubic"][k], 4) for k in keys if k in means["bicubic"]},
+        "model": {k: round(mine[k], 4) for k in keys if k in mine},
+        "psnr_gain_db": round(summary["models"][model_label]["psnr_gain"], 3),
+        "ssim_gain": round(summary["models"][model_label]["ssim_gain"], 4),
+        "beats_bicubic_psnr": summary["models"][model_label]["beats_bicubic_psnr"],
+    }
 
 
 def _card(name: str, model, prov: dict, cfg: dict) -> str:
@@ -97,14 +112,18 @@ def _card(name: str, model, prov: dict, cfg: dict) -> str:
         "## Validation (hit-uav/val, 85 frames, gain over bicubic upscaling of the same LR)",
         "",
     ]
-    for label, ev in prov["evaluation"].items():
-        lines.append(f"### {label}")
-        lines.append("")
-        lines.append("```json")
-        lines.append(json.dumps(ev, indent=2)[:4000])
-        lines.append("```")
-        lines.append("")
-    lines.append("Regenerate: see `docs/TRAINING.md` (the exact commands).")
+    lines += ["| LR made by | images | bicubic PSNR / SSIM | model PSNR / SSIM | gain dB | "
+              "beats bicubic | HF ratio (bicubic -> model) |", "|---|---|---|---|---|---|---|"]
+    for ev in prov["evaluation"].values():
+        b, m = ev["bicubic"], ev["model"]
+        lines.append(
+            f"| `{ev['degradation']}` (seed {ev['seed']}) | {ev['n_images']} | "
+            f"{b['psnr']:.2f} / {b['ssim']:.4f} | {m['psnr']:.2f} / {m['ssim']:.4f} | "
+            f"{ev['psnr_gain_db']:+.2f} | {ev['beats_bicubic_psnr']:.0%} | "
+            f"{b['hf_ratio']:.3f} -> {m['hf_ratio']:.3f} |")
+    lines.append("")
+    lines.append("Regenerate: `bash scripts/train_shipped.sh`, `bash scripts/run_evaluations.sh`, "
+                 "then `python scripts/ship_model.py` (see `docs/TRAINING.md`).")
     return "\n".join(lines) + "\n"
 
 

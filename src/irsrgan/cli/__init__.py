@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 
 from ..errors import IrsrganError
@@ -49,6 +50,9 @@ def main(argv: list[str] | None = None) -> int:
     except IrsrganError as exc:
         print(f"irsrgan {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # output piped into `head` and closed: not an error
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silences the flush at exit
+        return 0
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
