@@ -13,7 +13,7 @@ from irsrgan.metrics import hf_energy_ratio, psnr
 
 from .conftest import require_shared_data
 
-EXPECTED = ("irsrgan-psnr-x4", "irsrgan-x4")
+EXPECTED = ("irsrgan-psnr-x4", "irsrgan-x4", "irsrgan-psnr-x2")
 
 
 def test_expected_models_are_bundled_with_cards():
