@@ -2,8 +2,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
+
+from irsrgan.image import Image, write_image
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
@@ -19,4 +22,20 @@ def require_shared_data(sub: str = "") -> Path:
     path = SHARED_DATA / sub
     if not path.exists():
         pytest.skip(f"needs the real thermal data at {path} (../shared/data beside the repo)")
+    return path
+
+
+@pytest.fixture()
+def one_thread():
+    """Many small tensor ops: one thread (as in a DataLoader worker) avoids thread contention
+    on a shared CPU (2 threads under load made some tests 20x slower)."""
+    torch.set_num_threads(1)
+    yield
+
+
+def write_test_image(path: Path, pixels: np.ndarray, fmt: str = "png") -> Path:
+    """Write ``pixels`` (gray or RGB) as an image file, creating its folder."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    layout = "gray" if pixels.ndim == 2 else "rgb"
+    write_image(path, Image(pixels=pixels, format=fmt, layout=layout))
     return path

@@ -12,26 +12,17 @@ from torch.utils.data import DataLoader
 from irsrgan.data import HRCropDataset, PairedFolderDataset, ValidationDataset, item_generator
 from irsrgan.degradations import degrade, downsample_bicubic
 from irsrgan.errors import ConfigError, ImageError
-from irsrgan.image import Image, read_image, write_image
+from irsrgan.image import read_image
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+from .conftest import SHARED_DATA
+from .conftest import write_test_image as _write
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Many small tensor ops: one thread (as in a DataLoader worker) avoids thread contention
-    on a shared CPU (2 threads under load made some tests 20x slower)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+DATA = SHARED_DATA
 
 
-def _write(path: Path, pixels: np.ndarray, fmt: str = "png") -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    layout = "gray" if pixels.ndim == 2 else "rgb"
-    write_image(path, Image(pixels=pixels, format=fmt, layout=layout))
-    return path
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
 
 
 @pytest.fixture()

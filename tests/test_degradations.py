@@ -18,14 +18,7 @@ NOISE_REL = 0.10  # noise std within 10% of its sigma
 MEAN_ABS = 1e-3  # blur keeps the mean of a 64x64 random image (reflect borders)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Many small tensor ops: one thread (as in a DataLoader worker) avoids thread contention
-    on a shared CPU (2 threads under load made some tests 20x slower)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def gen(seed: int = 0) -> torch.Generator:

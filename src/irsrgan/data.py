@@ -155,6 +155,23 @@ def _augment(x: torch.Tensor, code: int) -> torch.Tensor:
     return torch.rot90(x, k, dims=(-2, -1)) if k else x
 
 
+def crop_window(h: int, w: int, scale: int, max_size: int | None) -> tuple[int, int, int, int]:
+    """``(y0, x0, h, w)`` of an image cropped to a multiple of ``scale`` and, with ``max_size``,
+    centre-cropped to at most that (origin on the scale grid), as validation and evaluation
+    score it."""
+    hh, ww = h - h % scale, w - w % scale
+    y0 = x0 = 0
+    if max_size is not None:
+        m = max_size - max_size % scale
+        if hh > m:
+            y0 = ((hh - m) // 2) // scale * scale
+            hh = m
+        if ww > m:
+            x0 = ((ww - m) // 2) // scale * scale
+            ww = m
+    return y0, x0, hh, ww
+
+
 class HRCropDataset(Dataset):
     """Random ``patch_size`` HR crops of a folder of images, LR made on the fly by ``preset``.
 
@@ -388,18 +405,7 @@ class ValidationDataset(Dataset):
         """Accepted for symmetry with the training datasets; validation does not change."""
 
     def _window(self, h: int, w: int) -> tuple[int, int, int, int]:
-        s = self.scale
-        hh, ww = h - h % s, w - w % s
-        y0 = x0 = 0
-        if self.max_size is not None:
-            m = self.max_size - self.max_size % s
-            if hh > m:
-                y0 = ((hh - m) // 2) // s * s
-                hh = m
-            if ww > m:
-                x0 = ((ww - m) // 2) // s * s
-                ww = m
-        return y0, x0, hh, ww
+        return crop_window(h, w, self.scale, self.max_size)
 
     def __getitem__(self, index: int) -> dict:
         if not 0 <= index < len(self):

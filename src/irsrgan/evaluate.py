@@ -60,7 +60,7 @@ from torch import nn
 
 from . import metrics
 from .checkpoint import load_model, read_metadata, resolve_model_path
-from .data import item_generator
+from .data import crop_window, item_generator
 from .degradations import Preset, degrade, get_preset
 from .errors import CheckpointError, ConfigError, ImageError, IrsrganError, WeightsMissingError
 from .image import ValueMap, atomic_write_bytes, list_images, read_image, value_map_for
@@ -363,22 +363,6 @@ def _unit(native: np.ndarray, vmap: ValueMap, name: str, notes: list[str]) -> to
     return torch.from_numpy(np.ascontiguousarray(unit, dtype=np.float32))[None, None]
 
 
-def _window(h: int, w: int, scale: int, max_size: int | None) -> tuple[int, int, int, int]:
-    """Crop to a multiple of ``scale`` (bottom/right), then centre-crop to ``max_size``
-    (as :class:`~irsrgan.data.ValidationDataset` does). Returns ``(y0, x0, h, w)``."""
-    hh, ww = h - h % scale, w - w % scale
-    y0 = x0 = 0
-    if max_size is not None:
-        m = max_size - max_size % scale
-        if hh > m:
-            y0 = ((hh - m) // 2) // scale * scale
-            hh = m
-        if ww > m:
-            x0 = ((ww - m) // 2) // scale * scale
-            ww = m
-    return y0, x0, hh, ww
-
-
 def _stem_key(path: Path, root: Path) -> str:
     rel = path.relative_to(root) if root.is_dir() else Path(path.name)
     return rel.with_suffix("").as_posix()
@@ -407,7 +391,7 @@ def load_item(
     native, dtype, vmap = _gray_native(path)
     h, w = native.shape
     if lr_path is None:
-        y0, x0, hh, ww = _window(h, w, scale, max_size)
+        y0, x0, hh, ww = crop_window(h, w, scale, max_size)
         _check_size(name, hh, ww, scale)
         hr_native = native[y0:y0 + hh, x0:x0 + ww].astype(np.float64)
         hr = _unit(hr_native, vmap, name, notes)
@@ -421,7 +405,7 @@ def load_item(
                 f"{name} is {w}x{h}, but its paired LR {lr_path} is {lw}x{lh}: expected "
                 f"{w // scale}x{h // scale} at scale {scale}"
             )
-        y0, x0, hh, ww = _window(lh * scale, lw * scale, scale, max_size)
+        y0, x0, hh, ww = crop_window(lh * scale, lw * scale, scale, max_size)
         _check_size(name, hh, ww, scale)
         hr_native = native[y0:y0 + hh, x0:x0 + ww].astype(np.float64)
         hr = _unit(hr_native, vmap, name, notes)
