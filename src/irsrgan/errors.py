@@ -11,6 +11,11 @@ class ImageError(IrsrganError, ValueError):
     """An image file could not be read or written, or an array has the wrong shape or dtype."""
 
 
+class ImageTooLargeError(ImageError):
+    """An image has more pixels than the caller allows (checked from the header when possible,
+    so decompression bombs are refused before decoding)."""
+
+
 class CheckpointError(IrsrganError, ValueError):
     """A weights file could not be loaded or matched no known architecture."""
 

@@ -32,7 +32,7 @@ import numpy as np
 import tifffile
 import torch
 
-from .errors import ImageError
+from .errors import ImageError, ImageTooLargeError
 
 # OpenCV prints decoder warnings to stderr; our errors say what went wrong instead
 with contextlib.suppress(AttributeError):  # older OpenCV builds lack cv2.utils.logging
@@ -123,7 +123,7 @@ def decode_image(
     tags: dict = {}
     try:
         if fmt == "tiff":
-            px, tags = _decode_tiff(data, max_pixels)
+            px, tags = _decode_tiff(data, name, max_pixels)
         else:
             if max_pixels is not None:
                 _check_pixels_header(data, fmt, name, max_pixels)
@@ -149,7 +149,9 @@ def decode_image(
     if px.ndim not in (2, 3) or px.shape[0] < 1 or px.shape[1] < 1:
         raise ImageError(f"{name}: unsupported array shape {px.shape}")
     if max_pixels is not None and px.shape[0] * px.shape[1] > max_pixels:
-        raise ImageError(f"{name}: {px.shape[1]}x{px.shape[0]} exceeds {max_pixels} pixels")
+        raise ImageTooLargeError(
+            f"{name}: {px.shape[1]}x{px.shape[0]} exceeds {max_pixels} pixels"
+        )
     try:
         layout = _layout_of(px)
     except ImageError as exc:
@@ -170,17 +172,17 @@ def _check_pixels_header(data: bytes, fmt: str, name: str, max_pixels: int) -> N
     except Exception as exc:
         raise ImageError(f"{name}: cannot read {fmt.upper()} header: {exc}") from exc
     if w * h > max_pixels:
-        raise ImageError(f"{name}: {w}x{h} exceeds {max_pixels} pixels")
+        raise ImageTooLargeError(f"{name}: {w}x{h} exceeds {max_pixels} pixels")
 
 
-def _decode_tiff(data: bytes, max_pixels: int | None) -> tuple[np.ndarray, dict]:
+def _decode_tiff(data: bytes, name: str, max_pixels: int | None) -> tuple[np.ndarray, dict]:
     import io
 
     with tifffile.TiffFile(io.BytesIO(data)) as tif:
         page = tif.pages[0]
         if max_pixels is not None and page.imagewidth * page.imagelength > max_pixels:
-            raise ImageError(
-                f"{page.imagewidth}x{page.imagelength} exceeds {max_pixels} pixels"
+            raise ImageTooLargeError(
+                f"{name}: {page.imagewidth}x{page.imagelength} exceeds {max_pixels} pixels"
             )
         px = page.asarray()
         tags: dict = {}

@@ -54,7 +54,7 @@ from .checkpoint import (
     read_metadata,
     resolve_model_path,
 )
-from .errors import CheckpointError, ConfigError, ImageError, IrsrganError
+from .errors import CheckpointError, ConfigError, ImageError, ImageTooLargeError, IrsrganError
 from .image import (
     Image,
     ValueMap,
@@ -990,7 +990,7 @@ def create_app(
             )
         except ImageError as exc:
             message = str(exc)
-            if " exceeds " in message:  # decode_image's pixel-limit refusal (from the header)
+            if isinstance(exc, ImageTooLargeError):  # refused from the header: no decoding
                 raise HTTPException(
                     413, f"image too large: {message} (the limit is {config.max_pixels} "
                          "pixels, set with --max-pixels)"
