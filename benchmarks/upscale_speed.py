@@ -57,7 +57,7 @@ def main() -> None:
         t_ours = best_time(lambda up=upscaler: up.upscale(x), repeats=args.repeats)
         # the Upscaler moved the model to channels-last; the reference ran before that
         for label, t in (("reference (eager NCHW)", t_ref),
-                         (f"Upscaler (tile {upscaler.auto_tile()})", t_ours)):
+                         (f"Upscaler {upscaler.backend[:4]} t{upscaler.auto_tile()}", t_ours)):
             gf = flops / t / 1e9
             print(f"{name:<11} {label:<22} {t:7.2f} {out_mp / t:6.2f} {t_ref / t:6.2f} "
                   f"{gf:8.1f} {100 * gf / peak:6.1f}%")

@@ -81,12 +81,15 @@ class Upscaler:
         tile: LR tile side in pixels; ``None`` chooses it from available memory; ``0`` disables
             tiling (the whole image in one forward).
         overlap: LR context pixels on each side of a tile (and reflect padding at borders).
-        batch_size: tiles per forward pass.
+        batch_size: tiles per forward pass (default 1 on CPU, where batching gains nothing,
+            4 on GPU).
         half: float16 on GPU (ignored with a warning on CPU).
         channels_last: use the channels-last memory format (faster convolutions on CPU).
-        backend: ``"auto"`` runs the model with ONNX Runtime on CPU when it is installed (the
-            model is exported once, in memory; measured faster than eager PyTorch on CPU, see
-            ``benchmarks/upscale_speed.py``) and with PyTorch otherwise; ``"torch"`` or
+        backend: on CPU, ``"auto"`` takes the model's measured preference
+            (``model.cpu_backend``: ONNX Runtime for the dense-block nets, whose concatenations
+            it runs faster, channels-last PyTorch for the plain compact net; see
+            ``benchmarks/upscale_speed.py``), ONNX Runtime only when installed (the model is
+            exported once, in memory); GPUs always use PyTorch. ``"torch"`` or
             ``"onnxruntime"`` force one.
 
     A one-channel model upscales colour input channel by channel; a colour model given gray
@@ -100,7 +103,7 @@ class Upscaler:
         device: str | torch.device | None = "auto",
         tile: int | None = None,
         overlap: int = 16,
-        batch_size: int = 4,
+        batch_size: int | None = None,
         half: bool = False,
         channels_last: bool = True,
         backend: Literal["auto", "torch", "onnxruntime"] = "auto",
@@ -109,9 +112,11 @@ class Upscaler:
             raise ValueError(f"tile must be >= 0 (0 disables tiling), got {tile}")
         if overlap < 0:
             raise ValueError(f"overlap must be >= 0, got {overlap}")
+        self.device = pick_device(device)
+        if batch_size is None:
+            batch_size = 1 if self.device.type == "cpu" else 4
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-        self.device = pick_device(device)
         if half and self.device.type == "cpu":
             log.warning("half precision is only used on GPU; running float32 on CPU")
             half = False
@@ -128,8 +133,11 @@ class Upscaler:
         if backend not in ("auto", "torch", "onnxruntime"):
             raise ValueError(f"backend must be 'auto', 'torch' or 'onnxruntime', got {backend!r}")
         self._ort = None
+        forced = backend == "onnxruntime"
+        if backend == "auto":
+            backend = getattr(model, "cpu_backend", "onnxruntime")
         if self.device.type == "cpu" and backend != "torch":
-            self._ort = _OrtRunner.create(self.model, required=backend == "onnxruntime")
+            self._ort = _OrtRunner.create(self.model, required=forced)
 
     @property
     def backend(self) -> str:
@@ -192,7 +200,7 @@ class Upscaler:
             (m.out_channels for m in self.model.modules() if isinstance(m, nn.Conv2d)),
             default=64,
         )
-        bytes_per_lr_px = 4 * width * (12 + 2 * self.scale**2) * self.batch_size
+        bytes_per_lr_px = 4 * width * (4 + self.scale**2) * self.batch_size
         if self.device.type == "cuda":
             free, _ = torch.cuda.mem_get_info(self.device)
             budget = free // 4

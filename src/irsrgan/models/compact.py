@@ -19,6 +19,8 @@ class CompactNet(nn.Module):
     """
 
     arch = "compact"
+    #: Measured faster with channels-last PyTorch than with ONNX Runtime on CPU.
+    cpu_backend = "torch"
 
     def __init__(
         self,
