@@ -31,3 +31,9 @@ done
 ev --model runs/cpu-psnr-x4/model.safetensors --model-b runs/cpu-gan-x4/model.safetensors \
    --sweep-alpha 0.1,0.3,0.5,0.7,0.9 --scale 4 --degradation bicubic --grid 4 \
    --out reports/exp4-sweep
+
+# The figures of docs/RESULTS.md
+mkdir -p docs/figures
+cp reports/exp2-thermal/ssim_box.png docs/figures/exp2-thermal-ssim.png
+cp reports/exp4-sweep/grids/grid_028_0_110_70_0_08490.png docs/figures/exp3-grid.png
+cp reports/exp4-sweep/perception_distortion.png docs/figures/exp4-perception-distortion.png

@@ -720,9 +720,10 @@ def plot_perception_distortion(
         if pts:
             ax.plot([x for _, x, _ in pts], [y for _, _, y in pts], "o-", color="#1f77b4",
                     label="interpolated models")
-            for a, x, y in pts:
-                ax.annotate(f"α={a:g}", (x, y), textcoords="offset points", xytext=(4, 4),
-                            fontsize=8)
+            for i, (a, x, y) in enumerate(pts):  # alternate sides: neighbours can be close
+                ax.annotate(f"α={a:g}", (x, y), textcoords="offset points",
+                            xytext=(6, 4) if i % 2 else (-6, -12),
+                            ha="left" if i % 2 else "right", fontsize=8)
         bic = means.get(BICUBIC, {})
         if _finite(bic.get(xk)) and _finite(bic.get("psnr")):
             ax.plot([bic[xk]], [bic["psnr"]], "s", color="#d62728", label="bicubic")
@@ -732,8 +733,8 @@ def plot_perception_distortion(
         ax.set_ylabel("PSNR dB (mean)")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-    fig.suptitle(f"Perception-distortion: network interpolation α (0 = {ends[0]}, "
-                 f"1 = {ends[1]})", fontsize=10)
+    fig.suptitle(f"Perception-distortion: network interpolation α\n"
+                 f"(0 = {ends[0]}, 1 = {ends[1]})", fontsize=10)
     fig.tight_layout()
     _save(fig, path)
 
