@@ -17,6 +17,7 @@ done
 # Experiment 1: CRDB vs RRDB at an equal budget
 for deg in bicubic irsrgan; do
   ev --model runs/exp1-rrdbnet/model.safetensors --model runs/exp1-crdbnet/model.safetensors \
+     --model runs/exp1-rrdbnet-s1/model.safetensors --model runs/exp1-crdbnet-s1/model.safetensors \
      --scale 4 --degradation "$deg" --out "reports/exp1-$deg"
 done
 
