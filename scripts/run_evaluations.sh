@@ -33,6 +33,13 @@ ev --model runs/cpu-psnr-x4/model.safetensors --model-b runs/cpu-gan-x4/model.sa
    --sweep-alpha 0.1,0.3,0.5,0.7,0.9 --scale 4 --degradation bicubic --grid 4 \
    --out reports/exp4-sweep
 
+# Beyond the training range: the shipped x4 models under a fixed protocol-like degradation at
+# three noise levels (0.04 is above the thermal preset's range)
+for n in 01 02 04; do
+  ev --model runs/cpu-psnr-x4/model.safetensors --model runs/cpu-gan-x4/model.safetensors \
+     --scale 4 --degradation "configs/degradations/probe-noise$n.yaml" --out "reports/probe-noise$n"
+done
+
 # The figures of docs/RESULTS.md
 mkdir -p docs/figures
 cp reports/exp2-thermal/ssim_box.png docs/figures/exp2-thermal-ssim.png
