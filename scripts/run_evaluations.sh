@@ -28,6 +28,15 @@ for deg in bicubic irsrgan thermal; do
      --out "reports/exp2-$deg"
 done
 
+# Experiment 2b: the share of clean pairs in the training mix (1, 0.7, 0.4, 0.2, 0), on clean,
+# thermal-degraded and probe (fixed protocol-like, not the training preset) inputs
+for deg in bicubic thermal configs/degradations/probe-noise02.yaml; do
+  ev --model runs/exp2-bicubic/model.safetensors --model runs/exp2-mix-clean0.7/model.safetensors \
+     --model runs/exp2-thermal-mix/model.safetensors --model runs/exp2-mix-clean0.2/model.safetensors \
+     --model runs/exp2-mix-clean0.0/model.safetensors --scale 4 --degradation "$deg" \
+     --out "reports/exp2b-$(basename "$deg" .yaml)"
+done
+
 # Experiments 3 and 4: comparison grid and the interpolation sweep (PSNR model -> GAN model)
 ev --model runs/cpu-psnr-x4/model.safetensors --model-b runs/cpu-gan-x4/model.safetensors \
    --sweep-alpha 0.1,0.3,0.5,0.7,0.9 --scale 4 --degradation bicubic --grid 4 \
