@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every evaluation behind the numbers in README.md, the model cards and docs/RESULTS.md, on
 # hit-uav/val (85 frames never seen in training). Run from the repository root after
-# scripts/train_shipped.sh and scripts/run_experiments.sh. Reports land in reports/.
+# scripts/train_shipped.sh and scripts/run_experiments.sh; with the argument `shipped`, only the
+# shipped models' evaluations (needs only train_shipped.sh). Reports land in reports/.
 set -euo pipefail
 VAL=../shared/data/hit-uav/val
 ev() { irsrgan evaluate --data "$VAL" --no-lpips -q "$@"; }
@@ -13,6 +14,8 @@ for deg in bicubic thermal; do
   ev --model runs/cpu-psnr-x2/model.safetensors --scale 2 --degradation "$deg" \
      --out "reports/shipped-x2-$deg"
 done
+
+[ "${1:-all}" = shipped ] && exit 0  # `run_evaluations.sh shipped`: only the above
 
 # Experiment 1: CRDB vs RRDB at an equal budget
 for deg in bicubic irsrgan; do

@@ -1,8 +1,10 @@
 """Copy a trained run's EMA generator into the package as a bundled model, with its model card.
 
     python scripts/ship_model.py runs/cpu-psnr-x4 irsrgan-psnr-x4 \
-        --eval reports/irsrgan-psnr-x4-bicubic/summary.json \
-        --eval reports/irsrgan-psnr-x4-thermal/summary.json
+        --eval reports/shipped-x4-bicubic/summary.json \
+        --eval reports/shipped-x4-thermal/summary.json
+
+(scripts/package_models.sh runs it for the three shipped models.)
 
 Writes ``src/irsrgan/weights/NAME.safetensors`` (the weights, with provenance in the metadata:
 data, licence, attribution, recipe, steps, time, validation numbers) and ``NAME.md`` (the card).
@@ -122,8 +124,9 @@ def _card(name: str, model, prov: dict, cfg: dict) -> str:
             f"{ev['psnr_gain_db']:+.2f} | {ev['beats_bicubic_psnr']:.0%} | "
             f"{b['hf_ratio']:.3f} -> {m['hf_ratio']:.3f} |")
     lines.append("")
-    lines.append("Regenerate: `bash scripts/train_shipped.sh`, `bash scripts/run_evaluations.sh`, "
-                 "then `python scripts/ship_model.py` (see `docs/TRAINING.md`).")
+    lines.append("Regenerate: `bash scripts/train_shipped.sh`, "
+                 "`bash scripts/run_evaluations.sh shipped`, then `bash scripts/package_models.sh` "
+                 "(see `docs/TRAINING.md`).")
     return "\n".join(lines) + "\n"
 
 

@@ -146,3 +146,27 @@ def test_interpolated_model_on_the_fly(tmp_path, folder, model_file):
           "--quiet", "--tile", "0"])
     assert np.array_equal(outs[0], read_image(ref).pixels)
     assert not np.array_equal(outs[0], outs[1])
+
+
+def test_backend_option_picks_the_engine_and_both_agree(tmp_path, folder, model_file,
+                                                        monkeypatch):
+    pytest.importorskip("onnxruntime")
+    from irsrgan.cli import upscale_cmd
+
+    used = []
+
+    class Recording(upscale_cmd.Upscaler):
+        def upscale_image(self, *a, **k):
+            used.append(self.backend)
+            return super().upscale_image(*a, **k)
+
+    monkeypatch.setattr(upscale_cmd, "Upscaler", Recording)
+    outs = []
+    for backend in ("torch", "onnxruntime"):
+        dst = tmp_path / f"{backend}.tif"
+        assert main(["upscale", str(folder / "sub" / "b.tif"), "-o", str(dst), "--model",
+                     str(model_file), "--backend", backend, "--quiet"]) == 0
+        outs.append(read_image(dst).pixels.astype(np.int64))
+    assert used == ["torch", "onnxruntime"]
+    assert outs[0].shape == (18, 14)
+    assert np.abs(outs[0] - outs[1]).max() <= 1  # float32 engines, 16-bit output: within 1 count

@@ -55,7 +55,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--tile", type=int, metavar="N",
                    help="LR tile side (0: whole image; default from available memory)")
     p.add_argument("--backend", default="auto", choices=("auto", "torch", "onnxruntime"),
-                   help="CPU inference engine (auto: ONNX Runtime when installed)")
+                   help="CPU inference engine (auto: each architecture's measured fastest)")
     p.add_argument("--grid", type=int, default=3, metavar="N",
                    help="comparison grids for N images spread over the set (default 3)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")

@@ -33,6 +33,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--overlap", type=int, default=16, help="LR tile overlap (default 16)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
     p.add_argument("--half", action="store_true", help="float16 on GPU")
+    p.add_argument("--backend", default="auto", choices=("auto", "torch", "onnxruntime"),
+                   help="CPU inference engine (auto: each architecture's measured fastest, "
+                   "see docs/PERFORMANCE.md)")
     p.add_argument("--range", dest="range_mode", default="auto",
                    choices=["auto", "dtype", "stretch"],
                    help="value mapping: auto = 8-bit by dtype, 16-bit/float stretched per image "
@@ -70,7 +73,8 @@ def run(args: argparse.Namespace) -> int:
         return 2
     model = build_model(args)
     upscaler = Upscaler(
-        model, device=args.device, tile=args.tile, overlap=args.overlap, half=args.half
+        model, device=args.device, tile=args.tile, overlap=args.overlap, half=args.half,
+        backend=args.backend,
     )
     result = run_batch(
         jobs, lambda img, _job: upscaler.upscale_image(img, range_mode=args.range_mode),

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Copy the three trained runs into the package as bundled models, with their model cards and
+# validation numbers. Run from the repository root after scripts/train_shipped.sh and
+# `bash scripts/run_evaluations.sh shipped`.
+set -euo pipefail
+fidelity="compact net trained on HIT-UAV with the thermal-mix degradation (L1)"
+python3 scripts/ship_model.py runs/cpu-psnr-x4 irsrgan-psnr-x4 \
+  --eval reports/shipped-x4-bicubic/summary.json --eval reports/shipped-x4-thermal/summary.json \
+  --summary "x4 fidelity model: $fidelity"
+python3 scripts/ship_model.py runs/cpu-gan-x4 irsrgan-x4 --psnr-model irsrgan-psnr-x4 \
+  --eval reports/shipped-x4-bicubic/summary.json --eval reports/shipped-x4-thermal/summary.json \
+  --summary "x4 default: irsrgan-psnr-x4 fine-tuned as a GAN (L1 + feature matching + Laplacian pyramid + RaGAN), sharper"
+python3 scripts/ship_model.py runs/cpu-psnr-x2 irsrgan-psnr-x2 \
+  --eval reports/shipped-x2-bicubic/summary.json --eval reports/shipped-x2-thermal/summary.json \
+  --summary "x2 fidelity model: $fidelity"
