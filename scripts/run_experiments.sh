@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Train the runs of the re-run seed experiments (docs/RESULTS.md), about 80 minutes on a
+# Train the runs of the re-run seed experiments (docs/RESULTS.md), about 2 hours on a
 # 2-core CPU. Run from the repository root; needs ../shared/data/hit-uav.
 set -euo pipefail
 for name in exp1-rrdbnet exp1-crdbnet exp2-bicubic exp2-irsrgan exp2-thermal-mix; do
