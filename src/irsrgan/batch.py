@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from tqdm import tqdm
 
 from .errors import ImageError
+from .flir import flir_fff
 from .image import IMAGE_SUFFIXES, Image, read_image, write_image
 
 
@@ -30,6 +31,7 @@ class BatchResult:
     done: list[Path] = field(default_factory=list)
     skipped: list[Path] = field(default_factory=list)
     failed: list[tuple[Path, str]] = field(default_factory=list)
+    flir_previews: list[Path] = field(default_factory=list)  # FLIR R-JPEGs read as preview
 
     @property
     def ok(self) -> bool:
@@ -41,14 +43,24 @@ class BatchResult:
             f"--overwrite to replace), {len(self.failed)} failed"
         ]
         lines += [f"  FAILED {src}: {why}" for src, why in self.failed]
+        if self.flir_previews:
+            n = len(self.flir_previews)
+            lines.append(
+                f"note: {n} input(s) are FLIR radiometric JPEGs (e.g. {self.flir_previews[0]}); "
+                "their 8-bit preview was processed, not the sensor data. --flir-raw reads the "
+                "raw 16-bit counts instead (written as 16-bit TIFF).")
         return "\n".join(lines)
 
 
-def plan_jobs(inputs: Sequence[str | os.PathLike], output: str | os.PathLike) -> list[FileJob]:
+def plan_jobs(
+    inputs: Sequence[str | os.PathLike], output: str | os.PathLike, *, flir_raw: bool = False
+) -> list[FileJob]:
     """Pair every input image with its output path.
 
     A single input file with an output that has an image suffix writes exactly there;
     otherwise ``output`` is a folder: files go in it by name, folders are mirrored under it.
+    With ``flir_raw``, the output of a FLIR radiometric JPEG is a 16-bit TIFF of its raw
+    counts: same stem, suffix ``.tiff``.
 
     Raises:
         ImageError: an input does not exist or a folder holds no images.
@@ -56,7 +68,23 @@ def plan_jobs(inputs: Sequence[str | os.PathLike], output: str | os.PathLike) ->
     output = Path(output)
     srcs = [Path(p) for p in inputs]
     if len(srcs) == 1 and srcs[0].is_file() and output.suffix.lower() in IMAGE_SUFFIXES:
-        return [FileJob(srcs[0], output, srcs[0].name)]
+        jobs = [FileJob(srcs[0], output, srcs[0].name)]
+    else:
+        jobs = _folder_jobs(srcs, output)
+    if flir_raw:
+        jobs = [replace(j, dst=j.dst.with_suffix(".tiff")) if _is_flir_rjpeg(j.src) else j
+                for j in jobs]
+    return jobs
+
+
+def _is_flir_rjpeg(path: Path) -> bool:
+    try:
+        return flir_fff(path.read_bytes()) is not None
+    except OSError:
+        return False  # reported when the file is read
+
+
+def _folder_jobs(srcs: list[Path], output: Path) -> list[FileJob]:
     jobs = []
     for src in srcs:
         if src.is_dir():
@@ -83,6 +111,7 @@ def run_batch(
     desc: str = "images",
     max_pixels: int | None = None,
     jpeg_quality: int = 95,
+    flir_raw: bool = False,
 ) -> BatchResult:
     """Read each ``src``, apply ``process(image, job)``, write ``dst`` atomically; never stop
     at one failure."""
@@ -104,7 +133,9 @@ def run_batch(
             result.skipped.append(job.src)
             continue
         try:
-            image = read_image(job.src, max_pixels=max_pixels)
+            image = read_image(job.src, max_pixels=max_pixels, flir_raw=flir_raw)
+            if image.flir_preview:
+                result.flir_previews.append(job.src)
             out = process(image, job)
             job.dst.parent.mkdir(parents=True, exist_ok=True)
             write_image(job.dst, out, jpeg_quality=jpeg_quality)

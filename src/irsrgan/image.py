@@ -33,6 +33,7 @@ import tifffile
 import torch
 
 from .errors import ImageError, ImageTooLargeError
+from .flir import flir_fff, read_flir_raw
 
 # OpenCV prints decoder warnings to stderr; our errors say what went wrong instead
 with contextlib.suppress(AttributeError):  # older OpenCV builds lack cv2.utils.logging
@@ -59,6 +60,8 @@ class Image:
     layout: Layout = "gray"
     tiff_tags: dict = field(default_factory=dict)
     path: Path | None = None
+    #: a FLIR radiometric JPEG read as its 8-bit preview (its raw counts were not used)
+    flir_preview: bool = False
 
     @property
     def height(self) -> int:
@@ -112,14 +115,22 @@ def _layout_of(px: np.ndarray) -> Layout:
 
 
 def decode_image(
-    data: bytes, name: str = "<bytes>", *, max_pixels: int | None = None
+    data: bytes, name: str = "<bytes>", *, max_pixels: int | None = None, flir_raw: bool = False
 ) -> Image:
-    """Decode an image file's bytes. Raises :class:`ImageError` naming ``name`` and the problem."""
+    """Decode an image file's bytes. Raises :class:`ImageError` naming ``name`` and the problem.
+
+    With ``flir_raw``, a FLIR radiometric JPEG gives its raw 16-bit sensor counts as a gray
+    image in TIFF format (:mod:`irsrgan.flir`); otherwise its 8-bit preview, flagged
+    ``flir_preview``.
+    """
     if not data:
         raise ImageError(f"{name}: file is empty")
     fmt = sniff_format(data)
     if fmt is None:
         raise ImageError(f"{name}: not a PNG, TIFF, JPEG or BMP file (unknown content)")
+    flir = fmt == "jpeg" and flir_fff(data) is not None
+    if flir and flir_raw:
+        return _flir_raw_image(data, name, max_pixels)
     tags: dict = {}
     try:
         if fmt == "tiff":
@@ -156,7 +167,17 @@ def decode_image(
         layout = _layout_of(px)
     except ImageError as exc:
         raise ImageError(f"{name}: {exc}") from None
-    return Image(pixels=np.ascontiguousarray(px), format=fmt, layout=layout, tiff_tags=tags)
+    return Image(pixels=np.ascontiguousarray(px), format=fmt, layout=layout, tiff_tags=tags,
+                 flir_preview=flir)
+
+
+def _flir_raw_image(data: bytes, name: str, max_pixels: int | None) -> Image:
+    px = read_flir_raw(data, name)
+    assert px is not None  # the caller found the FLIR segments
+    if max_pixels is not None and px.shape[0] * px.shape[1] > max_pixels:
+        raise ImageTooLargeError(f"{name}: {px.shape[1]}x{px.shape[0]} exceeds {max_pixels} pixels")
+    desc = f"FLIR raw sensor counts from {Path(name).name}"
+    return Image(pixels=px, format="tiff", layout="gray", tiff_tags={"ImageDescription": desc})
 
 
 def _check_pixels_header(data: bytes, fmt: str, name: str, max_pixels: int) -> None:
@@ -208,8 +229,11 @@ def _ratio(value) -> float:
     return float(value)
 
 
-def read_image(path: str | os.PathLike, *, max_pixels: int | None = None) -> Image:
-    """Read PNG, TIFF, JPEG or BMP into an :class:`Image` (dtype and layout preserved)."""
+def read_image(
+    path: str | os.PathLike, *, max_pixels: int | None = None, flir_raw: bool = False
+) -> Image:
+    """Read PNG, TIFF, JPEG or BMP into an :class:`Image` (dtype and layout preserved);
+    ``flir_raw``: see :func:`decode_image`."""
     path = Path(path)
     try:
         data = path.read_bytes()
@@ -219,7 +243,7 @@ def read_image(path: str | os.PathLike, *, max_pixels: int | None = None) -> Ima
         raise ImageError(f"{path}: is a directory, not an image") from None
     except OSError as exc:
         raise ImageError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    image = decode_image(data, str(path), max_pixels=max_pixels)
+    image = decode_image(data, str(path), max_pixels=max_pixels, flir_raw=flir_raw)
     image.path = path
     return image
 

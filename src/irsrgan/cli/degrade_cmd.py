@@ -141,10 +141,11 @@ def run(args: argparse.Namespace) -> int:
 
     out = Path(args.output)
     result = run_batch(
-        plan_jobs([inp], out),
+        plan_jobs([inp], out, flir_raw=args.flir_raw),
         lambda image, job: degrade_image(image, args.scale, preset,
                                          file_generator(args.seed, job.name)),
         overwrite=args.overwrite, progress=False, jpeg_quality=args.jpeg_quality,
+        flir_raw=args.flir_raw,
     )
     print(result.summary(), file=sys.stderr)
     print(f"degraded {len(result.done)}, skipped {len(result.skipped)} existing, failed "
@@ -172,6 +173,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0,
                    help="seed; each file's draws depend on (seed, file name) (default 0)")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    p.add_argument("--flir-raw", action="store_true",
+                   help="for FLIR radiometric JPEGs, degrade the raw 16-bit sensor counts "
+                   "(written as NAME.tiff) instead of the 8-bit preview")
     p.add_argument("--preview", metavar="FILE.png",
                    help="write a grid of the first image under several draws")
     p.add_argument("--preview-draws", type=int, default=7, help="draws in the preview (7)")

@@ -41,6 +41,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="value mapping: auto = 8-bit by dtype, 16-bit/float stretched per image "
                    "and mapped back exactly (default)")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    p.add_argument("--flir-raw", action="store_true",
+                   help="for FLIR radiometric JPEGs, upscale the raw 16-bit sensor counts "
+                   "(written as NAME.tiff) instead of the 8-bit preview")
     p.add_argument("--sample", action="store_true",
                    help="upscale a generated thermal-like sample (written to OUTPUT/input/)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
@@ -64,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
         print("irsrgan upscale: give at least one INPUT (or --sample)", file=sys.stderr)
         return 2
     out = Path(args.output)
-    jobs = plan_jobs(inputs, out)
+    jobs = plan_jobs(inputs, out, flir_raw=args.flir_raw)
     target_dir = jobs[0].dst.parent if len(jobs) == 1 else out
     target_dir.mkdir(parents=True, exist_ok=True)
     if not _writable(target_dir):
@@ -79,6 +82,7 @@ def run(args: argparse.Namespace) -> int:
     result = run_batch(
         jobs, lambda img, _job: upscaler.upscale_image(img, range_mode=args.range_mode),
         overwrite=args.overwrite, progress=not args.quiet, desc=f"x{model.scale}",
+        flir_raw=args.flir_raw,
     )
     print(result.summary(), file=sys.stderr)
     return 0 if result.ok else 1
