@@ -235,6 +235,22 @@ def test_upscale_8bit_png_matches_the_library(client, models):
     assert client.get("/api/health").json()["jobs"] == {}  # the synchronous job is released
 
 
+def test_flir_rjpeg_preview_or_raw_counts(client, models):
+    from .test_flir import make_rjpeg
+
+    raw = thermal_sample(24, 32, seed=4)
+    data = make_rjpeg(raw)
+    job = _wait(client, _post(client, data, name="cam.jpg", path="/api/jobs").json()["id"])
+    assert job["input"]["format"] == "jpeg" and job["input"]["flir_preview"] is True
+    r = _post(client, data, name="cam.jpg", flir_raw="true")
+    assert r.status_code == 200, r.text
+    assert r.headers["content-disposition"] == 'attachment; filename="cam_x2.tif"'
+    out = decode_image(r.content)
+    assert out.format == "tiff" and out.pixels.dtype == np.uint16 and out.pixels.shape == (48, 64)
+    # the same result as upscaling the raw counts stored as a 16-bit PNG
+    np.testing.assert_array_equal(out.pixels, _library(models["tiny-x2"], _png(raw)).pixels)
+
+
 @pytest.mark.parametrize("fmt", ["png", "tiff"])
 def test_16bit_round_trip_through_jobs(client, models, fmt):
     px = thermal_sample(40, 56, seed=3)  # uint16 counts about 7000..12000
@@ -245,7 +261,7 @@ def test_16bit_round_trip_through_jobs(client, models, fmt):
     job = r.json()
     assert r.headers["location"] == f"/api/jobs/{job['id']}"
     assert job["input"] == {"width": 56, "height": 40, "dtype": "uint16", "format": fmt,
-                            "layout": "gray", "channels": 1}
+                            "layout": "gray", "channels": 1, "flir_preview": False}
     job = _wait(client, job["id"])
     assert job["status"] == "done", job
     assert job["progress"]["done"] == job["progress"]["total"] >= 1

@@ -36,6 +36,7 @@ from irsrgan.sample import thermal_sample  # noqa: E402
 from irsrgan.server import ServerConfig, create_app  # noqa: E402
 
 from .conftest import SHARED_DATA  # noqa: E402
+from .test_flir import make_rjpeg  # noqa: E402
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -139,9 +140,28 @@ def test_page_upscales_a_16bit_image_in_chromium(live_server, tmp_path):
             assert download.suggested_filename == "thermal_frame_x2.png"
             saved = tmp_path / download.suggested_filename
             download.save_as(str(saved))
+
+            # a FLIR radiometric JPEG, with "raw sensor counts" ticked: a 16-bit TIFF back
+            rjpeg = tmp_path / "cam.jpg"
+            rjpeg.write_bytes(make_rjpeg(px[:24, :32].copy()))
+            page.click("details summary")
+            page.check("#flir-raw")
+            page.set_input_files("#file", str(rjpeg))
+            page.click("#run")
+            page.wait_for_function(
+                "() => document.getElementById('metrics').innerText.includes('uint16, TIFF')",
+                timeout=60_000)
+            with page.expect_download() as info:
+                page.click("#download")
+            assert info.value.suggested_filename == "cam_x2.tif"
+            raw_saved = tmp_path / "cam_x2.tif"
+            info.value.save_as(str(raw_saved))
         finally:
             context.close()
 
+    raw_out = read_image(raw_saved)
+    assert raw_out.format == "tiff" and raw_out.pixels.dtype == np.uint16
+    assert raw_out.pixels.shape == (48, 64)
     out = read_image(saved)
     assert out.pixels.dtype == np.uint16  # 16-bit stays 16-bit
     assert out.pixels.shape == (2 * h, 2 * w)

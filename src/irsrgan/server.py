@@ -561,6 +561,7 @@ class JobManager:
                 "width": image.width, "height": image.height, "dtype": str(px.dtype),
                 "format": image.format, "layout": image.layout,
                 "channels": 1 if px.ndim == 2 else int(px.shape[2]),
+                "flir_preview": image.flir_preview,
             },
         )
         self.start()
@@ -814,6 +815,10 @@ RangeField = Annotated[
     RangeMode, Form(description="value mapping: auto = 8-bit by dtype, 16-bit/float "
                     "stretched per image and mapped back exactly")
 ]
+FlirRawField = Annotated[
+    bool, Form(description="FLIR radiometric JPEG: upscale its raw 16-bit sensor counts "
+               "(returned as 16-bit TIFF) instead of its 8-bit preview")
+]
 ResultQuery = Annotated[
     bool, Query(description="keep the job after this download (default: released)")
 ]
@@ -958,7 +963,8 @@ def create_app(
 
     # ---------------------------------------------------------------- helpers
     async def prepare(
-        image: UploadFile, model: str | None, alpha: float | None, tile: int | None
+        image: UploadFile, model: str | None, alpha: float | None, tile: int | None,
+        flir_raw: bool = False,
     ) -> tuple[Image, str, str, int | None]:
         name = safe_filename(image.filename)
         try:
@@ -986,7 +992,7 @@ def create_app(
             )
         try:
             decoded = await run_in_threadpool(
-                decode_image, data, name, max_pixels=config.max_pixels
+                decode_image, data, name, max_pixels=config.max_pixels, flir_raw=flir_raw
             )
         except ImageError as exc:
             message = str(exc)
@@ -1071,8 +1077,9 @@ def create_app(
         alpha: AlphaField = None,
         tile: TileField = None,
         range_mode: RangeField = "auto",
+        flir_raw: FlirRawField = False,
     ) -> Response:
-        decoded, name, model_id, tile = await prepare(image, model, alpha, tile)
+        decoded, name, model_id, tile = await prepare(image, model, alpha, tile, flir_raw)
         job = submit(decoded, name, model_id, alpha, tile, range_mode)
         assert job.future is not None
         try:
@@ -1096,8 +1103,9 @@ def create_app(
         alpha: AlphaField = None,
         tile: TileField = None,
         range_mode: RangeField = "auto",
+        flir_raw: FlirRawField = False,
     ) -> JSONResponse:
-        decoded, name, model_id, tile = await prepare(image, model, alpha, tile)
+        decoded, name, model_id, tile = await prepare(image, model, alpha, tile, flir_raw)
         job = submit(decoded, name, model_id, alpha, tile, range_mode)
         return JSONResponse(job.to_json(), status_code=202,
                             headers={"Location": f"/api/jobs/{job.id}"})

@@ -179,6 +179,7 @@ async function startJob() {
   const tile = $("tile").value.trim();
   if (tile !== "") form.append("tile", tile);
   form.append("range_mode", $("range").value);
+  if ($("flir-raw").checked) form.append("flir_raw", "true");
   busy(true);
   $("progress").value = 0;
   setStatus("uploading\u2026");
@@ -303,6 +304,10 @@ function fillMetrics(job) {
     ["Laplacian variance, result", formatNumber(m.laplacian_variance_result)],
     ["High-frequency ratio (result / bicubic)", formatNumber(m.hf_ratio, 3)],
   ];
+  if (i.flir_preview) {
+    rows.push(["Note", "FLIR radiometric JPEG: its 8-bit preview was upscaled. Tick " +
+      "\u201craw sensor counts\u201d (Advanced) for the measurement itself, as 16-bit TIFF."]);
+  }
   if (m.measured_pixels && m.measured_pixels < o.width * o.height) {
     rows.push(["Measured on", `the central ${(m.measured_pixels / 1e6).toFixed(1)} Mpx`]);
   }
