@@ -15,6 +15,12 @@ for deg in bicubic thermal; do
      --out "reports/shipped-x2-$deg"
 done
 
+# The same with self-ensemble (upscale --ensemble: 8 flips/rotations averaged)
+for deg in bicubic thermal; do
+  ev --model runs/cpu-psnr-x4/model.safetensors --model runs/cpu-gan-x4/model.safetensors \
+     --scale 4 --degradation "$deg" --ensemble --out "reports/ensemble-x4-$deg"
+done
+
 [ "${1:-all}" = shipped ] && exit 0  # `run_evaluations.sh shipped`: only the above
 
 # Experiment 1: CRDB vs RRDB at an equal budget

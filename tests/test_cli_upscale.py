@@ -170,3 +170,19 @@ def test_backend_option_picks_the_engine_and_both_agree(tmp_path, folder, model_
     assert used == ["torch", "onnxruntime"]
     assert outs[0].shape == (18, 14)
     assert np.abs(outs[0] - outs[1]).max() <= 1  # float32 engines, 16-bit output: within 1 count
+
+
+def test_ensemble_option_is_the_upscalers_self_ensemble(tmp_path, folder, model_file):
+    from irsrgan.checkpoint import load_model
+    from irsrgan.inference import Upscaler
+
+    outs = {}
+    for flag in ([], ["--ensemble"]):
+        dst = tmp_path / f"e{len(flag)}.tif"
+        assert main(["upscale", str(folder / "sub" / "b.tif"), "-o", str(dst), "--model",
+                     str(model_file), "--backend", "torch", "--quiet", *flag]) == 0
+        outs[bool(flag)] = read_image(dst).pixels
+    ref = Upscaler(load_model(model_file), device="cpu", backend="torch", ensemble=True)
+    expected = ref.upscale_image(read_image(folder / "sub" / "b.tif")).pixels
+    assert np.array_equal(outs[True], expected)
+    assert not np.array_equal(outs[True], outs[False])

@@ -40,6 +40,24 @@ def test_tiled_equals_untiled_rrdb_with_pixel_unshuffle():
     assert (tiled - whole).abs().max() < 1e-4
 
 
+def test_self_ensemble_averages_the_eight_symmetries_and_tiles_cleanly():
+    model = _compact()
+    x = torch.rand(1, 1, 37, 53, generator=torch.Generator().manual_seed(4))
+    ens = Upscaler(model, tile=0, overlap=12, device="cpu", ensemble=True).upscale(x)
+    plain = Upscaler(model, tile=0, overlap=12, device="cpu")
+    expected = torch.zeros_like(ens)
+    for k in range(4):
+        for flip in (False, True):
+            t = torch.rot90(x, k, (2, 3))
+            t = t.flip(3) if flip else t
+            y = plain.upscale(t.contiguous())
+            expected += torch.rot90(y.flip(3) if flip else y, -k, (2, 3)) / 8
+    assert (ens - expected).abs().max() < 1e-5
+    assert (ens - plain.upscale(x)).abs().max() > 1e-3  # a random net is not symmetric
+    tiled = Upscaler(model, tile=56, overlap=12, device="cpu", ensemble=True).upscale(x)
+    assert (tiled - ens).abs().max() < 1e-4
+
+
 def test_untiled_is_the_plain_forward_away_from_borders():
     model = _compact()
     x = torch.rand(1, 1, 40, 40, generator=torch.Generator().manual_seed(3))

@@ -220,6 +220,7 @@ def build_methods(
     device: str | torch.device | None = "auto",
     tile: int | None = None,
     backend: BackendName = "auto",
+    ensemble: bool = False,
 ) -> tuple[list[Method], int, dict | None]:
     """Bicubic, the models, and the interpolation sweep, each with its Upscaler.
 
@@ -297,7 +298,8 @@ def build_methods(
         sweep = {"a": label_a, "b": label_b, "points": points}
     for method, net in zip(methods, nets, strict=True):
         if net is not None:
-            method.upscaler = Upscaler(net, device=device, tile=tile, backend=backend)
+            method.upscaler = Upscaler(net, device=device, tile=tile, backend=backend,
+                                       ensemble=ensemble)
     return methods, scale, sweep
 
 
@@ -802,7 +804,9 @@ def write_html(summary: dict, rows: list[dict], path: Path) -> None:
          else f"degradation preset {s['degradation']}, seed {s['seed']}"),
         ("max size", s["max_size"]), ("limit", s["limit"]),
         ("border cropped", f"{s['crop_border']} px"), ("device", s["device"]),
-        ("tile", s["tile"]), ("backend", s["backend"]), ("metrics", s["convention"]),
+        ("tile", s["tile"]), ("backend", s["backend"]),
+        ("self-ensemble", "8 flips/rotations" if s.get("ensemble") else "off"),
+        ("metrics", s["convention"]),
         ("elapsed", f"{summary['elapsed_s']:.1f} s"),
     ]
     parts.append("<h2>Settings</h2>" + _table(
@@ -967,6 +971,7 @@ def evaluate(
     device: str | torch.device | None = "auto",
     tile: int | None = None,
     backend: BackendName = "auto",
+    ensemble: bool = False,
     grid: int = 3,
     progress: bool = False,
 ) -> dict:
@@ -990,7 +995,8 @@ def evaluate(
             with a note), ``"off"``, or an LPIPS module / ``(sr, hr) -> (B,)`` callable.
         lpips_weights, backbone_weights: explicit LPIPS linear / VGG16 weight files (then a
             missing file is an error).
-        device, tile, backend: passed to every :class:`~irsrgan.inference.Upscaler`.
+        device, tile, backend, ensemble: passed to every
+            :class:`~irsrgan.inference.Upscaler`.
         grid: number of images with a comparison grid (spread evenly over the set).
         progress: show a tqdm progress bar over images.
 
@@ -1014,7 +1020,7 @@ def evaluate(
     preset = None if paired is not None else get_preset(degradation)
     methods, scale, sweep = build_methods(
         models, scale=scale, model_b=model_b, sweep_alphas=sweep_alphas, device=device,
-        tile=tile, backend=backend)
+        tile=tile, backend=backend, ensemble=ensemble)
     if max_size is not None and max_size < scale:
         raise ConfigError(f"max_size (--max-size) must be at least the scale {scale}, "
                           f"got {max_size}")
@@ -1092,6 +1098,7 @@ def evaluate(
         "crop_border": scale,
         "device": str(dev),
         "tile": tile,
+        "ensemble": ensemble,
         "backend": ", ".join(sorted({m.upscaler.backend for m in methods if m.upscaler}))
         or None,
         "lpips": (("LPIPS-vgg v0.1" if getattr(lpips_fn, "calibrated", True)

@@ -56,6 +56,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="LR tile side (0: whole image; default from available memory)")
     p.add_argument("--backend", default="auto", choices=("auto", "torch", "onnxruntime"),
                    help="CPU inference engine (auto: each architecture's measured fastest)")
+    p.add_argument("--ensemble", action="store_true",
+                   help="self-ensemble every model over 8 flips/rotations (8x the time)")
     p.add_argument("--grid", type=int, default=3, metavar="N",
                    help="comparison grids for N images spread over the set (default 3)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
@@ -78,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
         model_b=args.model_b, sweep_alphas=alphas,
         lpips="off" if args.no_lpips else "auto", lpips_weights=args.lpips_weights,
         backbone_weights=args.backbone_weights, device=args.device, tile=args.tile,
-        backend=args.backend, grid=args.grid, progress=not args.quiet,
+        backend=args.backend, ensemble=args.ensemble, grid=args.grid, progress=not args.quiet,
     )
     means = summary["means"]
     cols = [(k, h, f) for k, h, f in TABLE_COLUMNS
