@@ -67,6 +67,18 @@ def test_broken_record_names_the_file(raw):
         read_flir_raw(make_rjpeg(raw, magic=b"XXXX"), "cam.jpg")
 
 
+def test_oversized_raw_is_refused_before_decoding(raw):
+    from irsrgan.errors import ImageTooLargeError
+
+    with pytest.raises(ImageTooLargeError, match="cam.jpg: FLIR raw data of 32x24 exceeds 700"):
+        read_flir_raw(make_rjpeg(raw), "cam.jpg", max_pixels=700)
+    # a record that understates its size does not get a PNG bomb past the check either
+    data = make_rjpeg(np.zeros((4000, 4000), np.uint16))
+    small = data.replace(struct.pack("<HHH", 2, 4000, 4000), struct.pack("<HHH", 2, 10, 10))
+    with pytest.raises(ImageTooLargeError, match="4000x4000 exceeds"):
+        read_flir_raw(small, "bomb.jpg", max_pixels=10_000)
+
+
 def test_read_image_preview_by_default_raw_on_request(tmp_path, raw):
     path = tmp_path / "cam.jpg"
     path.write_bytes(make_rjpeg(raw))

@@ -14,7 +14,7 @@ import struct
 import cv2
 import numpy as np
 
-from .errors import ImageError
+from .errors import ImageError, ImageTooLargeError
 
 _FLIR_APP1 = b"FLIR\x00"
 _RAW_DATA_RECORD = 1
@@ -47,10 +47,13 @@ def flir_fff(data: bytes) -> bytes | None:
     return b"".join(chunks[k] for k in sorted(chunks))
 
 
-def read_flir_raw(data: bytes, name: str = "<bytes>") -> np.ndarray | None:
+def read_flir_raw(
+    data: bytes, name: str = "<bytes>", *, max_pixels: int | None = None
+) -> np.ndarray | None:
     """The raw detector counts (``uint16``, ``(H, W)``) of a FLIR R-JPEG, or None when ``data``
     carries no FLIR record. Raises :class:`ImageError` naming ``name`` when the record is
-    there but broken."""
+    there but broken, :class:`ImageTooLargeError` (before decoding) when it declares more than
+    ``max_pixels`` pixels."""
     fff = flir_fff(data)
     if fff is None:
         return None
@@ -65,15 +68,22 @@ def read_flir_raw(data: bytes, name: str = "<bytes>") -> np.ndarray | None:
             break
         rtype, _sub, _ver, _id, offset, length = struct.unpack(order + "HHIIII", fff[at:at + 20])
         if rtype == _RAW_DATA_RECORD and length > 32 and offset + length <= len(fff):
-            return _decode_raw_record(fff[offset:offset + length], name)
+            return _decode_raw_record(fff[offset:offset + length], name, max_pixels)
     raise ImageError(f"{name}: FLIR record file holds no raw sensor data")
 
 
-def _decode_raw_record(record: bytes, name: str) -> np.ndarray:
+def _decode_raw_record(record: bytes, name: str, max_pixels: int | None) -> np.ndarray:
     # the record's first word is 2 in its own byte order; then width, height; data at 32
     order = "<" if struct.unpack("<H", record[:2])[0] == 2 else ">"
     width, height = struct.unpack(order + "HH", record[2:6])
     payload = record[32:]
+    sizes = [(width, height)]
+    if payload.startswith(_PNG_SIGNATURE) and len(payload) >= 24:
+        sizes.append(struct.unpack(">II", payload[16:24]))  # the PNG's own IHDR size
+    for w, h in sizes:  # refuse decompression bombs before decoding anything
+        if max_pixels is not None and w * h > max_pixels:
+            raise ImageTooLargeError(f"{name}: FLIR raw data of {w}x{h} exceeds {max_pixels} "
+                                     "pixels")
     if payload.startswith(_PNG_SIGNATURE):
         px = cv2.imdecode(np.frombuffer(payload, np.uint8), cv2.IMREAD_UNCHANGED)
         if px is None or px.dtype != np.uint16 or px.ndim != 2:

@@ -172,10 +172,8 @@ def decode_image(
 
 
 def _flir_raw_image(data: bytes, name: str, max_pixels: int | None) -> Image:
-    px = read_flir_raw(data, name)
+    px = read_flir_raw(data, name, max_pixels=max_pixels)
     assert px is not None  # the caller found the FLIR segments
-    if max_pixels is not None and px.shape[0] * px.shape[1] > max_pixels:
-        raise ImageTooLargeError(f"{name}: {px.shape[1]}x{px.shape[0]} exceeds {max_pixels} pixels")
     desc = f"FLIR raw sensor counts from {Path(name).name}"
     return Image(pixels=px, format="tiff", layout="gray", tiff_tags={"ImageDescription": desc})
 
