@@ -235,6 +235,20 @@ def test_upscale_8bit_png_matches_the_library(client, models):
     assert client.get("/api/health").json()["jobs"] == {}  # the synchronous job is released
 
 
+def test_self_ensemble_request_matches_the_library(client, models):
+    data = _png(_gray8())
+    r = _post(client, data, ensemble="true", tile=0)
+    assert r.status_code == 200, r.text
+    ref = Upscaler(load_model(models["tiny-x2"]), device="cpu", tile=0, overlap=OVERLAP,
+                   backend="torch", ensemble=True)
+    expected = ref.upscale_image(decode_image(data)).pixels
+    out = decode_image(r.content).pixels
+    np.testing.assert_array_equal(out, expected)
+    assert not np.array_equal(out, _library(models["tiny-x2"], data, tile=0).pixels)
+    job = _wait(client, _post(client, data, path="/api/jobs", ensemble="true").json()["id"])
+    assert job["ensemble"] is True and job["status"] == "done"
+
+
 def test_flir_rjpeg_preview_or_raw_counts(client, models):
     from .test_flir import make_rjpeg
 

@@ -434,6 +434,7 @@ class Job:
     tile: int | None
     range_mode: RangeMode
     input_info: dict
+    ensemble: bool = False
     status: JobStatus = "queued"
     stage: str = "queued"
     done: int = 0
@@ -477,6 +478,7 @@ class Job:
             "alpha": self.alpha,
             "scale": self.scale,
             "tile": self.tile,
+            "ensemble": self.ensemble,
             "backend": self.backend,
             "progress": {"done": self.done, "total": self.total, "fraction": round(fraction, 4)},
             "input": self.input_info,
@@ -548,7 +550,7 @@ class JobManager:
     # ---------------------------------------------------------------- jobs
     def submit(
         self, image: Image, name: str, model_id: str, alpha: float | None, tile: int | None,
-        range_mode: RangeMode,
+        range_mode: RangeMode, ensemble: bool = False,
     ) -> Job:
         key = self.cache.key(model_id, alpha)
         info = self.cache.catalog[model_id]
@@ -556,7 +558,7 @@ class JobManager:
         job = Job(
             id=secrets.token_urlsafe(12), name=name, image=image, model_id=model_id,
             alpha=None if alpha is None else _round_alpha(alpha),
-            key=key, scale=info.scale, tile=tile, range_mode=range_mode,
+            key=key, scale=info.scale, tile=tile, range_mode=range_mode, ensemble=ensemble,
             input_info={
                 "width": image.width, "height": image.height, "dtype": str(px.dtype),
                 "format": image.format, "layout": image.layout,
@@ -671,9 +673,11 @@ class JobManager:
             job.status, job.stage, job.started = "running", "loading model", time.time()
         upscaler = self.cache.get(job.key)
         self._check(job)
-        if job.tile is not None and job.tile != upscaler.tile:
-            upscaler = copy.copy(upscaler)  # shares the model (and ONNX session), not the tile
-            upscaler.tile = job.tile
+        if (job.tile is not None and job.tile != upscaler.tile) or job.ensemble:
+            upscaler = copy.copy(upscaler)  # shares the model (and ONNX session), not settings
+            if job.tile is not None:
+                upscaler.tile = job.tile
+            upscaler.ensemble = job.ensemble
         job.backend = upscaler.backend
         image = job.image
         if image is None:  # released meanwhile
@@ -818,6 +822,10 @@ RangeField = Annotated[
 FlirRawField = Annotated[
     bool, Form(description="FLIR radiometric JPEG: upscale its raw 16-bit sensor counts "
                "(returned as 16-bit TIFF) instead of its 8-bit preview")
+]
+EnsembleField = Annotated[
+    bool, Form(description="self-ensemble over 8 flips/rotations: 8x the time, +0.12 dB "
+               "with the PSNR model on clean frames")
 ]
 ResultQuery = Annotated[
     bool, Query(description="keep the job after this download (default: released)")
@@ -1012,9 +1020,10 @@ def create_app(
             )
         return job
 
-    def submit(decoded: Image, name: str, model_id: str, alpha, tile, range_mode) -> Job:
+    def submit(decoded: Image, name: str, model_id: str, alpha, tile, range_mode,
+               ensemble: bool) -> Job:
         try:
-            return manager.submit(decoded, name, model_id, alpha, tile, range_mode)
+            return manager.submit(decoded, name, model_id, alpha, tile, range_mode, ensemble)
         except QueueFull as exc:
             raise HTTPException(429, str(exc)) from None
         except ConfigError as exc:
@@ -1078,9 +1087,10 @@ def create_app(
         tile: TileField = None,
         range_mode: RangeField = "auto",
         flir_raw: FlirRawField = False,
+        ensemble: EnsembleField = False,
     ) -> Response:
         decoded, name, model_id, tile = await prepare(image, model, alpha, tile, flir_raw)
-        job = submit(decoded, name, model_id, alpha, tile, range_mode)
+        job = submit(decoded, name, model_id, alpha, tile, range_mode, ensemble)
         assert job.future is not None
         try:
             await asyncio.wrap_future(job.future)
@@ -1104,9 +1114,10 @@ def create_app(
         tile: TileField = None,
         range_mode: RangeField = "auto",
         flir_raw: FlirRawField = False,
+        ensemble: EnsembleField = False,
     ) -> JSONResponse:
         decoded, name, model_id, tile = await prepare(image, model, alpha, tile, flir_raw)
-        job = submit(decoded, name, model_id, alpha, tile, range_mode)
+        job = submit(decoded, name, model_id, alpha, tile, range_mode, ensemble)
         return JSONResponse(job.to_json(), status_code=202,
                             headers={"Location": f"/api/jobs/{job.id}"})
 

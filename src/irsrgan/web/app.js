@@ -180,6 +180,7 @@ async function startJob() {
   if (tile !== "") form.append("tile", tile);
   form.append("range_mode", $("range").value);
   if ($("flir-raw").checked) form.append("flir_raw", "true");
+  if ($("ensemble").checked) form.append("ensemble", "true");
   busy(true);
   $("progress").value = 0;
   setStatus("uploading\u2026");
@@ -299,7 +300,8 @@ function fillMetrics(job) {
     ["Input", `${i.width}\u00d7${i.height}, ${i.dtype}, ${i.format.toUpperCase()} (${i.layout})`],
     ["Output", `${o.width}\u00d7${o.height}, ${o.dtype}, ${o.format.toUpperCase()}`],
     ["Model", job.alpha === null ? job.model : `${job.model}, alpha ${job.alpha}`],
-    ["Time", `${job.elapsed_s.toFixed(2)} s, ${job.progress.total} tiles, ${job.backend}`],
+    ["Time", `${job.elapsed_s.toFixed(2)} s, ${job.progress.total} tiles, ${job.backend}` +
+      (job.ensemble ? ", self-ensemble x8" : "")],
     ["Laplacian variance, bicubic", formatNumber(m.laplacian_variance_bicubic)],
     ["Laplacian variance, result", formatNumber(m.laplacian_variance_result)],
     ["High-frequency ratio (result / bicubic)", formatNumber(m.hf_ratio, 3)],
