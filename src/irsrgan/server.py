@@ -38,7 +38,7 @@ from typing import Annotated, Any, Literal
 
 import numpy as np
 import torch
-from fastapi import FastAPI, File, Form, HTTPException, Query, Request, UploadFile
+from fastapi import Depends, FastAPI, File, Form, HTTPException, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
@@ -1020,8 +1020,17 @@ def create_app(
             )
         return job
 
-    def submit(decoded: Image, name: str, model_id: str, alpha, tile, range_mode,
-               ensemble: bool) -> Job:
+    async def start_job(
+        image: ImageField,
+        model: ModelField = None,
+        alpha: AlphaField = None,
+        tile: TileField = None,
+        range_mode: RangeField = "auto",
+        flir_raw: FlirRawField = False,
+        ensemble: EnsembleField = False,
+    ) -> Job:
+        """The upscaling form shared by /api/upscale and /api/jobs: checked, decoded, queued."""
+        decoded, name, model_id, tile = await prepare(image, model, alpha, tile, flir_raw)
         try:
             return manager.submit(decoded, name, model_id, alpha, tile, range_mode, ensemble)
         except QueueFull as exc:
@@ -1080,17 +1089,7 @@ def create_app(
 
     @app.post("/api/upscale", summary="Upscale one image (synchronous)",
               response_class=Response, responses=image_responses)
-    async def upscale(
-        image: ImageField,
-        model: ModelField = None,
-        alpha: AlphaField = None,
-        tile: TileField = None,
-        range_mode: RangeField = "auto",
-        flir_raw: FlirRawField = False,
-        ensemble: EnsembleField = False,
-    ) -> Response:
-        decoded, name, model_id, tile = await prepare(image, model, alpha, tile, flir_raw)
-        job = submit(decoded, name, model_id, alpha, tile, range_mode, ensemble)
+    async def upscale(job: Job = Depends(start_job)) -> Response:  # noqa: B008
         assert job.future is not None
         try:
             await asyncio.wrap_future(job.future)
@@ -1107,17 +1106,7 @@ def create_app(
             manager.release(job)
 
     @app.post("/api/jobs", status_code=202, summary="Start an upscaling job")
-    async def create_job(
-        image: ImageField,
-        model: ModelField = None,
-        alpha: AlphaField = None,
-        tile: TileField = None,
-        range_mode: RangeField = "auto",
-        flir_raw: FlirRawField = False,
-        ensemble: EnsembleField = False,
-    ) -> JSONResponse:
-        decoded, name, model_id, tile = await prepare(image, model, alpha, tile, flir_raw)
-        job = submit(decoded, name, model_id, alpha, tile, range_mode, ensemble)
+    async def create_job(job: Job = Depends(start_job)) -> JSONResponse:  # noqa: B008
         return JSONResponse(job.to_json(), status_code=202,
                             headers={"Location": f"/api/jobs/{job.id}"})
 
