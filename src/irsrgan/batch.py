@@ -79,7 +79,9 @@ def plan_jobs(
 
 def _is_flir_rjpeg(path: Path) -> bool:
     try:
-        return flir_fff(path.read_bytes()) is not None
+        with open(path, "rb") as fh:
+            head = fh.read(2)
+            return head == b"\xff\xd8" and flir_fff(head + fh.read()) is not None
     except OSError:
         return False  # reported when the file is read
 

@@ -55,8 +55,11 @@ def read_flir_raw(
     there but broken, :class:`ImageTooLargeError` (before decoding) when it declares more than
     ``max_pixels`` pixels."""
     fff = flir_fff(data)
-    if fff is None:
-        return None
+    return None if fff is None else raw_from_fff(fff, name, max_pixels=max_pixels)
+
+
+def raw_from_fff(fff: bytes, name: str, *, max_pixels: int | None = None) -> np.ndarray:
+    """The raw counts of an FFF block (:func:`flir_fff`); errors as :func:`read_flir_raw`."""
     if fff[:4] not in (b"FFF\x00", b"AFF\x00") or len(fff) < 64:
         raise ImageError(f"{name}: FLIR segment is not an FFF record file")
     # the header's version word tells the byte order (a small number, e.g. 100 or 101)

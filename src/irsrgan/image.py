@@ -33,7 +33,7 @@ import tifffile
 import torch
 
 from .errors import ImageError, ImageTooLargeError
-from .flir import flir_fff, read_flir_raw
+from .flir import flir_fff, raw_from_fff
 
 # OpenCV prints decoder warnings to stderr; our errors say what went wrong instead
 with contextlib.suppress(AttributeError):  # older OpenCV builds lack cv2.utils.logging
@@ -128,9 +128,9 @@ def decode_image(
     fmt = sniff_format(data)
     if fmt is None:
         raise ImageError(f"{name}: not a PNG, TIFF, JPEG or BMP file (unknown content)")
-    flir = fmt == "jpeg" and flir_fff(data) is not None
-    if flir and flir_raw:
-        return _flir_raw_image(data, name, max_pixels)
+    fff = flir_fff(data) if fmt == "jpeg" else None
+    if fff is not None and flir_raw:
+        return _flir_raw_image(fff, name, max_pixels)
     tags: dict = {}
     try:
         if fmt == "tiff":
@@ -168,12 +168,11 @@ def decode_image(
     except ImageError as exc:
         raise ImageError(f"{name}: {exc}") from None
     return Image(pixels=np.ascontiguousarray(px), format=fmt, layout=layout, tiff_tags=tags,
-                 flir_preview=flir)
+                 flir_preview=fff is not None)
 
 
-def _flir_raw_image(data: bytes, name: str, max_pixels: int | None) -> Image:
-    px = read_flir_raw(data, name, max_pixels=max_pixels)
-    assert px is not None  # the caller found the FLIR segments
+def _flir_raw_image(fff: bytes, name: str, max_pixels: int | None) -> Image:
+    px = raw_from_fff(fff, name, max_pixels=max_pixels)
     desc = f"FLIR raw sensor counts from {Path(name).name}"
     return Image(pixels=px, format="tiff", layout="gray", tiff_tags={"ImageDescription": desc})
 
