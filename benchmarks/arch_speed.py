@@ -52,7 +52,7 @@ def main() -> None:
     ref = statistics.median(next(iter(times.values())))
     print(f"threads {args.threads}, 640x512 -> 2560x2048, median of {args.repeats}")
     print(f"{'model':<28} {'params':>9} {'s/img':>7} {'vs compact':>10}")
-    for name, (up, params) in ups.items():
+    for name, (_up, params) in ups.items():
         t = statistics.median(times[name])
         print(f"{name:<28} {params:>9,} {t:7.2f} {t / ref:10.2f}")
 

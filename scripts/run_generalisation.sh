@@ -4,7 +4,7 @@
 # evaluated on the three validation sets under both protocols. Run from the repository root.
 # `run_generalisation.sh train` or `... eval` does one half.
 set -euo pipefail
-RUNS="abl-control abl-scale abl-photo abl-both abl-both-clean70"
+RUNS="abl-control abl-both-clean70 abl-both abl-scale abl-photo"
 if [ "${1:-all}" != eval ]; then
   for r in $RUNS; do
     [ -f "runs/$r/model.safetensors" ] && continue
