@@ -83,6 +83,25 @@ def estimate_strength(lr_unit: np.ndarray) -> tuple[float, NoiseLevel]:
     return auto_strength(level), level
 
 
+def default_strength(requested: Strength | str | None, dtype: np.dtype) -> Strength:
+    """The strength a request gets: what it asked for, else ``auto`` for 8-bit images and 0
+    (the faithful model) for 16-bit and float ones, whose values are measurements."""
+    if requested is not None:
+        return parse_strength(requested)
+    return "auto" if np.dtype(dtype) == np.uint8 else 0.0
+
+
+def strength_for(image: Image, strength: Strength, range_mode: RangeMode = "auto"
+                 ) -> tuple[float, NoiseLevel | None]:
+    """The number ``strength`` means for ``image`` (``auto``: measured on the image as the
+    model will see it), rounded to :data:`STEP`, and the noise measured (None if fixed)."""
+    if strength != "auto":
+        return quantise(parse_strength(strength)), None
+    lr, _ = to_tensor(image, range_mode)
+    value, level = estimate_strength(lr[0].numpy())
+    return quantise(value), level
+
+
 def robust_partner(source: str | os.PathLike) -> str | None:
     """The robust end that a faithful model's file names (provenance ``denoise_partner``: a
     bundled name, or a path relative to the model file), or None."""
@@ -142,10 +161,11 @@ class DenoiseUpscaler:
     def backend(self) -> str:
         return self.upscaler_for(0.0).backend
 
-    def upscale(self, lr: torch.Tensor, progress=None) -> torch.Tensor:
+    def upscale(self, lr: torch.Tensor, progress=None, *,
+                strength: Strength | None = None) -> torch.Tensor:
         """Like :meth:`Upscaler.upscale` (``(1, C, H, W)`` in the unit range), at the strength
-        of this LR."""
-        strength = self.strength
+        of this LR (``strength`` overrides the pair's for this call)."""
+        strength = self.strength if strength is None else parse_strength(strength)
         self.last_noise = None
         if strength == "auto":
             if lr.ndim != 4 or lr.shape[0] != 1:
@@ -156,11 +176,13 @@ class DenoiseUpscaler:
         return self.upscaler_for(strength).upscale(lr, progress)
 
     def upscale_image(self, image: Image, *, range_mode: RangeMode = "auto",
-                      progress=None) -> Image:
-        """Like :meth:`Upscaler.upscale_image`, at this image's strength."""
+                      progress=None, strength: Strength | None = None) -> Image:
+        """Like :meth:`Upscaler.upscale_image`, at this image's strength (``strength``
+        overrides the pair's for this call)."""
         lr, vmap = to_tensor(image, range_mode)
-        return from_tensor(self.upscale(lr, progress), image, vmap)
+        return from_tensor(self.upscale(lr, progress, strength=strength), image, vmap)
 
 
 __all__ = ["AUTO_CLEAN", "AUTO_NOISY", "DenoiseUpscaler", "Strength", "auto_strength",
-           "estimate_strength", "parse_strength", "quantise", "robust_partner"]
+           "default_strength", "estimate_strength", "parse_strength", "quantise", "robust_partner",
+           "strength_for"]

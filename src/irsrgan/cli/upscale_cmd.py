@@ -11,7 +11,7 @@ import numpy as np
 
 from ..batch import plan_jobs, run_batch
 from ..checkpoint import DEFAULT_MODEL, load_model
-from ..denoise import DenoiseUpscaler, parse_strength, robust_partner
+from ..denoise import DenoiseUpscaler, default_strength, parse_strength, robust_partner
 from ..errors import ConfigError
 from ..image import Image, write_image
 from ..inference import Upscaler
@@ -94,26 +94,36 @@ def run(args: argparse.Namespace) -> int:
                   backend=args.backend, ensemble=args.ensemble)
     upscaler = Upscaler(model, **engine)
     pair = build_denoise(args, model, engine)
-    strengths: list[float] = []
+    strengths: list[tuple[bool, float]] = []
 
     def process(img: Image, _job) -> Image:
         if pair is None:
             return upscaler.upscale_image(img, range_mode=args.range_mode)
-        if args.denoise is None and img.dtype != np.uint8:
-            return upscaler.upscale_image(img, range_mode=args.range_mode)  # faithful
-        out = pair.upscale_image(img, range_mode=args.range_mode)
-        strengths.append(pair.last_strength)
+        requested = default_strength(args.denoise, img.dtype)
+        out = pair.upscale_image(img, range_mode=args.range_mode, strength=requested)
+        strengths.append((requested == "auto", pair.last_strength))
         return out
 
     result = run_batch(jobs, process, overwrite=args.overwrite, progress=not args.quiet,
                        desc=f"x{model.scale}", flir_raw=args.flir_raw)
     print(result.summary(), file=sys.stderr)
-    if strengths:
-        kind = "auto" if pair.strength == "auto" else "fixed"
-        print(f"denoise ({kind}): strength {min(strengths):.2f}..{max(strengths):.2f} "
-              f"(median {float(np.median(strengths)):.2f}) over {len(strengths)} image(s)",
-              file=sys.stderr)
+    print(denoise_summary(strengths, args.denoise), file=sys.stderr, end="")
     return 0 if result.ok else 1
+
+
+def denoise_summary(strengths: list[tuple[bool, float]], requested: str | None) -> str:
+    """One line per kind of strength used (auto, fixed, or faithful by default)."""
+    lines = []
+    auto = [v for a, v in strengths if a]
+    if auto:
+        lines.append(f"denoise auto: strength {min(auto):.2f}..{max(auto):.2f} (median "
+                     f"{float(np.median(auto)):.2f}) over {len(auto)} image(s)")
+    fixed = [v for a, v in strengths if not a]
+    if fixed:
+        why = (f"--denoise {requested}" if requested is not None
+               else "16-bit/float inputs keep the faithful model; --denoise auto to change")
+        lines.append(f"denoise {fixed[0]:.2f} for {len(fixed)} image(s) ({why})")
+    return "".join(line + "\n" for line in lines)
 
 
 def build_denoise(args: argparse.Namespace, model, engine: dict) -> DenoiseUpscaler | None:
@@ -122,7 +132,7 @@ def build_denoise(args: argparse.Namespace, model, engine: dict) -> DenoiseUpsca
     if args.denoise is None and args.robust is None:
         if robust is None or args.model_b is not None:
             return None
-        strength = "auto"  # the model has a partner: auto by default (8-bit inputs)
+        strength = "auto"  # the model has a partner: per image, default_strength decides
     else:
         if args.model_b is not None:
             raise ConfigError("--denoise/--robust and --alpha/--model-b both interpolate "
