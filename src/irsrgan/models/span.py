@@ -20,6 +20,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from .blocks import check_shuffle_scale, nearest_skip
+
 
 class SPAB(nn.Module):
     """Three 3x3 convs with a parameter-free attention gate. Returns ``(out, c1)``."""
@@ -55,8 +57,7 @@ class SPANNet(nn.Module):
         num_blocks: int = 6,
     ) -> None:
         super().__init__()
-        if scale not in (1, 2, 3, 4, 8):
-            raise ValueError(f"scale must be 1, 2, 3, 4 or 8, got {scale}")
+        check_shuffle_scale(scale)
         if num_blocks < 1:
             raise ValueError(f"num_blocks must be >= 1, got {num_blocks}")
         self.config = dict(
@@ -84,7 +85,4 @@ class SPANNet(nn.Module):
             last_c1 = self.blocks[0].c1(feature)
         fused = self.fuse(torch.cat([feature, self.tail(out), first, last_c1], dim=1))
         sr = self.upsampler(self.to_pixels(fused))
-        base = F.interpolate(x, scale_factor=self.scale, mode="nearest")
-        if self.out_channels != self.in_channels:
-            base = base.mean(1, keepdim=True).expand(-1, self.out_channels, -1, -1)
-        return sr + base
+        return sr + nearest_skip(x, self.scale, self.out_channels)
