@@ -20,7 +20,10 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from ..batch import plan_jobs, run_batch
+from ..batch import (
+    check_output_folder, default_max_pixels, make_output_folder, output_folder, plan_jobs,
+    run_batch,
+)
 from ..data import item_generator, load_frame
 from ..degradations import PRESET_NAMES, Preset, degrade, get_preset, resize
 from ..errors import ConfigError, ImageError
@@ -78,12 +81,17 @@ def degrade_image(
     return out
 
 
+# bytes per HR pixel a degradation needs at its peak (float32 copies through the preset's
+# steps, 4 channels at most; docs/LIMITS.md)
+DEGRADE_BYTES_PER_PIXEL = 128
+
+
 def write_preview(
     path: Path, source: Path, scale: int, preset: Preset, seed: int, draws: int = 7,
-    max_size: int = 256,
+    max_size: int = 256, max_pixels: int | None = None,
 ) -> None:
     """A PNG grid: the HR (centre crop) then ``draws`` LRs (nearest-upscaled to the HR size)."""
-    frame = load_frame(source, channels=1)
+    frame = load_frame(source, channels=1, max_pixels=max_pixels)
     h, w = frame.size
     m = max(scale, max_size - max_size % scale)
     ch, cw = min(h - h % scale, m), min(w - w % scale, m)
@@ -108,8 +116,12 @@ def write_preview(
         cv2.putText(t8, label, (3, 12), cv2.FONT_HERSHEY_SIMPLEX, 0.35, 255, 2, cv2.LINE_AA)
         cv2.putText(t8, label, (3, 12), cv2.FONT_HERSHEY_SIMPLEX, 0.35, 0, 1, cv2.LINE_AA)
         grid[r * (ch + gap): r * (ch + gap) + ch, c * (cw + gap): c * (cw + gap) + cw] = t8
-    path.parent.mkdir(parents=True, exist_ok=True)
-    _write_image(path, Image(pixels=grid, format="png", layout="gray"))
+    check_output_folder(path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _write_image(path, Image(pixels=grid, format="png", layout="gray"))
+    except OSError as exc:
+        raise ConfigError(f"--preview {path}: cannot write: {exc.strerror or exc}") from None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -121,6 +133,9 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--preview-draws must be >= 1, got {args.preview_draws}")
     if not 1 <= args.jpeg_quality <= 100:
         raise ConfigError(f"--jpeg-quality must be in 1..100, got {args.jpeg_quality}")
+    if args.max_pixels is not None and args.max_pixels < 1:
+        raise ConfigError(f"--max-pixels must be >= 1, got {args.max_pixels}")
+    max_pixels = args.max_pixels or default_max_pixels(DEGRADE_BYTES_PER_PIXEL)
     preset = get_preset(args.preset)
     inp = Path(args.input)
     if not inp.exists():
@@ -133,19 +148,22 @@ def run(args: argparse.Namespace) -> int:
         prev = Path(args.preview)
         if prev.suffix.lower() != ".png":
             raise ConfigError(f"--preview must be a .png file, got {prev}")
-        write_preview(prev, files[0], args.scale, preset, args.seed, draws=args.preview_draws)
+        write_preview(prev, files[0], args.scale, preset, args.seed, draws=args.preview_draws,
+                      max_pixels=max_pixels)
         print(f"preview of {files[0].name} ({args.preview_draws} draws of '{preset.name}'): "
               f"{prev}")
         if args.output is None:
             return 0
 
     out = Path(args.output)
+    jobs = plan_jobs([inp], out, flir_raw=args.flir_raw)
+    make_output_folder(output_folder(jobs, out))
     result = run_batch(
-        plan_jobs([inp], out, flir_raw=args.flir_raw),
+        jobs,
         lambda image, job: degrade_image(image, args.scale, preset,
                                          file_generator(args.seed, job.name)),
         overwrite=args.overwrite, progress=False, jpeg_quality=args.jpeg_quality,
-        flir_raw=args.flir_raw,
+        flir_raw=args.flir_raw, max_pixels=max_pixels,
     )
     print(result.summary(), file=sys.stderr)
     print(f"degraded {len(result.done)}, skipped {len(result.skipped)} existing, failed "
@@ -179,6 +197,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--preview", metavar="FILE.png",
                    help="write a grid of the first image under several draws")
     p.add_argument("--preview-draws", type=int, default=7, help="draws in the preview (7)")
+    p.add_argument("--max-pixels", type=int, default=None,
+                   help="largest input in pixels, checked from the file header before decoding "
+                   "(default: what fits in half the available memory, see docs/LIMITS.md)")
     p.add_argument("--jpeg-quality", type=int, default=100,
                    help="quality when an output is a JPEG like its input (default 100, the "
                         "least extra loss; the preset's own JPEG steps are separate)")
