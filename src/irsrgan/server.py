@@ -49,6 +49,7 @@ from . import __version__
 from .checkpoint import (
     DEFAULT_MODEL,
     bundled_models,
+    check_model_file,
     load_model,
     read_generator_state,
     read_metadata,
@@ -195,9 +196,15 @@ def _info_from_file(model_id: str, path: Path, source: Literal["bundled", "file"
     except Exception:  # not one of our safetensors files: detect from the weights
         meta = {}
     if meta.get("format") == "irsrgan":
-        arch, config = str(meta["arch"]), dict(meta["config"])
-        scale, cin, cout = int(meta["scale"]), int(meta["in_channels"]), int(meta["out_channels"])
+        try:
+            arch, config = str(meta["arch"]), dict(meta["config"])
+            scale, cin = int(meta["scale"]), int(meta["in_channels"])
+            cout = int(meta["out_channels"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise CheckpointError(f"{path}: metadata is incomplete or malformed: {exc}") from None
         provenance = meta.get("provenance") or {}
+        if not isinstance(provenance, dict):
+            provenance = {}
     else:
         arch, config, _ = read_generator_state(path)
         scale = int(config.get("scale", 1))
@@ -247,6 +254,7 @@ def build_catalog(config: ServerConfig) -> tuple[dict[str, ModelInfo], str]:
         while model_id in catalog and catalog[model_id].path.resolve() != path.resolve():
             model_id, n = f"{base}-{n}", n + 1
         if model_id not in catalog:
+            check_model_file(path)  # a broken file stops the server here, not every request
             catalog[model_id] = _info_from_file(model_id, path, "file")
         given.append(model_id)
     if not catalog:
@@ -1005,10 +1013,7 @@ def create_app(
         except ImageError as exc:
             message = str(exc)
             if isinstance(exc, ImageTooLargeError):  # refused from the header: no decoding
-                raise HTTPException(
-                    413, f"image too large: {message} (the limit is {config.max_pixels} "
-                         "pixels, set with --max-pixels)"
-                ) from None
+                raise HTTPException(413, f"image too large: {message}") from None
             raise HTTPException(422, message) from None
         return decoded, name, model_id, tile
 

@@ -21,7 +21,11 @@ import torch
 from torch.nn import functional as F
 
 from ..batch import (
-    check_output_folder, default_max_pixels, make_output_folder, output_folder, plan_jobs,
+    check_output_folder,
+    default_max_pixels,
+    make_output_folder,
+    output_folder,
+    plan_jobs,
     run_batch,
 )
 from ..data import item_generator, load_frame
