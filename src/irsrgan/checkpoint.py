@@ -24,6 +24,7 @@ import json
 import math
 import os
 import re
+import warnings
 from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
@@ -211,15 +212,22 @@ def load_torch_file(path: Path) -> Any:
     """``torch.load(path, weights_only=True)`` with one-line errors (and never the advice to
     load without ``weights_only``: irsrgan does not unpickle code)."""
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch warns about pickle protocols on stderr
+            warnings.simplefilter("ignore")
+            return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # pickle and zip errors come in many types
         text = str(exc)
         found = re.search(r"GLOBAL ([\w.]+)", text)
-        if found or "Weights only load failed" in text:
-            what = f" ({found.group(1)})" if found else ""
+        if found:
             raise CheckpointError(
-                f"{path}: holds Python objects besides tensors{what}; refused, irsrgan loads "
-                "tensors only and never runs code from a weights file"
+                f"{path}: holds Python objects besides tensors ({found.group(1)}); refused: "
+                "irsrgan never runs code from a weights file"
+            ) from None
+        if "Weights only load failed" in text:
+            raise CheckpointError(
+                f"{path}: not safetensors, and not a torch file of tensors only (corrupt, or "
+                "it holds other Python objects); refused: irsrgan never runs code from a "
+                "weights file"
             ) from None
         raise CheckpointError(
             f"{path}: not a safetensors file and not a readable torch weights file "

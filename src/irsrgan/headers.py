@@ -246,7 +246,7 @@ def _probe_tiff(data: bytes, name: str) -> Header:
             if tif.is_imagej:
                 pages = max(pages, int((tif.imagej_metadata or {}).get("images", 1)))
             pages = max(pages, int(page.imagedepth))
-            photometric = page.photometric.name.lower() if page.photometric is not None else ""
+            photometric = str(getattr(page.photometric, "name", page.photometric)).lower()
             samples = int(page.samplesperpixel)
             if photometric == "palette":
                 samples = 3

@@ -21,6 +21,7 @@ multiplied by the upscaling factor so the physical size stays the same.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import tempfile
 from dataclasses import dataclass, field, replace
@@ -36,9 +37,11 @@ from .errors import ImageError, ImageTooLargeError
 from .flir import flir_fff, raw_from_fff
 from .headers import Header, _clean, apply_orientation, check_header, probe
 
-# OpenCV prints decoder warnings to stderr; our errors say what went wrong instead
+# OpenCV prints decoder warnings to stderr, and tifffile logs what it finds odd in a corrupt
+# file; our errors say what went wrong instead
 with contextlib.suppress(AttributeError):  # older OpenCV builds lack cv2.utils.logging
     cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+logging.getLogger("tifffile").setLevel(logging.CRITICAL)
 
 ImageFormat = Literal["png", "tiff", "jpeg", "bmp"]
 Layout = Literal["gray", "gray-as-rgb", "rgb", "rgba", "gray-alpha"]
@@ -181,6 +184,9 @@ def _flir_raw_image(fff: bytes, name: str, max_pixels: int | None) -> Image:
     return Image(pixels=px, format="tiff", layout="gray", tiff_tags={"ImageDescription": desc})
 
 
+_PHOTOMETRIC_READ = ("", "none", "minisblack", "miniswhite", "rgb", "palette", "ycbcr")
+
+
 def _check_supported(header: Header, name: str) -> None:
     """Refuse, from the header, files whose pixels irsrgan would otherwise change silently."""
     if header.pages > 1:
@@ -191,7 +197,7 @@ def _check_supported(header: Header, name: str) -> None:
         )
     if header.photometric == "separated":
         raise ImageError(f"{name}: CMYK TIFF is not supported (convert it to RGB or gray)")
-    if header.photometric not in ("", "minisblack", "miniswhite", "rgb", "palette", "ycbcr"):
+    if header.photometric not in _PHOTOMETRIC_READ:
         raise ImageError(
             f"{name}: TIFF colour space {header.photometric!r} is not supported "
             "(gray, RGB, RGBA or palette)"
@@ -249,8 +255,9 @@ def _apply_palette(index: np.ndarray, colormap: np.ndarray | None) -> np.ndarray
     if int(index.max(initial=0)) >= cmap.shape[1]:
         raise ImageError("palette TIFF has indices beyond its colour map")
     rgb = np.moveaxis(cmap[:, index], 0, -1)
-    if np.all(cmap % 257 == 0):
-        return (rgb // 257).astype(np.uint8)
+    for step in (257, 256):  # 8-bit palettes stored as v * 257 or v * 256
+        if np.all(cmap % step == 0) and cmap.max() // step <= 255:
+            return (rgb // step).astype(np.uint8)
     return rgb.astype(np.uint16)
 
 
