@@ -181,7 +181,7 @@ def walk_images(root: Path, exclude: Sequence[Path] = ()) -> Iterator[tuple[Path
             return
         for entry in entries:
             path = Path(entry.path)
-            if entry.is_dir():  # follows links
+            if _is(entry.is_dir):  # follows links
                 real = path.resolve()
                 if real in skip:
                     continue
@@ -190,9 +190,17 @@ def walk_images(root: Path, exclude: Sequence[Path] = ()) -> Iterator[tuple[Path
                     continue
                 yield from visit(path, above | {real})
             elif path.suffix.lower() in IMAGE_SUFFIXES:
-                yield path, None if entry.is_file() else _missing(path)
+                yield path, None if _is(entry.is_file) else _missing(path)
 
     yield from visit(root, frozenset({root.resolve()}))
+
+
+def _is(test: Callable[[], bool]) -> bool:
+    """``entry.is_dir()`` / ``is_file()``, False where the link cannot be followed (loops)."""
+    try:
+        return test()
+    except OSError:
+        return False
 
 
 def default_max_pixels(bytes_per_pixel: int, *, share: float = 0.5) -> int:

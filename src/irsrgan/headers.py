@@ -26,6 +26,7 @@ from .errors import ImageError, ImageTooLargeError
 MAX_SAMPLES = 4  # gray, gray + alpha, RGB, RGBA
 MAX_BITS = 64  # float64
 MAX_SIDE = 1 << 20  # no format we read allows more; refuses absurd headers outright
+MAX_PAGES = 100  # TIFF pages counted at most (a longer file is "multi-page with 100 or more")
 
 # samples per pixel and "gray + alpha" by PNG colour type (palette images decode to RGB(A))
 _PNG_COLOUR = {0: 1, 2: 3, 3: 3, 4: 2, 6: 4}
@@ -236,13 +237,7 @@ def _probe_tiff(data: bytes, name: str) -> Header:
     try:
         with tifffile.TiffFile(io.BytesIO(data)) as tif:
             page = tif.pages.first
-            pages = 1
-            try:
-                second = tif.pages[1]
-            except IndexError:
-                second = None
-            if second is not None and not int(getattr(second, "subfiletype", 0)) & 1:
-                pages = 2  # a second full image (reduced-resolution previews are ignored)
+            pages = _count_pages(tif)
             if tif.is_imagej:
                 pages = max(pages, int((tif.imagej_metadata or {}).get("images", 1)))
             pages = max(pages, int(page.imagedepth))
@@ -258,6 +253,21 @@ def _probe_tiff(data: bytes, name: str) -> Header:
         raise
     except Exception as exc:  # tifffile raises many types on corrupt headers
         raise ImageError(f"{name}: TIFF header is corrupt: {_clean(exc)}") from None
+
+
+def _count_pages(tif) -> int:
+    """Full-size images in a TIFF, up to :data:`MAX_PAGES` (reduced-resolution previews, such
+    as thumbnails, are not counted)."""
+    count, index = 0, 0
+    while index < MAX_PAGES * 2 and count < MAX_PAGES:
+        try:
+            page = tif.pages[index]
+        except IndexError:
+            break
+        if not int(getattr(page, "subfiletype", 0) or 0) & 1:
+            count += 1
+        index += 1
+    return max(1, count)
 
 
 def _clean(exc: Exception) -> str:

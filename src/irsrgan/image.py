@@ -35,7 +35,7 @@ import torch
 
 from .errors import ImageError, ImageTooLargeError
 from .flir import flir_fff, raw_from_fff
-from .headers import Header, _clean, apply_orientation, check_header, probe
+from .headers import MAX_PAGES, Header, _clean, apply_orientation, check_header, probe
 
 # OpenCV prints decoder warnings to stderr, and tifffile logs what it finds odd in a corrupt
 # file; our errors say what went wrong instead
@@ -191,8 +191,9 @@ def _check_supported(header: Header, name: str) -> None:
     """Refuse, from the header, files whose pixels irsrgan would otherwise change silently."""
     if header.pages > 1:
         what = "animated PNG" if header.format == "png" else "multi-page TIFF"
+        count = f"{header.pages}{' or more' if header.pages >= MAX_PAGES else ''}"
         raise ImageError(
-            f"{name}: {what} with {header.pages} images; irsrgan upscales single images "
+            f"{name}: {what} with {count} images; irsrgan upscales single images "
             "(split the pages into files first; stacks as video input are planned)"
         )
     if header.photometric == "separated":
@@ -350,11 +351,9 @@ def as_format(image: Image, path: str | os.PathLike) -> Image:
     alpha = image.layout in ("rgba", "gray-alpha")
     holds = {"png": (np.uint8, np.uint16), "jpeg": (np.uint8,), "bmp": (np.uint8,)}
     if fmt in holds and px.dtype not in holds[fmt]:
-        better = "TIFF" if px.dtype.kind == "f" else "PNG or TIFF"
-        raise ImageError(
-            f"{path}: {fmt.upper()} cannot hold {px.dtype} pixels without changing them; "
-            f"name the output .{'tiff' if better == 'TIFF' else 'png'} ({better} keeps them)"
-        )
+        better = ".tiff" if px.dtype.kind == "f" else ".png or .tiff"
+        raise ImageError(f"{path}: {fmt.upper()} cannot hold {px.dtype} pixels without "
+                         f"changing them; name the output {better}")
     if fmt == "jpeg" and alpha or fmt == "bmp" and image.layout == "gray-alpha":
         raise ImageError(f"{path}: {fmt.upper()} has no alpha channel; name the output .png "
                          "or .tiff")
