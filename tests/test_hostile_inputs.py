@@ -208,6 +208,15 @@ def test_broken_weights_are_one_line_in_upscale_and_stop_serve(tmp_path, capsys,
     assert name in capsys.readouterr().err
 
 
+def test_interpolate_into_a_file_is_one_line(tmp_path, model_file, capsys):
+    (tmp_path / "file").write_text("x")
+    out = tmp_path / "file" / "b.safetensors"
+    assert main(["interpolate", str(model_file), str(model_file), "--alpha", "0.5",
+                 "-o", str(out)]) == 2
+    assert capsys.readouterr().err == (f"irsrgan interpolate: error: -o {out}: cannot write: "
+                                       "Not a directory\n")
+
+
 # ----------------------------------------------------------------- 4. outputs like their inputs
 @pytest.mark.parametrize("orientation", range(1, 9))
 def test_exif_orientation_is_applied_on_read(orientation):

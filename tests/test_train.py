@@ -267,6 +267,13 @@ def test_resume_after_a_kill_does_not_repeat_log_rows(tmp_path, hr_folder, monke
     assert steps("killed") == steps("continuous") == [1, 2, 3, 4, 5, 6]
 
 
+def test_an_output_folder_that_is_a_file_is_one_line(tmp_path, hr_folder):
+    (tmp_path / "file").write_text("x")
+    for out in (tmp_path / "file", tmp_path / "file" / "sub"):
+        with pytest.raises(ConfigError, match=f"--out {out}: cannot write there: "):
+            train(tiny_config(hr_folder), out, progress=False)
+
+
 def test_resume_with_a_changed_architecture_or_truncated_state_is_one_line(tmp_path, hr_folder):
     cfg = tiny_config(hr_folder)
     train(cfg, tmp_path / "run", progress=False)

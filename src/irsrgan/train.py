@@ -257,8 +257,11 @@ def train(cfg: Config, out_dir: str | os.PathLike, *, resume: bool = False,
     if cfg.train.threads:
         torch.set_num_threads(cfg.train.threads)
     if d.main:
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "config.yaml").write_text(cfg.to_yaml())
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+            (out / "config.yaml").write_text(cfg.to_yaml())
+        except OSError as exc:
+            raise ConfigError(f"--out {out}: cannot write there: {exc.strerror or exc}") from None
 
     torch.manual_seed(cfg.seed)
     gen = build_generator(cfg)

@@ -229,7 +229,7 @@ def run(args: argparse.Namespace) -> int:
         try:
             atomic_write_bytes(args.json, data)
         except OSError as exc:
-            raise IrsrganError(f"--json {args.json}: cannot write: {exc}") from None
+            raise IrsrganError(f"--json {args.json}: cannot write: {exc.strerror or exc}") from None
     return 1 if failed else 0
 
 
