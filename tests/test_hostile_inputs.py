@@ -242,6 +242,25 @@ def test_cmyk_multipage_and_imagej_tiffs_are_refused_clearly():
             decode_image(bio.getvalue(), "p.tif")
 
 
+def test_radiometric_tiffs_without_photometric_or_min_is_white_keep_their_counts():
+    """Real radiometric TIFFs (thermitage-dunr) have no Photometric tag: read as gray, counts
+    as stored; MinIsWhite is not inverted either (the values are measurements)."""
+    counts = np.arange(12 * 14, dtype=np.uint16).reshape(12, 14) + 14000
+    bio = io.BytesIO()
+    tifffile.imwrite(bio, counts, photometric="minisblack")
+    data = bytearray(bio.getvalue())
+    with tifffile.TiffFile(io.BytesIO(bytes(data))) as tif:
+        offset = tif.pages.first.tags[262].offset
+    data[offset:offset + 2] = struct.pack("<H", 65000)  # the tag becomes an unknown one
+    with tifffile.TiffFile(io.BytesIO(bytes(data))) as tif:
+        assert 262 not in tif.pages.first.tags
+    image = decode_image(bytes(data), "r.tiff")
+    assert image.layout == "gray" and np.array_equal(image.pixels, counts)
+    bio = io.BytesIO()
+    tifffile.imwrite(bio, counts, photometric="miniswhite")
+    assert np.array_equal(decode_image(bio.getvalue(), "w.tiff").pixels, counts)
+
+
 @pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
 def test_gray_alpha_png_stays_gray_alpha(tmp_path, model_file, dtype):
     rng = np.random.default_rng(0)

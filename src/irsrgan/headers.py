@@ -241,7 +241,9 @@ def _probe_tiff(data: bytes, name: str) -> Header:
             if tif.is_imagej:
                 pages = max(pages, int((tif.imagej_metadata or {}).get("images", 1)))
             pages = max(pages, int(page.imagedepth))
-            photometric = str(getattr(page.photometric, "name", page.photometric)).lower()
+            photometric = ""  # no Photometric tag (common in radiometric files): gray
+            if 262 in page.tags:  # PhotometricInterpretation
+                photometric = str(getattr(page.photometric, "name", page.photometric)).lower()
             samples = int(page.samplesperpixel)
             if photometric == "palette":
                 samples = 3

@@ -231,8 +231,6 @@ def _decode_tiff(data: bytes, header: Header) -> tuple[np.ndarray, dict]:
         px = page.asarray()
         if header.photometric == "palette":
             px = _apply_palette(px, page.colormap)
-        elif header.photometric == "miniswhite" and px.dtype.kind in "ui":
-            px = np.iinfo(px.dtype).max - px  # stored inverted: read as shown
         tags: dict = {}
         for key in _TIFF_KEPT_TAGS:
             tag = page.tags.get(key)
