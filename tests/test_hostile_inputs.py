@@ -291,6 +291,21 @@ def test_infinities_and_nan_of_a_float_tiff_come_back_as_themselves(tmp_path, mo
     assert np.isfinite(out).sum() == out.size - 12
 
 
+def test_degrade_keeps_infinities_where_they_were_all_a_footprint_held():
+    from irsrgan.cli.degrade_cmd import degrade_image, file_generator
+
+    px = np.linspace(20, 40, 12 * 14, dtype=np.float32).reshape(12, 14)
+    px[0, 0] = np.nan
+    px[2:4, 2:4] = np.inf
+    px[4, 4] = -np.inf
+    px[6, 6], px[6, 7] = np.inf, -np.inf
+    lr = degrade_image(Image(px, "tiff"), 2, "bicubic", file_generator(0, "t")).pixels
+    assert lr.shape == (6, 7)
+    assert np.isnan(lr[0, 0]) and lr[1, 1] == np.inf and lr[2, 2] == -np.inf
+    assert np.isnan(lr[3, 3])  # +Inf and -Inf together: undefined
+    assert np.isfinite(lr).sum() == 6 * 7 - 4
+
+
 # ----------------------------------------------------------------- 5. the batch goes on
 def test_missing_inputs_broken_links_and_loops_are_reported_and_the_rest_processed(
         tmp_path, model_file, capsys):

@@ -50,18 +50,19 @@ def degrade_image(
 
     The pixels go through :func:`irsrgan.image.to_tensor`'s map and back through its exact
     inverse, so a 16-bit radiometric frame stays in raw counts. An alpha channel is resized
-    cleanly (antialiased bicubic), not degraded. NaN pixels of a float image stay NaN where
-    any NaN fell in the LR pixel's footprint.
+    cleanly (antialiased bicubic), not degraded. Non-finite pixels of a float image stay
+    non-finite where any fell in the LR pixel's footprint: +Inf or -Inf when that is all the
+    footprint held, NaN otherwise.
     """
     h, w = image.height, image.width
     if h // scale < 1 or w // scale < 1:
         raise ImageError(f"{w}x{h} is smaller than the scale {scale}")
     clean = image
-    bad = None
+    chans = None
     if image.dtype.kind == "f":
         finite = np.isfinite(image.pixels)
         if not finite.all():
-            bad = ~np.isfinite(image.channels())
+            chans = image.channels()
             fill = float(image.pixels[finite].mean()) if finite.any() else 0.0
             clean = replace(image, pixels=np.where(finite, image.pixels, fill))
     x, vmap = to_tensor(clean)
@@ -72,15 +73,23 @@ def degrade_image(
         alpha = resize(x[:, -1:], lr.shape[-2:], "bicubic_aa")
         lr = torch.cat([lr, alpha], dim=1)
     out = from_tensor(lr, clean, vmap)
-    if bad is not None:
-        m = torch.from_numpy(bad.astype(np.float32))[None]
-        m_lr = F.adaptive_max_pool2d(m[..., : lr.shape[-2] * scale, : lr.shape[-1] * scale],
-                                     lr.shape[-2:])[0].numpy() > 0
+    if chans is not None:
+        size = lr.shape[-2:]
+
+        def pooled(mask: np.ndarray) -> np.ndarray:  # any in the footprint, (h, w, C)
+            m = torch.from_numpy(mask.astype(np.float32))[None]
+            m = m[..., : size[0] * scale, : size[1] * scale]
+            return np.moveaxis(F.adaptive_max_pool2d(m, size)[0].numpy() > 0, 0, -1)
+
+        nan, pos, neg = pooled(np.isnan(chans)), pooled(chans == np.inf), pooled(chans == -np.inf)
+        value = np.where(nan | (pos & neg), np.nan, np.where(pos, np.inf, -np.inf))
+        where = nan | pos | neg
         px = out.pixels.copy()
         if px.ndim == 2:
-            px[m_lr[0]] = np.nan
-        else:
-            px[np.moveaxis(m_lr, 0, -1)] = np.nan
+            where, value = where[..., 0], value[..., 0]
+        elif where.shape != px.shape:  # gray stored as RGB: one channel, written three times
+            where, value = (np.broadcast_to(a, px.shape) for a in (where, value))
+        px[where] = value[where]
         out = replace(out, pixels=px)
     return out
 
