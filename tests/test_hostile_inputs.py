@@ -137,6 +137,7 @@ def test_a_large_legal_image_is_decoded_once(tmp_path, model_file, monkeypatch):
     (["--device", "bogus"], "device must be auto, cpu, cuda, cuda:N or mps, got 'bogus'"),
     (["--tile", "-1"], "tile must be >= 0 (0 disables tiling), got -1"),
     (["--overlap", "-1"], "overlap must be >= 0, got -1"),
+    (["--overlap", "1000"], "overlap must be <= 256 LR pixels, got 1000"),
     (["--tile", "8"], "--tile 8 is too small for --overlap 16: use at least 72"),
     (["--alpha", "2", "--model-b", "{model}"], "--alpha must be in [0, 1], got 2.0"),
     (["--alpha", "0.5"], "--alpha and --model-b go together"),

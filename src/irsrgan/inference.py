@@ -30,6 +30,7 @@ from .image import Image, RangeMode, from_tensor, to_tensor
 log = logging.getLogger(__name__)
 
 CPU_TILE = 256
+MAX_OVERLAP = 256  # LR pixels of context; far beyond any model's receptive radius
 DeviceName = Literal["auto", "cpu", "cuda", "mps"]
 ProgressFn = Callable[[int, int], None]
 
@@ -128,6 +129,8 @@ class Upscaler:
             raise ConfigError(f"tile must be >= 0 (0 disables tiling), got {tile}")
         if overlap < 0:
             raise ConfigError(f"overlap must be >= 0, got {overlap}")
+        if overlap > MAX_OVERLAP:  # every side is padded by it: 1000 turns 16x16 into 2016x2016
+            raise ConfigError(f"overlap must be <= {MAX_OVERLAP} LR pixels, got {overlap}")
         self.device = pick_device(device)
         if batch_size is None:
             batch_size = 1 if self.device.type == "cpu" else 4

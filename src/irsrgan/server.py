@@ -65,7 +65,7 @@ from .image import (
     sniff_format,
     to_tensor,
 )
-from .inference import Upscaler, pick_device
+from .inference import MAX_OVERLAP, Upscaler, pick_device
 from .interpolate import interpolate_models
 from .metrics import laplacian_variance
 
@@ -145,6 +145,8 @@ class ServerConfig:
         for name, value, low in checks:
             if not isinstance(value, int) or value < low:
                 raise ConfigError(f"{name} must be an integer >= {low}, got {value!r}")
+        if self.overlap > MAX_OVERLAP:
+            raise ConfigError(f"overlap must be <= {MAX_OVERLAP} LR pixels, got {self.overlap}")
         if self.tile is not None and self.tile != 0 and self.tile < self.min_tile:
             raise ConfigError(
                 f"tile must be 0 (no tiling) or >= {self.min_tile} for overlap {self.overlap}, "
