@@ -374,6 +374,13 @@ def test_messages_name_the_file_once_and_carry_no_library_noise(tmp_path, model_
     assert "libpng" not in err and "OpenCV" not in err and err.count(str(bad)) == 1
 
 
+def test_a_bomb_without_a_pixel_limit_is_refused_without_opencv_internals():
+    with pytest.raises(ImageError) as info:
+        decode_image(_png_declaring(40000, 40000), "b.png")  # OpenCV's own limit: 2^30 pixels
+    assert str(info.value) == ("b.png: PNG data is corrupt, or 40000x40000 is too large for "
+                               "the decoder")
+
+
 def test_api_messages_show_no_object_reprs(model_file):
     pytest.importorskip("fastapi")
     from fastapi.testclient import TestClient

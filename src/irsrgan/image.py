@@ -152,6 +152,9 @@ def decode_image(
         raise ImageTooLargeError(
             f"{name}: not enough memory to decode {header.width}x{header.height} pixels"
         ) from None
+    except cv2.error:  # its message is OpenCV's source file and assertion
+        raise ImageError(f"{name}: {fmt.upper()} data is corrupt, or {header.width}x"
+                         f"{header.height} is too large for the decoder") from None
     except Exception as exc:  # decoder libraries raise many types on corrupt data
         raise ImageError(f"{name}: {fmt.upper()} data is corrupt or truncated "
                          f"({_clean(exc)})") from None
