@@ -6,8 +6,11 @@ import argparse
 import sys
 from pathlib import Path
 
+import numpy as np
+
 from ..batch import default_max_pixels, make_output_folder, output_folder, plan_jobs, run_batch
 from ..checkpoint import DEFAULT_MODEL, load_model
+from ..denoise import DenoiseUpscaler, parse_strength, robust_partner
 from ..errors import ConfigError
 from ..image import Image, write_image
 from ..inference import Upscaler
@@ -28,6 +31,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model-b", help="second model for network interpolation (with --alpha)")
     p.add_argument("--alpha", type=float, default=None,
                    help="interpolate weights: 0 = --model, 1 = --model-b")
+    p.add_argument("--denoise", metavar="auto|0..1", default=None,
+                   help="denoise strength between the model (0, faithful) and its robust "
+                   "partner (1): network interpolation. auto (the default for 8-bit inputs "
+                   "when the model has a partner) estimates each image's noise and stripes; "
+                   "16-bit and float inputs default to 0, the faithful model")
+    p.add_argument("--robust", metavar="MODEL",
+                   help="the strength-1 end of --denoise (default: the partner the model's "
+                   "file names, e.g. irsrgan-robust-x4 for irsrgan-x4)")
     p.add_argument("--tile", type=int, default=None,
                    help="LR tile size in pixels (default: from free memory; 0 = no tiling)")
     p.add_argument("--overlap", type=int, default=16, help="LR tile overlap (default 16)")
@@ -92,21 +103,52 @@ def run(args: argparse.Namespace) -> int:
     jobs = plan_jobs(inputs, out, flir_raw=args.flir_raw)
     make_output_folder(output_folder(jobs, out))
     model = build_model(args)
-    upscaler = Upscaler(
-        model, device=args.device, tile=args.tile, overlap=args.overlap, half=args.half,
-        backend=args.backend, ensemble=args.ensemble,
-    )
+    engine = dict(device=args.device, tile=args.tile, overlap=args.overlap, half=args.half,
+                  backend=args.backend, ensemble=args.ensemble)
+    upscaler = Upscaler(model, **engine)
     if args.tile and args.tile < upscaler.minimum_tile():
         raise ConfigError(f"--tile {args.tile} is too small for --overlap {args.overlap}: "
                           f"use at least {upscaler.minimum_tile()} (or 0: no tiling)")
+    pair = build_denoise(args, model, engine)
+    strengths: list[float] = []
+
+    def process(img: Image, _job) -> Image:
+        if pair is None:
+            return upscaler.upscale_image(img, range_mode=args.range_mode)
+        if args.denoise is None and img.dtype != np.uint8:
+            return upscaler.upscale_image(img, range_mode=args.range_mode)  # faithful
+        out = pair.upscale_image(img, range_mode=args.range_mode)
+        strengths.append(pair.last_strength)
+        return out
+
     max_pixels = args.max_pixels or upscale_max_pixels(model.scale)
-    result = run_batch(
-        jobs, lambda img, _job: upscaler.upscale_image(img, range_mode=args.range_mode),
-        overwrite=args.overwrite, progress=not args.quiet, desc=f"x{model.scale}",
-        flir_raw=args.flir_raw, max_pixels=max_pixels,
-    )
+    result = run_batch(jobs, process, overwrite=args.overwrite, progress=not args.quiet,
+                       desc=f"x{model.scale}", flir_raw=args.flir_raw, max_pixels=max_pixels)
     print(result.summary(), file=sys.stderr)
+    if strengths:
+        kind = "auto" if pair.strength == "auto" else "fixed"
+        print(f"denoise ({kind}): strength {min(strengths):.2f}..{max(strengths):.2f} "
+              f"(median {float(np.median(strengths)):.2f}) over {len(strengths)} image(s)",
+              file=sys.stderr)
     return 0 if result.ok else 1
+
+
+def build_denoise(args: argparse.Namespace, model, engine: dict) -> DenoiseUpscaler | None:
+    """The faithful/robust pair for --denoise, or None (no partner and none asked for)."""
+    robust = args.robust or robust_partner(args.model)
+    if args.denoise is None and args.robust is None:
+        if robust is None or args.model_b is not None:
+            return None
+        strength = "auto"  # the model has a partner: auto by default (8-bit inputs)
+    else:
+        if args.model_b is not None:
+            raise ConfigError("--denoise/--robust and --alpha/--model-b both interpolate "
+                              "models: use one")
+        if robust is None:
+            raise ConfigError(f"--denoise: model {args.model} names no robust partner; give "
+                              "one with --robust MODEL")
+        strength = parse_strength(args.denoise if args.denoise is not None else "auto")
+    return DenoiseUpscaler(model, load_model(robust), strength, **engine)
 
 
 def write_sample(folder: Path) -> Path:
