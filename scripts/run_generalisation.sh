@@ -5,7 +5,7 @@
 # repository root.
 # `run_generalisation.sh train` or `... eval` does one half.
 set -euo pipefail
-RUNS="abl-control abl-both abl-clean100 abl-clean100-scale abl-both-clean100 abl-both-clean70"
+RUNS="abl-control abl-both abl-clean100 abl-both-clean100 abl-both-clean70"
 if [ "${1:-all}" != eval ]; then
   for r in $RUNS; do
     [ -f "runs/$r/model.safetensors" ] && continue
