@@ -47,6 +47,7 @@ def main() -> None:
     ap.add_argument("--recipe-file", help="the recipe's path (default configs/NAME.yaml)")
     ap.add_argument("--fine-tuned-from", metavar="NAME",
                     help="the bundled model the run started from (train.pretrained)")
+    ap.add_argument("--regenerate", help="the card's line saying how to rebuild the model")
     ap.add_argument("--sets", type=Path, metavar="SETS_JSON",
                     help="sets.json of `irsrgan evaluate` over every validation set and "
                     "protocol: the card lists them all")
@@ -80,6 +81,8 @@ def main() -> None:
         provenance["psnr_model"] = args.psnr_model
     if args.denoise_partner:
         provenance["denoise_partner"] = args.denoise_partner
+    if args.regenerate:
+        provenance["regenerate"] = args.regenerate
     if args.fine_tuned_from:
         provenance["fine_tuned_from"] = args.fine_tuned_from
     if args.sets:
@@ -130,11 +133,13 @@ def _card(name: str, model, prov: dict, cfg: dict) -> str:
         f"{prov['train_data']['attribution']}.",
         "- Weights licence: MIT.",
         "",
-        "## Validation (hit-uav/val, 85 frames, gain over bicubic upscaling of the same LR)",
-        "",
     ]
-    lines += ["| LR made by | images | bicubic PSNR / SSIM | model PSNR / SSIM | gain dB | "
-              "beats bicubic | HF ratio (bicubic -> model) |", "|---|---|---|---|---|---|---|"]
+    if prov["evaluation"]:
+        lines += ["## Validation (hit-uav/val, 85 frames, gain over bicubic upscaling of the "
+                  "same LR)", "",
+                  "| LR made by | images | bicubic PSNR / SSIM | model PSNR / SSIM | gain dB | "
+                  "beats bicubic | HF ratio (bicubic -> model) |",
+                  "|---|---|---|---|---|---|---|"]
     for ev in prov["evaluation"].values():
         b, m = ev["bicubic"], ev["model"]
         lines.append(
@@ -155,14 +160,14 @@ def _card(name: str, model, prov: dict, cfg: dict) -> str:
                   "N. Sutherland, 3DOM-FBK) and flir-radiometric/raw16 (handheld FLIR cameras, "
                   "Wikimedia Commons) are validation sets only, never trained on."]
     if prov.get("fine_tuned_from"):
-        lines.insert(7, f"- Fine-tuned from `{prov['fine_tuned_from']}` (same training data).")
+        lines.insert(7, f"- Fine-tuned from {prov['fine_tuned_from']} (same training data).")
     if prov.get("denoise_partner"):
         lines.insert(7, f"- Denoise pair: strength 0 of `upscale --denoise`; strength 1 is "
                      f"`{prov['denoise_partner']}`.")
     lines.append("")
-    lines.append("Regenerate: `bash scripts/train_shipped.sh`, "
-                 "`bash scripts/run_evaluations.sh shipped`, then `bash scripts/package_models.sh` "
-                 "(see `docs/TRAINING.md`).")
+    lines.append(prov.get("regenerate") or (
+        "Regenerate: `bash scripts/train_shipped.sh`, `bash scripts/run_evaluations.sh "
+        "shipped`, then `bash scripts/package_models.sh` (see `docs/TRAINING.md`)."))
     return "\n".join(lines) + "\n"
 
 

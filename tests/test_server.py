@@ -163,6 +163,7 @@ def test_bundled_models_are_offered_and_paired_by_name(tmp_path, monkeypatch):
         "irsrgan-psnr-x2": _tiny(tmp_path / "irsrgan-psnr-x2.safetensors", seed=2),
     }
     monkeypatch.setattr(server, "bundled_models", lambda: dict(files))
+    monkeypatch.setattr(server, "DEFAULT_MODEL", "irsrgan-x4")
     catalog, default = build_catalog(ServerConfig())
     assert default == "irsrgan-x4"  # DEFAULT_MODEL when bundled
     assert catalog["irsrgan-x4"].pair == ("irsrgan-psnr-x4", "irsrgan-x4")

@@ -13,7 +13,8 @@ from irsrgan.metrics import hf_energy_ratio, psnr
 
 from .conftest import require_shared_data
 
-EXPECTED = ("irsrgan-psnr-x4", "irsrgan-x4", "irsrgan-psnr-x2")
+EXPECTED = ("irsrgan-faithful-x4", "irsrgan-robust-x4", "irsrgan-psnr-x4", "irsrgan-x4",
+            "irsrgan-psnr-x2")
 
 
 def test_expected_models_are_bundled_with_cards():
@@ -47,8 +48,10 @@ def _scores(model, ds):
     return torch.tensor(out)
 
 
-@pytest.mark.parametrize("name", [n for n in bundled_models() if "psnr" in n])
-@pytest.mark.parametrize("preset", ["bicubic", "thermal"])
+# the faithful model is for clean input only (degraded input goes to its robust partner)
+@pytest.mark.parametrize("name, preset", [
+    (n, p) for n in bundled_models() if "psnr" in n or "robust" in n
+    for p in ("bicubic", "thermal")] + [("irsrgan-faithful-x4", "bicubic")])
 def test_psnr_models_beat_bicubic_on_val(name, preset):
     model = load_model(name)
     scores = _scores(model, _val(model.scale, preset))
@@ -65,3 +68,30 @@ def test_gan_model_is_sharper_than_psnr_model_and_above_bicubic():
     assert (gan_scores[:, 0] > gan_scores[:, 1]).all()  # above bicubic in PSNR
     # high-frequency energy closer to the HR's (ratio 1) than the PSNR model's
     assert ((gan_scores[:, 2] - 1).abs().mean() < (psnr_scores[:, 2] - 1).abs().mean())
+
+
+def test_default_is_the_faithful_model_with_its_robust_partner():
+    from irsrgan.denoise import DenoiseUpscaler, robust_partner
+
+    assert DEFAULT_MODEL == "irsrgan-faithful-x4"
+    assert robust_partner(DEFAULT_MODEL) == "irsrgan-robust-x4"
+    DenoiseUpscaler(load_model(DEFAULT_MODEL), load_model("irsrgan-robust-x4"))  # mixable
+
+
+def test_pair_ends_each_win_their_protocol():
+    """The faithful end beats the robust one on clean LR, the robust end on sensor-degraded
+    LR (the reason to ship a pair), on the same four validation frames."""
+    faithful, robust = load_model("irsrgan-faithful-x4"), load_model("irsrgan-robust-x4")
+    clean = _val(4, "bicubic")
+    degraded = _val(4, "thermal")
+    assert _scores(faithful, clean)[:, 0].mean() > _scores(robust, clean)[:, 0].mean()
+    assert _scores(robust, degraded)[:, 0].mean() > _scores(faithful, degraded)[:, 0].mean()
+
+
+def test_faithful_model_beats_bicubic_on_ground_level_frames():
+    """thermitage-dunr (another camera, ground level, 16-bit): clean LR, 4 frames."""
+    root = require_shared_data("thermitage-dunr")
+    ds = ValidationDataset(root, scale=4, preset="bicubic", seed=0, limit=4, max_size=256)
+    scores = _scores(load_model("irsrgan-faithful-x4"), ds)
+    gains = scores[:, 0] - scores[:, 1]
+    assert (gains > 0).all() and gains.mean() > 1.0, gains.tolist()

@@ -443,7 +443,7 @@ def bundled_models() -> dict[str, Path]:
     return dict(sorted(out.items()))
 
 
-DEFAULT_MODEL = "irsrgan-x4"
+DEFAULT_MODEL = "irsrgan-faithful-x4"
 
 
 def resolve_model_path(source: str | os.PathLike) -> Path:

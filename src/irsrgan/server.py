@@ -99,7 +99,7 @@ class ServerConfig:
             the default model.
         include_bundled: offer the models shipped in the package.
         default_model: the id of the default model (else the first of ``models``, else
-            ``irsrgan-x4`` when bundled, else the first listed).
+            ``irsrgan-faithful-x4`` (DEFAULT_MODEL) when bundled, else the first listed).
         device: ``auto``, ``cpu``, ``cuda``, ``cuda:N`` or ``mps``.
         tile: LR tile side used when a request gives none (None: from free memory).
         overlap: LR tile overlap (see :class:`~irsrgan.inference.Upscaler`).

@@ -38,7 +38,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "16-bit and float inputs default to 0, the faithful model")
     p.add_argument("--robust", metavar="MODEL",
                    help="the strength-1 end of --denoise (default: the partner the model's "
-                   "file names, e.g. irsrgan-robust-x4 for irsrgan-x4)")
+                   "file names, e.g. irsrgan-robust-x4 for irsrgan-faithful-x4)")
     p.add_argument("--tile", type=int, default=None,
                    help="LR tile size in pixels (default: from free memory; 0 = no tiling)")
     p.add_argument("--overlap", type=int, default=16, help="LR tile overlap (default 16)")
