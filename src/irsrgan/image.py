@@ -33,7 +33,14 @@ import tifffile
 import torch
 
 from .errors import ImageError, ImageTooLargeError
-from .flir import flir_fff, raw_from_fff
+from .flir import (
+    FlirSource,
+    camera_from_fff,
+    flir_description,
+    flir_fff,
+    raw_from_fff,
+    source_from_description,
+)
 
 # OpenCV prints decoder warnings to stderr; our errors say what went wrong instead
 with contextlib.suppress(AttributeError):  # older OpenCV builds lack cv2.utils.logging
@@ -62,6 +69,8 @@ class Image:
     path: Path | None = None
     #: a FLIR radiometric JPEG read as its 8-bit preview (its raw counts were not used)
     flir_preview: bool = False
+    #: the raw data of a FLIR R-JPEG (or a TIFF written from one): camera constants and units
+    flir: FlirSource | None = None
 
     @property
     def height(self) -> int:
@@ -130,7 +139,7 @@ def decode_image(
         raise ImageError(f"{name}: not a PNG, TIFF, JPEG or BMP file (unknown content)")
     fff = flir_fff(data) if fmt == "jpeg" else None
     if fff is not None and flir_raw:
-        return _flir_raw_image(fff, name, max_pixels)
+        return _flir_raw_image(data, fff, name, max_pixels)
     tags: dict = {}
     try:
         if fmt == "tiff":
@@ -167,14 +176,38 @@ def decode_image(
         layout = _layout_of(px)
     except ImageError as exc:
         raise ImageError(f"{name}: {exc}") from None
+    flir = None
+    if "ImageDescription" in tags:
+        flir = source_from_description(tags["ImageDescription"], (px.shape[1], px.shape[0]))
     return Image(pixels=np.ascontiguousarray(px), format=fmt, layout=layout, tiff_tags=tags,
-                 flir_preview=fff is not None)
+                 flir_preview=fff is not None, flir=flir)
 
 
-def _flir_raw_image(fff: bytes, name: str, max_pixels: int | None) -> Image:
+def _flir_raw_image(data: bytes, fff: bytes, name: str, max_pixels: int | None) -> Image:
+    """The raw counts as a gray 16-bit TIFF image; its description carries the camera
+    constants (JSON, :func:`irsrgan.flir.flir_description`)."""
     px = raw_from_fff(fff, name, max_pixels=max_pixels)
-    desc = f"FLIR raw sensor counts from {Path(name).name}"
-    return Image(pixels=px, format="tiff", layout="gray", tiff_tags={"ImageDescription": desc})
+    try:
+        camera = camera_from_fff(fff, name)
+    except ImageError:
+        camera = None  # counts without constants: still upscalable, not convertible
+    source = FlirSource(camera, (px.shape[1], px.shape[0]), _header_size(data))
+    desc = flir_description(source, Path(name).name)
+    return Image(pixels=px, format="tiff", layout="gray", tiff_tags={"ImageDescription": desc},
+                 flir=source)
+
+
+def _header_size(data: bytes) -> tuple[int, int] | None:
+    """(width, height) from an image's header, or None when it cannot be read."""
+    import io
+
+    from PIL import Image as PILImage
+
+    try:
+        with PILImage.open(io.BytesIO(data)) as im:
+            return im.size
+    except Exception:
+        return None
 
 
 def _check_pixels_header(data: bytes, fmt: str, name: str, max_pixels: int) -> None:
