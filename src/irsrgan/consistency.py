@@ -9,8 +9,9 @@ output towards that set in two stages:
 1. a few iterative back-projection steps ``x += U(y - D(x))`` with ``U`` a bilinear
    upsampling, which spread the residual smoothly (no block edges) and remove most of it;
 2. the closed-form projection ``x += nearest(y - D(x))``, exact in one step (each block's
-   remaining mean error is added to its pixels), repeated where clipping to the output range
-   (for example 8-bit 0..255) took part of it away.
+   remaining mean error is added to its pixels); where the output range clips (for example
+   8-bit 0..255), the error is shared among the block's pixels that can still move, and the
+   step repeated.
 
 Integer outputs are rounded at the end, so their block means agree with ``y`` within half a
 unit; float outputs agree to float rounding. Non-finite input pixels (NaN marks invalid
@@ -80,9 +81,16 @@ def project_block_mean(
         r = residual()
         if not np.any(np.abs(r) > tolerance):
             break
-        x += _nearest_up(r, scale)
         if not clip:
+            x += _nearest_up(r, scale)
             break
+        # only pixels with room to move take the correction, so a partly saturated block
+        # still reaches its mean in a step or two
+        up = _nearest_up(r, scale)
+        free = ((up > 0) & (x < high)) | ((up < 0) & (x > low))
+        n_free = block_mean(free.astype(np.float64), scale) * scale * scale
+        gain = np.where(n_free > 0, scale * scale / np.maximum(n_free, 1), 0.0)
+        x += np.where(free, up * _nearest_up(gain, scale), 0.0)
         np.clip(x, low, high, out=x)
     return x
 
