@@ -224,3 +224,25 @@ def test_image_in_units_refuses_other_images(tmp_path):
 
     with pytest.raises(ImageError, match="not FLIR raw counts"):
         image_in_units(Image(pixels=np.zeros((4, 4), np.uint16), format="tiff"), "celsius")
+
+
+def test_metrics_reports_degrees_against_the_rjpeg(tmp_path, capsys):
+    from irsrgan.image import write_image
+    from irsrgan.radiometry import image_in_units
+
+    raw = np.random.default_rng(4).integers(14000, 17000, (16, 16)).astype(np.uint16)
+    hr = tmp_path / "hr" / "cam.jpg"
+    hr.parent.mkdir()
+    hr.write_bytes(make_rjpeg(raw, camera=CAMERA))
+    celsius = image_in_units(read_image(hr, flir_raw=True), "celsius")
+    warmer = replace(celsius, pixels=celsius.pixels + np.float32(0.25))
+    (tmp_path / "sr").mkdir()
+    write_image(tmp_path / "sr" / "cam.tiff", warmer)
+    report = tmp_path / "m.json"
+    assert main(["metrics", str(tmp_path / "sr"), str(tmp_path / "hr"), "--lpips", "none",
+                 "--json", str(report)]) == 0
+    assert "MAE/RMSE/bias are in degC" in capsys.readouterr().out
+    (row,) = json.loads(report.read_text())["images"]
+    assert row["unit"] == "degC"
+    assert row["mae"] == pytest.approx(0.25, abs=1e-4)
+    assert row["bias"] == pytest.approx(0.25, abs=1e-4)

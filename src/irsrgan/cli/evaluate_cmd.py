@@ -58,6 +58,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="CPU inference engine (auto: each architecture's measured fastest)")
     p.add_argument("--ensemble", action="store_true",
                    help="self-ensemble every model over 8 flips/rotations (8x the time)")
+    p.add_argument("--consistency", action="store_true",
+                   help="also score every method made measurement-consistent (each SxS block's "
+                   "mean equal to its LR pixel), labelled METHOD+consistency")
     p.add_argument("--grid", type=int, default=3, metavar="N",
                    help="comparison grids for N images spread over the set (default 3)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
@@ -80,7 +83,8 @@ def run(args: argparse.Namespace) -> int:
         model_b=args.model_b, sweep_alphas=alphas,
         lpips="off" if args.no_lpips else "auto", lpips_weights=args.lpips_weights,
         backbone_weights=args.backbone_weights, device=args.device, tile=args.tile,
-        backend=args.backend, ensemble=args.ensemble, grid=args.grid, progress=not args.quiet,
+        backend=args.backend, ensemble=args.ensemble, consistency=args.consistency,
+        grid=args.grid, progress=not args.quiet,
     )
     means = summary["means"]
     cols = [(k, h, f) for k, h, f in TABLE_COLUMNS
