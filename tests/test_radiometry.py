@@ -246,3 +246,22 @@ def test_metrics_reports_degrees_against_the_rjpeg(tmp_path, capsys):
     assert row["unit"] == "degC"
     assert row["mae"] == pytest.approx(0.25, abs=1e-4)
     assert row["bias"] == pytest.approx(0.25, abs=1e-4)
+
+
+@pytest.mark.parametrize("units", ["celsius", "counts"])
+def test_every_real_rjpeg_upscales_consistently(tmp_path, units):
+    """A random (so inconsistent) x2 model; with --consistency the area-downsampled output
+    is the sensor's reading: within 0.01 degC, or one count."""
+    folder = require_shared_data(RJPEG)
+    torch.manual_seed(0)
+    weights = tmp_path / "m.safetensors"
+    save_model(create_model("compact", scale=2, num_features=8, num_convs=2), weights)
+    out = tmp_path / "out"
+    assert main(["upscale", str(folder), "-o", str(out), "--model", str(weights), "-q",
+                 "--flir-raw", "--units", units]) == 0
+    for path in sorted(folder.glob("*.jpg")):
+        raw, cam = read_flir(path.read_bytes(), path.name)
+        want = raw_to_units(raw, cam, units).astype(np.float64)
+        got = read_image(out / f"{path.stem}.tiff").pixels.astype(np.float64)
+        err = np.abs(block_mean(got, 2) - want)
+        assert np.nanmax(err) <= (0.01 if units == "celsius" else 1.0), path.name
