@@ -67,6 +67,7 @@ from .image import (
 from .inference import Upscaler, pick_device
 from .interpolate import interpolate_models
 from .metrics import laplacian_variance
+from .radiometry import UNIT_SYMBOLS, Units, image_in_units
 
 log = logging.getLogger(__name__)
 
@@ -463,7 +464,9 @@ class Job:
     @property
     def filename(self) -> str:
         stem = self.name.rsplit(".", 1)[0] if "." in self.name else self.name
-        return f"{stem or 'image'}_x{self.scale}{SUFFIXES[self.format]}"
+        # FLIR raw data is written as the CLI writes it: NAME.tiff
+        suffix = ".tiff" if "flir" in self.input_info else SUFFIXES[self.format]
+        return f"{stem or 'image'}_x{self.scale}{suffix}"
 
     def to_json(self) -> dict[str, Any]:
         fraction = self.done / self.total if self.total else (1.0 if self.status == "done" else 0.0)
@@ -497,6 +500,7 @@ class Job:
             "links": {
                 "self": base, "result": f"{base}/result", "preview": f"{base}/preview",
                 "preview_bicubic": f"{base}/preview?image=bicubic",
+                "values": f"{base}/values",
             },
         }
 
@@ -564,6 +568,8 @@ class JobManager:
                 "format": image.format, "layout": image.layout,
                 "channels": 1 if px.ndim == 2 else int(px.shape[2]),
                 "flir_preview": image.flir_preview,
+                "unit": value_unit(image),
+                **({"flir": flir_info(image)} if image.flir is not None else {}),
             },
         )
         self.start()
@@ -709,6 +715,31 @@ class JobManager:
             self._finish(job, "done")
 
 
+def value_unit(image: Image) -> str:
+    """What the pixel values of an image are, for the page's readout."""
+    if image.flir is not None:
+        return UNIT_SYMBOLS.get(image.flir.units, image.flir.units)
+    return "level" if image.dtype == np.uint8 else "value"
+
+
+def flir_info(image: Image) -> dict[str, Any]:
+    """The FLIR source of a raw-data image: sizes, units, camera."""
+    source = image.flir
+    camera = source.camera
+    return {"raw_size": list(source.raw_size),
+            "preview_size": list(source.preview_size) if source.preview_size else None,
+            "units": source.units, "camera": camera.camera_model if camera else None}
+
+
+def gray_values(data: bytes) -> tuple[np.ndarray, int, int]:
+    """The values of an encoded result as float32 ``(H, W)`` (colour: BT.601 luma)."""
+    img = decode_image(data, "result")
+    chans = img.channels().astype(np.float32)
+    gray = chans[0] if chans.shape[0] < 3 else (
+        0.299 * chans[0] + 0.587 * chans[1] + 0.114 * chans[2])
+    return np.ascontiguousarray(gray, dtype="<f4"), img.width, img.height
+
+
 def _drop_data(job: Job) -> None:
     job.image = None
     job.result = job.preview = job.preview_bicubic = None
@@ -822,6 +853,11 @@ RangeField = Annotated[
 FlirRawField = Annotated[
     bool, Form(description="FLIR radiometric JPEG: upscale its raw 16-bit sensor counts "
                "(returned as 16-bit TIFF) instead of its 8-bit preview")
+]
+UnitsField = Annotated[
+    Units, Form(description="with flir_raw, for FLIR radiometric JPEGs (other files ignore "
+                "it): raw counts (16-bit TIFF) or temperatures (float32 TIFF) converted with "
+                "the camera's constants")
 ]
 EnsembleField = Annotated[
     bool, Form(description="self-ensemble over 8 flips/rotations: 8x the time, +0.12 dB "
@@ -972,7 +1008,7 @@ def create_app(
     # ---------------------------------------------------------------- helpers
     async def prepare(
         image: UploadFile, model: str | None, alpha: float | None, tile: int | None,
-        flir_raw: bool = False,
+        flir_raw: bool = False, units: Units = "counts",
     ) -> tuple[Image, str, str, int | None]:
         name = safe_filename(image.filename)
         try:
@@ -1010,6 +1046,12 @@ def create_app(
                          "pixels, set with --max-pixels)"
                 ) from None
             raise HTTPException(422, message) from None
+        # units apply to FLIR raw data only, as flir_raw applies to FLIR files only
+        if units != "counts" and decoded.flir is not None and decoded.flir.preview_size:
+            try:
+                decoded = image_in_units(decoded, units)
+            except IrsrganError as exc:
+                raise HTTPException(422, str(exc)) from None
         return decoded, name, model_id, tile
 
     def find(job_id: str) -> Job:
@@ -1028,9 +1070,11 @@ def create_app(
         range_mode: RangeField = "auto",
         flir_raw: FlirRawField = False,
         ensemble: EnsembleField = False,
+        units: UnitsField = "counts",
     ) -> Job:
         """The upscaling form shared by /api/upscale and /api/jobs: checked, decoded, queued."""
-        decoded, name, model_id, tile = await prepare(image, model, alpha, tile, flir_raw)
+        decoded, name, model_id, tile = await prepare(image, model, alpha, tile, flir_raw,
+                                                      units)
         try:
             return manager.submit(decoded, name, model_id, alpha, tile, range_mode, ensemble)
         except QueueFull as exc:
@@ -1147,6 +1191,22 @@ def create_app(
         if job.status != "done" or data is None:
             raise HTTPException(409, _not_ready(job))
         return Response(data, media_type="image/png", headers={"Cache-Control": "no-store"})
+
+    @app.get("/api/jobs/{job_id}/values", summary="The result's values, for a readout",
+             response_class=Response,
+             responses={200: {"content": {"application/octet-stream": {}}}})
+    async def job_values(job_id: str) -> Response:
+        """Little-endian float32, row by row (colour as luma); ``X-Width``, ``X-Height`` and
+        ``X-Unit`` (``counts``, ``degC``, ``K``, ``degF``, ``level`` or ``value``) say how to
+        read them. Fetch before the result: fetching the result releases the job."""
+        job = find(job_id)
+        if job.status != "done" or job.result is None:
+            raise HTTPException(409, _not_ready(job))
+        values, w, h = await run_in_threadpool(gray_values, job.result)
+        return Response(values.tobytes(), media_type="application/octet-stream",
+                        headers={"X-Width": str(w), "X-Height": str(h),
+                                 "X-Unit": job.input_info["unit"],
+                                 "Cache-Control": "no-store"})
 
     return app
 
