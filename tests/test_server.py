@@ -98,11 +98,18 @@ def _slow_loader(delay: float, gate: threading.Event | None = None):
     return load
 
 
-def _library(path: Path, image_bytes: bytes, *, tile=None, model=None):
-    """What the library gives for the same file: the reference for the server's output."""
+def _library(path: Path, image_bytes: bytes, *, tile=None, model=None, consistency=None):
+    """What the library gives for the same file: the reference for the server's output
+    (measurement consistency by default for 16-bit and float, as the server and the CLI)."""
+    from irsrgan.consistency import consistent_image
+
     model = model if model is not None else load_model(path)
     upscaler = Upscaler(model, device="cpu", tile=tile, overlap=OVERLAP, backend="torch")
-    return upscaler.upscale_image(decode_image(image_bytes))
+    image = decode_image(image_bytes)
+    out = upscaler.upscale_image(image)
+    if consistency if consistency is not None else image.dtype != np.uint8:
+        out = consistent_image(out, image)
+    return out
 
 
 def _png(px: np.ndarray) -> bytes:
@@ -266,6 +273,7 @@ def test_flir_rjpeg_preview_or_raw_counts(client, models):
 
 
 def test_flir_temperatures_and_the_values_for_a_readout(client, models):
+    from irsrgan.consistency import consistent_image
     from irsrgan.radiometry import image_in_units
 
     from .test_flir import CAMERA, make_rjpeg
@@ -289,10 +297,17 @@ def test_flir_temperatures_and_the_values_for_a_readout(client, models):
     want = image_in_units(decode_image(data, "cam.jpg", flir_raw=True), "celsius")
     lib = Upscaler(load_model(models["tiny-x2"]), device="cpu", overlap=OVERLAP,
                    backend="torch").upscale_image(want)
-    np.testing.assert_allclose(out.pixels, lib.pixels, atol=1e-4)
+    np.testing.assert_allclose(out.pixels, consistent_image(lib, want).pixels, atol=1e-4)
+    assert job["consistency"] is True  # the default for temperatures
+    means = out.pixels.reshape(24, 2, 32, 2).astype(np.float64).mean(axis=(1, 3))
+    assert np.abs(means - want.pixels).max() < 1e-3  # each 2x2 block reads as the sensor read
     # units concern FLIR raw data only: a PNG in the same request form is upscaled as it is
     r = _post(client, _png(raw), name="a.png", flir_raw="true", units="celsius")
     assert r.status_code == 200 and decode_image(r.content).pixels.dtype == np.uint16
+    # consistency off on request: the model's output as it is
+    r = _post(client, _png(raw), name="a.png", consistency="false")
+    np.testing.assert_array_equal(decode_image(r.content).pixels, _library(
+        models["tiny-x2"], _png(raw), consistency=False).pixels)
 
 
 @pytest.mark.parametrize("fmt", ["png", "tiff"])

@@ -54,6 +54,7 @@ from .checkpoint import (
     read_metadata,
     resolve_model_path,
 )
+from .consistency import consistent_image
 from .errors import CheckpointError, ConfigError, ImageError, ImageTooLargeError, IrsrganError
 from .image import (
     Image,
@@ -436,6 +437,7 @@ class Job:
     range_mode: RangeMode
     input_info: dict
     ensemble: bool = False
+    consistency: bool = False
     status: JobStatus = "queued"
     stage: str = "queued"
     done: int = 0
@@ -482,6 +484,7 @@ class Job:
             "scale": self.scale,
             "tile": self.tile,
             "ensemble": self.ensemble,
+            "consistency": self.consistency,
             "backend": self.backend,
             "progress": {"done": self.done, "total": self.total, "fraction": round(fraction, 4)},
             "input": self.input_info,
@@ -554,7 +557,7 @@ class JobManager:
     # ---------------------------------------------------------------- jobs
     def submit(
         self, image: Image, name: str, model_id: str, alpha: float | None, tile: int | None,
-        range_mode: RangeMode, ensemble: bool = False,
+        range_mode: RangeMode, ensemble: bool = False, consistency: bool | None = None,
     ) -> Job:
         key = self.cache.key(model_id, alpha)
         info = self.cache.catalog[model_id]
@@ -563,6 +566,8 @@ class JobManager:
             id=secrets.token_urlsafe(12), name=name, image=image, model_id=model_id,
             alpha=None if alpha is None else _round_alpha(alpha),
             key=key, scale=info.scale, tile=tile, range_mode=range_mode, ensemble=ensemble,
+            # as `irsrgan upscale`: on by default for 16-bit and float (temperature) data
+            consistency=image.dtype != np.uint8 if consistency is None else consistency,
             input_info={
                 "width": image.width, "height": image.height, "dtype": str(px.dtype),
                 "format": image.format, "layout": image.layout,
@@ -701,7 +706,10 @@ class JobManager:
         self._check(job)
         with self._lock:
             job.stage = "encoding"
-        result = encode_image(from_tensor(sr, image, vmap))
+        out = from_tensor(sr, image, vmap)
+        if job.consistency:
+            out = consistent_image(out, image)
+        result = encode_image(out)
         bicubic = F.interpolate(lr, scale_factor=upscaler.scale, mode="bicubic",
                                 align_corners=False)
         window = display_window(lr, image)
@@ -858,6 +866,11 @@ UnitsField = Annotated[
     Units, Form(description="with flir_raw, for FLIR radiometric JPEGs (other files ignore "
                 "it): raw counts (16-bit TIFF) or temperatures (float32 TIFF) converted with "
                 "the camera's constants")
+]
+ConsistencyField = Annotated[
+    bool | None, Form(description="make the mean of every SxS block of the result equal its "
+                      "input pixel (what the sensor measured); default: on for 16-bit and "
+                      "float images, off for 8-bit")
 ]
 EnsembleField = Annotated[
     bool, Form(description="self-ensemble over 8 flips/rotations: 8x the time, +0.12 dB "
@@ -1071,12 +1084,14 @@ def create_app(
         flir_raw: FlirRawField = False,
         ensemble: EnsembleField = False,
         units: UnitsField = "counts",
+        consistency: ConsistencyField = None,
     ) -> Job:
         """The upscaling form shared by /api/upscale and /api/jobs: checked, decoded, queued."""
         decoded, name, model_id, tile = await prepare(image, model, alpha, tile, flir_raw,
                                                       units)
         try:
-            return manager.submit(decoded, name, model_id, alpha, tile, range_mode, ensemble)
+            return manager.submit(decoded, name, model_id, alpha, tile, range_mode, ensemble,
+                                  consistency)
         except QueueFull as exc:
             raise HTTPException(429, str(exc)) from None
         except ConfigError as exc:

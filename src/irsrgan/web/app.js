@@ -216,6 +216,7 @@ function jobForm(file) {
     form.append("units", $("units").value);
   }
   if ($("ensemble").checked) form.append("ensemble", "true");
+  if ($("consistency").value !== "auto") form.append("consistency", $("consistency").value);
   return form;
 }
 
