@@ -89,16 +89,29 @@ def _input_image(tmp_path: Path) -> tuple[Path, np.ndarray]:
     return path, px
 
 
+def _launch(pw, tmp_path):
+    return pw.chromium.launch_persistent_context(
+        str(tmp_path / "chromium-profile"), executable_path=str(CHROMIUM), headless=True,
+        args=CHROMIUM_ARGS, accept_downloads=True, viewport={"width": 1280, "height": 900},
+    )
+
+
+def _download(page, selector: str, folder: Path) -> Path:
+    """Click a download link or button; the file saved under its suggested name."""
+    with page.expect_download() as info:
+        page.click(selector)
+    path = folder / info.value.suggested_filename
+    info.value.save_as(str(path))
+    return path
+
+
 def test_page_upscales_a_16bit_image_in_chromium(live_server, tmp_path):
     src, px = _input_image(tmp_path)
     assert px.dtype == np.uint16
     h, w = px.shape
     foreign, console_errors = [], []
     with sync_api.sync_playwright() as pw:
-        context = pw.chromium.launch_persistent_context(
-            str(tmp_path / "chromium-profile"), executable_path=str(CHROMIUM), headless=True,
-            args=CHROMIUM_ARGS, accept_downloads=True, viewport={"width": 1280, "height": 900},
-        )
+        context = _launch(pw, tmp_path)
         try:
             page = context.new_page()
             page.on("request", lambda r: None if r.url.startswith(
@@ -134,12 +147,8 @@ def test_page_upscales_a_16bit_image_in_chromium(live_server, tmp_path):
             shot = tmp_path / "web-page.png"
             page.screenshot(path=str(shot), full_page=True)
 
-            with page.expect_download() as info:
-                page.click("#download")
-            download = info.value
-            assert download.suggested_filename == "thermal_frame_x2.png"
-            saved = tmp_path / download.suggested_filename
-            download.save_as(str(saved))
+            saved = _download(page, "#download", tmp_path)
+            assert saved.name == "thermal_frame_x2.png"
 
             # a FLIR radiometric JPEG, with "raw sensor data" ticked: a 16-bit TIFF back,
             # labelled as what it is and named as the CLI names it
@@ -155,11 +164,8 @@ def test_page_upscales_a_16bit_image_in_chromium(live_server, tmp_path):
             metrics = page.inner_text("#metrics")
             assert "FLIR radiometric JPEG: raw 32\u00d724 (preview 32\u00d724), raw counts" \
                 in metrics
-            with page.expect_download() as info:
-                page.click("#download")
-            assert info.value.suggested_filename == "cam_x2.tiff"
-            raw_saved = tmp_path / "cam_x2.tiff"
-            info.value.save_as(str(raw_saved))
+            raw_saved = _download(page, "#download", tmp_path)
+            assert raw_saved.name == "cam_x2.tiff"
         finally:
             context.close()
 
@@ -177,13 +183,6 @@ def test_page_upscales_a_16bit_image_in_chromium(live_server, tmp_path):
     if artifacts:
         Path(artifacts).mkdir(parents=True, exist_ok=True)
         shutil.copy(shot, Path(artifacts) / shot.name)
-
-
-def _launch(pw, tmp_path):
-    return pw.chromium.launch_persistent_context(
-        str(tmp_path / "chromium-profile"), executable_path=str(CHROMIUM), headless=True,
-        args=CHROMIUM_ARGS, accept_downloads=True, viewport={"width": 1280, "height": 900},
-    )
 
 
 def test_readout_palette_and_a_two_file_batch_with_its_zip(live_server, tmp_path):
@@ -241,11 +240,8 @@ def test_readout_palette_and_a_two_file_batch_with_its_zip(live_server, tmp_path
             page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
             assert page.text_content("#readout") == text
 
-            with page.expect_download() as info:
-                page.click("#download-zip")
-            assert info.value.suggested_filename == "irsrgan-batch-2.zip"
-            zipped = tmp_path / "batch.zip"
-            info.value.save_as(str(zipped))
+            zipped = _download(page, "#download-zip", tmp_path)
+            assert zipped.name == "irsrgan-batch-2.zip"
         finally:
             context.close()
     with zipfile.ZipFile(zipped) as zf:
