@@ -14,6 +14,7 @@ from PIL import Image as PILImage
 from irsrgan.checkpoint import save_model
 from irsrgan.cli import main
 from irsrgan.image import read_image
+from irsrgan.info import file_info
 from irsrgan.models import create_model
 
 from .conftest import require_shared_data
@@ -88,6 +89,7 @@ def test_exif_gps_xmp_icc_survive(tmp_path, x2_model, fmt):
         if fmt == "png":  # twice the pixels over the same physical size
             assert [round(v) for v in im.info["dpi"]] == [192, 192]
     assert read_image(out).pixels.shape == (60, 80, 3)
+    assert file_info(out)["camera_exif"] == "ThermaCorp TC-640"
 
 
 @pytest.mark.parametrize(("compression", "predictor"), [("lzw", 2), ("zlib", 1), ("zlib", 2)])
@@ -128,6 +130,7 @@ def test_workswell_tiff_keeps_its_exif(tmp_path, x2_model):
         assert page.tags[code].value == before.tags[code].value
     exif, old = page.tags[34665].value, before.tags[34665].value
     assert exif["LensModel"] == old["LensModel"] and exif["FocalLength"] == old["FocalLength"]
+    assert file_info(out)["camera_exif"] == "Workswell WIRIS Pro"
     x_old, x_new = old["FocalPlaneXResolution"], exif["FocalPlaneXResolution"]
     assert x_new[0] / x_new[1] == pytest.approx(2 * x_old[0] / x_old[1], rel=1e-5)
 

@@ -11,6 +11,7 @@ import numpy as np
 
 from .flir import FlirSource
 from .image import read_image
+from .metadata import camera_name
 from .radiometry import UNIT_SYMBOLS, ZERO_CELSIUS, from_kelvin, raw_to_kelvin
 
 
@@ -37,6 +38,7 @@ def file_info(path: str | os.PathLike) -> dict:
         "bit_depth": int(np.dtype(image.dtype).itemsize * 8),
         "layout": image.layout,
         "values": _stats(px),
+        "camera_exif": camera_name(image.file_metadata),
     }
     if image.flir is not None:
         info.update(_flir_info(image.flir, px))
@@ -79,6 +81,8 @@ def format_info(info: dict) -> str:
         if "raw_size" in info:
             rows.append(("raw size", "x".join(map(str, info["raw_size"]))))
             rows.append(("preview size", "x".join(map(str, info["preview_size"]))))
+    if info.get("camera_exif") and not info.get("camera"):
+        rows.append(("camera (EXIF)", info["camera_exif"]))
     v = info["values"]
     if v["min"] is not None:
         rows.append(("values min/mean/max", f"{v['min']:.6g} / {v['mean']:.6g} / "

@@ -345,3 +345,21 @@ def _ifd_bytes(entries: list[Entry], start: int, order: str) -> bytes:
             data += e.raw + (b"\x00" if len(e.raw) % 2 else b"")
         body += struct.pack(order + "HHI", e.code, e.dtype, e.count) + value
     return head + body + struct.pack(order + "I", 0) + data
+
+
+def camera_name(kept: dict) -> str | None:
+    """"Make Model" from the metadata :mod:`irsrgan.image` keeps for a file, or None."""
+    entries: list[Entry] = []
+    if "tiff" in kept:
+        entries = kept["tiff"].tags
+    else:
+        for block in kept.get("jpeg", []) + kept.get("png", []):
+            exif = (block[1][6:] if block[0] == 0xE1 and block[1].startswith(b"Exif")
+                    else block[1] if block[0] == b"eXIf" else None)
+            found = _tiff_structure(exif) if exif else None
+            if found is not None:
+                entries = found[1]
+    names = {e.code: e.raw.split(b"\x00", 1)[0].decode("latin-1").strip()
+             for e in entries if e.code in (271, 272) and e.dtype == 2}
+    name = " ".join(v for v in (names.get(271), names.get(272)) if v)
+    return name or None
