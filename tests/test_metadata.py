@@ -167,3 +167,20 @@ def test_real_rjpeg_exif_goes_to_the_raw_tiff(tmp_path, x2_model):
     sub = page.tags[34665].value
     assert sub["DateTimeOriginal"] == date
     assert (sub["PixelXDimension"], sub["PixelYDimension"]) == (320, 240)
+
+
+def test_big_endian_geotiff_keeps_its_tags_and_ground(tmp_path, x2_model):
+    px = (np.arange(40 * 48).reshape(40, 48) % 3000 + 1000).astype(np.uint16)
+    src = tmp_path / "ortho.tif"
+    tifffile.imwrite(src, px, byteorder=">", compression="zlib", predictor=2,
+                     extratags=[(271, "s", 0, "Acme", True),
+                                (33550, "d", 3, (0.1, 0.2, 0.0), True),
+                                (33922, "d", 6, (0, 0, 0, 350000.5, 5600000.25, 0), True),
+                                (18246, "H", 1, 3, True)])
+    out = tmp_path / "out.tif"
+    _upscale(src, out, x2_model)
+    page = tifffile.TiffFile(out).pages[0]
+    assert page.shape == (80, 96) and int(page.predictor) == 2
+    assert page.tags[271].value == "Acme" and page.tags[18246].value == 3
+    assert page.tags[33550].value == pytest.approx((0.05, 0.1, 0.0))  # half-size pixels
+    assert page.tags[33922].value == (0.0, 0.0, 0.0, 350000.5, 5600000.25, 0.0)  # same corner

@@ -373,7 +373,8 @@ def _encode_tiff(image: Image) -> bytes:
             extratags.append((code, "s", 0, tags[key], True))
     kept = image.file_metadata.get("tiff")
     if kept is not None:
-        extratags += metadata.tiff_extratags(kept, "<")
+        extratags += metadata.tiff_extratags(kept, "<", (image.width, image.height),
+                                             image.file_metadata.get("source_size", (0, 0)))
         if kept.compression != 1:
             kwargs["compression"] = kept.compression
             if kept.predictor != 1:

@@ -12,9 +12,10 @@ What is kept, per container (the output has the input's container):
   counts gives its EXIF (Make, Model, dates, GPS) to the TIFF written from it.
 
 Sizes are updated: EXIF PixelXDimension/PixelYDimension become the new size and the focal plane
-resolutions and PNG pHYs scale with it, so the physical size stays the same. JPEG EXIF is
-patched in place (byte for byte otherwise, MakerNote included); TIFF sub-IFDs are rewritten from
-their raw entries. Everything here works on bytes; :mod:`irsrgan.image` calls it.
+resolutions and PNG pHYs scale with it, so the physical size stays the same; a GeoTIFF's pixel
+scale (and transformation) shrinks with the pixels, so the image covers the same ground. JPEG
+EXIF is patched in place (byte for byte otherwise, MakerNote included); TIFF sub-IFDs are
+rewritten from their raw entries. Everything here works on bytes; :mod:`irsrgan.image` calls it.
 """
 
 from __future__ import annotations
@@ -286,11 +287,39 @@ def exif_as_tiff_metadata(exif: bytes) -> TiffMetadata:
     return tiff_metadata(exif, 1, 1)
 
 
-def tiff_extratags(meta: TiffMetadata, order: str) -> list[tuple]:
-    """tifffile ``extratags`` for the kept IFD0 tags, plus placeholder pointers that
-    :func:`with_tiff_sub_ifds` fills in."""
-    tags = [(e.code, e.dtype, e.count, e.in_order(order).raw, True) for e in meta.tags
-             if e.code not in _PLACEHOLDER.values()]
+_MODEL_PIXEL_SCALE, _MODEL_TRANSFORMATION = 33550, 34264  # GeoTIFF
+
+
+def _georeferenced(e: Entry, factor: tuple[float, float]) -> bytes:
+    """GeoTIFF pixel geometry for pixels ``factor`` times smaller: the pixel scale divided,
+    the transformation's pixel columns scaled (the tie points stay: raster (0, 0) is the
+    same corner)."""
+    if e.dtype != 12 or factor == (1.0, 1.0):
+        return e.raw
+    values = list(struct.unpack(f"{e.order}{e.count}d", e.raw))
+    if e.code == _MODEL_PIXEL_SCALE and len(values) >= 2:
+        values[0] /= factor[0]
+        values[1] /= factor[1]
+    elif e.code == _MODEL_TRANSFORMATION and len(values) == 16:
+        for row in range(3):
+            values[4 * row] /= factor[0]
+            values[4 * row + 1] /= factor[1]
+    return struct.pack(f"{e.order}{e.count}d", *values)
+
+
+def tiff_extratags(meta: TiffMetadata, order: str, size: tuple[int, int] = (0, 0),
+                   source: tuple[int, int] = (0, 0)) -> list[tuple]:
+    """tifffile ``extratags`` for the kept IFD0 tags (GeoTIFF pixel geometry scaled from
+    ``source`` to ``size``), plus placeholder pointers that :func:`with_tiff_sub_ifds` fills
+    in."""
+    factor = _factor(size, source) if all(size) and all(source) else (1.0, 1.0)
+    tags = []
+    for e in meta.tags:
+        if e.code in _PLACEHOLDER.values():
+            continue
+        if e.code in (_MODEL_PIXEL_SCALE, _MODEL_TRANSFORMATION):
+            e = Entry(e.code, e.dtype, e.count, _georeferenced(e, factor), e.order)
+        tags.append((e.code, e.dtype, e.count, e.in_order(order).raw, True))
     tags += [(_PLACEHOLDER[code], 4, 1, 0, True) for code in sorted(meta.sub_ifds)
              if meta.sub_ifds[code]]
     return tags
