@@ -184,6 +184,11 @@ def test_units_need_flir_raw_and_constants(tmp_path, identity_x2, capsys):
                  "--flir-raw", "--model", str(identity_x2), "-q"]) == 1
     assert "no camera constants" in capsys.readouterr().err
     assert not (tmp_path / "o" / "cam.tiff").exists()
+    # a bad override is refused before any file is read
+    src.write_bytes(make_rjpeg(raw, camera=CAMERA))
+    assert main(["upscale", str(src), "-o", str(tmp_path / "o"), "--flir-raw", "--emissivity",
+                 "1.2", "--model", str(identity_x2), "-q"]) == 2
+    assert "emissivity must be in (0, 1], got 1.2" in capsys.readouterr().err
 
 
 def test_info_json_of_an_rjpeg(tmp_path, capsys):

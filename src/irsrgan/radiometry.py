@@ -41,16 +41,22 @@ def with_overrides(
 ) -> FlirCamera:
     """The camera constants with the object parameters thermographers set by hand: emissivity
     in (0, 1] and the reflected apparent temperature in degC. Raises :class:`ConfigError`."""
+    check_overrides(emissivity, reflected_temp_c)
     if emissivity is not None:
-        if not 0.0 < emissivity <= 1.0:
-            raise ConfigError(f"emissivity must be in (0, 1], got {emissivity}")
         camera = replace(camera, emissivity=float(emissivity))
     if reflected_temp_c is not None:
-        if not reflected_temp_c > -ZERO_CELSIUS:
-            raise ConfigError(f"reflected temperature must be above -273.15 degC, got "
-                              f"{reflected_temp_c}")
         camera = replace(camera, reflected_apparent_temperature=reflected_temp_c + ZERO_CELSIUS)
     return camera
+
+
+def check_overrides(emissivity: float | None, reflected_temp_c: float | None) -> None:
+    """Raise :class:`ConfigError` for an emissivity outside (0, 1] or a reflected temperature
+    at or below absolute zero."""
+    if emissivity is not None and not 0.0 < emissivity <= 1.0:
+        raise ConfigError(f"emissivity must be in (0, 1], got {emissivity}")
+    if reflected_temp_c is not None and not reflected_temp_c > -ZERO_CELSIUS:
+        raise ConfigError(f"reflected temperature must be above -273.15 degC, got "
+                          f"{reflected_temp_c}")
 
 
 def planck_counts(camera: FlirCamera, kelvin: float | np.ndarray) -> float | np.ndarray:

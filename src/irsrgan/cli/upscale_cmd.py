@@ -14,7 +14,7 @@ from ..errors import ConfigError
 from ..image import Image, write_image
 from ..inference import Upscaler
 from ..interpolate import interpolate_models
-from ..radiometry import UNIT_SYMBOLS, UNITS, image_in_units
+from ..radiometry import UNIT_SYMBOLS, UNITS, check_overrides, image_in_units
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -87,6 +87,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.flir_raw and (args.units != "counts" or args.emissivity is not None
                               or args.reflected_temp is not None):
         raise ConfigError("--units, --emissivity and --reflected-temp need --flir-raw")
+    check_overrides(args.emissivity, args.reflected_temp)
     out = Path(args.output)
     jobs = plan_jobs(inputs, out, flir_raw=args.flir_raw)
     target_dir = jobs[0].dst.parent if len(jobs) == 1 else out
