@@ -55,6 +55,7 @@ from .checkpoint import (
     resolve_model_path,
 )
 from .consistency import consistent_image
+from .denoise import default_strength, parse_strength, strength_for
 from .errors import CheckpointError, ConfigError, ImageError, ImageTooLargeError, IrsrganError
 from .image import (
     Image,
@@ -177,16 +178,23 @@ class ModelInfo:
     summary: str = ""
     psnr_model: str | None = None  # declared PSNR partner (provenance "psnr_model")
     pair: tuple[str, str] | None = None  # (psnr id, gan id) for network interpolation
+    robust_model: str | None = None  # declared robust partner (provenance "denoise_partner")
+    denoise_pair: tuple[str, str] | None = None  # (faithful id, robust id) for --denoise
 
     def to_json(self) -> dict[str, Any]:
         pair = None
         if self.pair is not None:
             pair = {"psnr": self.pair[0], "gan": self.pair[1],
                     "role": "psnr" if self.id == self.pair[0] else "gan"}
+        denoise = None
+        if self.denoise_pair is not None:
+            denoise = {"faithful": self.denoise_pair[0], "robust": self.denoise_pair[1],
+                       "role": "faithful" if self.id == self.denoise_pair[0] else "robust"}
         return {
             "id": self.id, "scale": self.scale, "arch": self.arch,
             "in_channels": self.in_channels, "out_channels": self.out_channels,
             "stage": self.stage, "summary": self.summary, "source": self.source, "pair": pair,
+            "denoise": denoise,
         }
 
 
@@ -206,11 +214,13 @@ def _info_from_file(model_id: str, path: Path, source: Literal["bundled", "file"
         cin, cout = int(config.get("in_channels", 1)), int(config.get("out_channels", 1))
     stage = provenance.get("stage")
     partner = provenance.get("psnr_model")
+    robust = provenance.get("denoise_partner")
     return ModelInfo(
         id=model_id, path=path, source=source, arch=arch, config=config, scale=scale,
         in_channels=cin, out_channels=cout,
         stage=str(stage) if stage else None, summary=str(provenance.get("summary") or ""),
         psnr_model=str(partner) if partner else None,
+        robust_model=str(robust) if robust else None,
     )
 
 
@@ -287,8 +297,19 @@ def _with_pairs(catalog: dict[str, ModelInfo]) -> dict[str, ModelInfo]:
             )
             continue
         pairs[psnr_id] = pairs[gan_id] = (psnr_id, gan_id)
+    denoise: dict[str, tuple[str, str]] = {}
+    for info in catalog.values():
+        robust = catalog.get(info.robust_model or "")
+        if robust is None or robust.id == info.id:
+            continue
+        if (info.arch, info.config) != (robust.arch, robust.config):
+            log.warning("model %s names %s as its robust partner, but they differ: no denoise "
+                        "strength offered", info.id, robust.id)
+            continue
+        denoise[info.id] = (info.id, robust.id)
+        denoise.setdefault(robust.id, (info.id, robust.id))
     return {
-        model_id: replace(info, pair=pairs[model_id]) if model_id in pairs else info
+        model_id: replace(info, pair=pairs.get(model_id), denoise_pair=denoise.get(model_id))
         for model_id, info in catalog.items()
     }
 
@@ -326,8 +347,11 @@ class ModelCache:
         self._lock = threading.Lock()
         self._mixes: dict[str, tuple[str, str]] = {}  # interpolated key name -> (psnr, gan)
 
-    def key(self, model_id: str, alpha: float | None) -> CacheKey:
-        """The cache key of a request; raises ConfigError for an unknown model or bad alpha."""
+    def key(self, model_id: str, alpha: float | None, *, denoise: bool = False) -> CacheKey:
+        """The cache key of a request; raises ConfigError for an unknown model or bad alpha.
+
+        ``alpha`` weighs the model's PSNR/GAN pair, or with ``denoise`` its faithful/robust
+        pair (the denoise strength)."""
         info = self.catalog.get(model_id)
         if info is None:
             raise ConfigError(
@@ -335,15 +359,19 @@ class ModelCache:
             )
         if alpha is None:
             return (model_id, None)
+        what = "denoise strength" if denoise else "alpha"
         if not (isinstance(alpha, (int, float)) and math.isfinite(alpha) and 0 <= alpha <= 1):
-            raise ConfigError(f"alpha must be a number in [0, 1], got {alpha!r}")
-        if info.pair is None:
+            raise ConfigError(f"{what} must be a number in [0, 1], got {alpha!r}")
+        pair = info.denoise_pair if denoise else info.pair
+        if pair is None:
             raise ConfigError(
+                f"denoise needs a faithful/robust model pair; model {model_id!r} has none "
+                "(leave denoise out)" if denoise else
                 f"alpha needs a PSNR/GAN model pair; model {model_id!r} has none "
                 "(leave alpha out)"
             )
         a = _round_alpha(alpha)
-        psnr_id, gan_id = info.pair
+        psnr_id, gan_id = pair
         if a == 0.0:
             return (psnr_id, None)
         if a == 1.0:
@@ -433,6 +461,7 @@ class Job:
     alpha: float | None
     key: CacheKey
     scale: int
+    denoise: dict | None = field(default=None, kw_only=True)
     tile: int | None
     range_mode: RangeMode
     input_info: dict
@@ -481,6 +510,7 @@ class Job:
             "name": self.name,
             "model": self.model_id,
             "alpha": self.alpha,
+            "denoise": self.denoise,
             "scale": self.scale,
             "tile": self.tile,
             "ensemble": self.ensemble,
@@ -557,14 +587,31 @@ class JobManager:
     # ---------------------------------------------------------------- jobs
     def submit(
         self, image: Image, name: str, model_id: str, alpha: float | None, tile: int | None,
-        range_mode: RangeMode, ensemble: bool = False, consistency: bool | None = None,
+        range_mode: RangeMode, ensemble: bool = False, denoise: str | None = None,
+        consistency: bool | None = None,
     ) -> Job:
-        key = self.cache.key(model_id, alpha)
-        info = self.cache.catalog[model_id]
+        info = self.cache.catalog.get(model_id)
+        denoised = None
+        faithful = info is not None and info.denoise_pair is not None and (
+            info.denoise_pair[0] == model_id or denoise is not None)
+        if faithful and alpha is None:
+            # a faithful model with its robust partner: the strength the CLI would use (the
+            # robust model itself runs plain unless a strength is asked for)
+            requested = default_strength(denoise, image.pixels.dtype)
+            strength, level = strength_for(image, requested, range_mode)
+            key = self.cache.key(model_id, strength, denoise=True)
+            denoised = {"requested": requested, "strength": strength,
+                        "noise": None if level is None else round(level.effective, 6)}
+        elif denoise is not None:
+            raise ConfigError(f"denoise needs a faithful/robust model pair; model {model_id!r} "
+                              "has none" if info is None or info.denoise_pair is None else
+                              "give alpha or denoise, not both")
+        else:
+            key = self.cache.key(model_id, alpha)
         px = image.pixels
         job = Job(
             id=secrets.token_urlsafe(12), name=name, image=image, model_id=model_id,
-            alpha=None if alpha is None else _round_alpha(alpha),
+            alpha=None if alpha is None else _round_alpha(alpha), denoise=denoised,
             key=key, scale=info.scale, tile=tile, range_mode=range_mode, ensemble=ensemble,
             # as `irsrgan upscale`: on by default for 16-bit and float (temperature) data
             consistency=image.dtype != np.uint8 if consistency is None else consistency,
@@ -853,6 +900,12 @@ AlphaField = Annotated[
     Form(ge=0, le=1, description="fidelity-perception weight of the model's PSNR/GAN pair: "
          "0 = PSNR model, 1 = GAN model (only for models with a pair)"),
 ]
+DenoiseField = Annotated[
+    str | None,
+    Form(description="denoise strength for models with a faithful/robust pair: auto "
+         "(estimated from the image's noise and stripes), or 0 (faithful) .. 1 (robust); "
+         "default auto for 8-bit images, 0 for 16-bit and float ones"),
+]
 TileField = Annotated[int | None, Form(ge=0, description="LR tile side; 0 = no tiling")]
 RangeField = Annotated[
     RangeMode, Form(description="value mapping: auto = 8-bit by dtype, 16-bit/float "
@@ -1021,7 +1074,7 @@ def create_app(
     # ---------------------------------------------------------------- helpers
     async def prepare(
         image: UploadFile, model: str | None, alpha: float | None, tile: int | None,
-        flir_raw: bool = False, units: Units = "counts",
+        flir_raw: bool = False, denoise: str | None = None, units: Units = "counts",
     ) -> tuple[Image, str, str, int | None]:
         name = safe_filename(image.filename)
         try:
@@ -1034,6 +1087,11 @@ def create_app(
         model_id = model or default_model
         try:
             cache.key(model_id, alpha)
+            if denoise is not None:
+                if alpha is not None:
+                    raise ConfigError("give alpha or denoise, not both")
+                parse_strength(denoise)
+                cache.key(model_id, 0.0, denoise=True)  # the model must have a pair
         except ConfigError as exc:
             raise HTTPException(422, str(exc)) from None
         if tile is not None and tile != 0 and not config.min_tile <= tile <= MAX_TILE:
@@ -1083,15 +1141,16 @@ def create_app(
         range_mode: RangeField = "auto",
         flir_raw: FlirRawField = False,
         ensemble: EnsembleField = False,
+        denoise: DenoiseField = None,
         units: UnitsField = "counts",
         consistency: ConsistencyField = None,
     ) -> Job:
         """The upscaling form shared by /api/upscale and /api/jobs: checked, decoded, queued."""
         decoded, name, model_id, tile = await prepare(image, model, alpha, tile, flir_raw,
-                                                      units)
+                                                      denoise, units)
         try:
             return manager.submit(decoded, name, model_id, alpha, tile, range_mode, ensemble,
-                                  consistency)
+                                  denoise, consistency)
         except QueueFull as exc:
             raise HTTPException(429, str(exc)) from None
         except ConfigError as exc:
@@ -1108,6 +1167,8 @@ def create_app(
         }
         if job.alpha is not None:
             headers["X-Irsrgan-Alpha"] = f"{job.alpha:g}"
+        if job.denoise is not None:
+            headers["X-Irsrgan-Denoise"] = f"{job.denoise['strength']:g}"
         return Response(job.result, media_type=MEDIA_TYPES[job.format], headers=headers)
 
     # ---------------------------------------------------------------- page

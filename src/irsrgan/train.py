@@ -186,15 +186,20 @@ def _datasets(cfg: Config):
         cfg.data.train, scale=cfg.model.scale, patch_size=cfg.data.patch_size,
         preset=get_preset(cfg.data.degradation), seed=cfg.seed,
         in_memory=cfg.data.in_memory, channels=cfg.model.in_channels,
+        hr_augment=cfg.data.augment,
     )
-    val_set = None
-    if cfg.data.val:
-        val_set = ValidationDataset(
-            cfg.data.val, scale=cfg.model.scale, preset=cfg.data.val_degradation,
+
+    def val_dataset(root: str) -> ValidationDataset:
+        return ValidationDataset(
+            root, scale=cfg.model.scale, preset=cfg.data.val_degradation,
             seed=cfg.seed, channels=cfg.model.in_channels, max_size=cfg.data.val_max_size,
             limit=cfg.data.val_limit,
         )
-    return train_set, val_set
+
+    val_set = val_dataset(cfg.data.val) if cfg.data.val else None
+    # out-of-domain sets, logged beside the main one (which alone picks best.pt)
+    extra_val = {name: val_dataset(root) for name, root in cfg.data.extra_val.items()}
+    return train_set, val_set, extra_val
 
 
 # --------------------------------------------------------------------------- state I/O
@@ -284,7 +289,7 @@ def train(cfg: Config, out_dir: str | os.PathLike, *, resume: bool = False,
         if gan:
             disc = nn.parallel.DistributedDataParallel(disc, **ddp_kw)
 
-    train_set, val_set = _datasets(cfg)
+    train_set, val_set, extra_val = _datasets(cfg)
     per_epoch = len(train_set) // cfg.data.batch_size
     if per_epoch == 0:
         raise ConfigError(
@@ -388,7 +393,11 @@ def train(cfg: Config, out_dir: str | os.PathLike, *, resume: bool = False,
         if val_set is not None and (step % cfg.train.val_every == 0 or last):
             if d.main:
                 metrics = validate(ema.model, val_set, device)
-                logger.log({"step": step, **{f"val_{k}": v for k, v in metrics.items()}})
+                row = {"step": step, **{f"val_{k}": v for k, v in metrics.items()}}
+                for name, extra in extra_val.items():
+                    row.update({f"val_{name}_{k}": v
+                                for k, v in validate(ema.model, extra, device).items()})
+                logger.log(row)
                 if metrics["psnr"] > best_psnr:
                     best_psnr = metrics["psnr"]
                     _save_state(out / "best.pt", _state(cfg, gen, ema, opt_g, scaler_g, disc,

@@ -7,9 +7,12 @@ import sys
 import tempfile
 from pathlib import Path
 
+import numpy as np
+
 from ..batch import FileJob, plan_jobs, run_batch
 from ..checkpoint import DEFAULT_MODEL, load_model
 from ..consistency import consistent_image
+from ..denoise import DenoiseUpscaler, default_strength, parse_strength, robust_partner
 from ..errors import ConfigError
 from ..image import Image, write_image
 from ..inference import Upscaler
@@ -31,6 +34,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model-b", help="second model for network interpolation (with --alpha)")
     p.add_argument("--alpha", type=float, default=None,
                    help="interpolate weights: 0 = --model, 1 = --model-b")
+    p.add_argument("--denoise", metavar="auto|0..1", default=None,
+                   help="denoise strength between the model (0, faithful) and its robust "
+                   "partner (1): network interpolation. auto (the default for 8-bit inputs "
+                   "when the model has a partner) estimates each image's noise and stripes; "
+                   "16-bit and float inputs default to 0, the faithful model")
+    p.add_argument("--robust", metavar="MODEL",
+                   help="the strength-1 end of --denoise (default: the partner the model's "
+                   "file names, e.g. irsrgan-robust-x4 for irsrgan-x4)")
     p.add_argument("--tile", type=int, default=None,
                    help="LR tile size in pixels (default: from free memory; 0 = no tiling)")
     p.add_argument("--overlap", type=int, default=16, help="LR tile overlap (default 16)")
@@ -97,28 +108,33 @@ def run(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 2
     model = build_model(args)
-    upscaler = Upscaler(
-        model, device=args.device, tile=args.tile, overlap=args.overlap, half=args.half,
-        backend=args.backend, ensemble=args.ensemble,
-    )
+    engine = dict(device=args.device, tile=args.tile, overlap=args.overlap, half=args.half,
+                  backend=args.backend, ensemble=args.ensemble)
+    upscaler = Upscaler(model, **engine)
+    pair = build_denoise(args, model, engine)
+    strengths: list[tuple[bool, float]] = []
     flir_lines: list[str] = []
 
     def process(image: Image, job: FileJob) -> Image:
         if image.flir is not None and image.flir.preview_size is not None:
             image = image_in_units(image, args.units, emissivity=args.emissivity,
                                    reflected_temp_c=args.reflected_temp)
-        sr = upscaler.upscale_image(image, range_mode=args.range_mode)
+        if pair is None:
+            sr = upscaler.upscale_image(image, range_mode=args.range_mode)
+        else:
+            requested = default_strength(args.denoise, image.dtype)
+            sr = pair.upscale_image(image, range_mode=args.range_mode, strength=requested)
+            strengths.append((requested == "auto", pair.last_strength))
         if use_consistency(args.consistency, image):
             sr = consistent_image(sr, image)
         if image.flir is not None and image.flir.preview_size is not None:
             flir_lines.append(describe_flir(job, image, sr))
         return sr
 
-    result = run_batch(
-        jobs, process, overwrite=args.overwrite, progress=not args.quiet,
-        desc=f"x{model.scale}", flir_raw=args.flir_raw,
-    )
+    result = run_batch(jobs, process, overwrite=args.overwrite, progress=not args.quiet,
+                       desc=f"x{model.scale}", flir_raw=args.flir_raw)
     print(result.summary(), file=sys.stderr)
+    print(denoise_summary(strengths, args.denoise), file=sys.stderr, end="")
     if flir_lines:
         print(f"--flir-raw: {len(flir_lines)} FLIR R-JPEG(s) upscaled from their raw data, "
               "not the preview:", file=sys.stderr)
@@ -148,6 +164,39 @@ def describe_flir(job: FileJob, image: Image, sr: Image) -> str:
         line += (f", emissivity {cam.emissivity:.3g}, reflected "
                  f"{cam.reflected_apparent_temperature - 273.15:.2f} degC")
     return line
+
+
+def denoise_summary(strengths: list[tuple[bool, float]], requested: str | None) -> str:
+    """One line per kind of strength used (auto, fixed, or faithful by default)."""
+    lines = []
+    auto = [v for a, v in strengths if a]
+    if auto:
+        lines.append(f"denoise auto: strength {min(auto):.2f}..{max(auto):.2f} (median "
+                     f"{float(np.median(auto)):.2f}) over {len(auto)} image(s)")
+    fixed = [v for a, v in strengths if not a]
+    if fixed:
+        why = (f"--denoise {requested}" if requested is not None
+               else "16-bit/float inputs keep the faithful model; --denoise auto to change")
+        lines.append(f"denoise {fixed[0]:.2f} for {len(fixed)} image(s) ({why})")
+    return "".join(line + "\n" for line in lines)
+
+
+def build_denoise(args: argparse.Namespace, model, engine: dict) -> DenoiseUpscaler | None:
+    """The faithful/robust pair for --denoise, or None (no partner and none asked for)."""
+    robust = args.robust or robust_partner(args.model)
+    if args.denoise is None and args.robust is None:
+        if robust is None or args.model_b is not None:
+            return None
+        strength = "auto"  # the model has a partner: per image, default_strength decides
+    else:
+        if args.model_b is not None:
+            raise ConfigError("--denoise/--robust and --alpha/--model-b both interpolate "
+                              "models: use one")
+        if robust is None:
+            raise ConfigError(f"--denoise: model {args.model} names no robust partner; give "
+                              "one with --robust MODEL")
+        strength = parse_strength(args.denoise if args.denoise is not None else "auto")
+    return DenoiseUpscaler(model, load_model(robust), strength, **engine)
 
 
 def write_sample(folder: Path) -> Path:
