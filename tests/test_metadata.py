@@ -38,6 +38,7 @@ def x2_model(tmp_path_factory):
 def _exif() -> PILImage.Exif:
     exif = PILImage.Exif()
     exif[271], exif[272] = "ThermaCorp", "TC-640"
+    exif[274] = 1
     exif[0x8769] = {36867: "2026:11:30 07:00:00", 0xA002: 40, 0xA003: 30}
     exif[0x8825] = GPS
     return exif
@@ -184,3 +185,23 @@ def test_big_endian_geotiff_keeps_its_tags_and_ground(tmp_path, x2_model):
     assert page.tags[271].value == "Acme" and page.tags[18246].value == 3
     assert page.tags[33550].value == pytest.approx((0.05, 0.1, 0.0))  # half-size pixels
     assert page.tags[33922].value == (0.0, 0.0, 0.0, 350000.5, 5600000.25, 0.0)  # same corner
+
+
+def test_rotated_jpeg_is_kept_upright(tmp_path, x2_model):
+    """EXIF orientation 6 (rotate 90 degrees clockwise) is applied on read, so the kept EXIF
+    must say "upright" and give the rotated size."""
+    px = np.zeros((30, 40), np.uint8)
+    px[:, :5] = 255  # a bright left edge
+    exif = _exif()
+    exif[274] = 6
+    src = tmp_path / "r.jpg"
+    PILImage.fromarray(px, "L").save(src, exif=exif, quality=95)
+    out = tmp_path / "r_out.jpg"
+    _upscale(src, out, x2_model)
+    with PILImage.open(out) as im:
+        assert im.size == (60, 80)  # 40x30 turned: 30x40, upscaled
+        e = im.getexif()
+        assert e[274] == 1
+        assert (e.get_ifd(0x8769)[0xA002], e.get_ifd(0x8769)[0xA003]) == (60, 80)
+        top = np.asarray(im)[:10].mean()
+        assert top > 200  # the bright edge is at the top, once

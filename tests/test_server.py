@@ -407,7 +407,7 @@ def _truncated_png() -> bytes:
     [
         (b"", {}, 422, "file is empty"),
         (b"hello, this is text\n" * 10, {}, 415, "checked by content"),
-        (None, {}, 422, "corrupt"),  # a truncated PNG
+        (None, {}, 422, "PNG is truncated"),  # a truncated PNG
         ("png", {"model": "nope"}, 422, "model must be one of"),
         ("png", {"model": "other-x4", "alpha": 0.5}, 422, "needs a PSNR/GAN model pair"),
         ("png", {"alpha": 1.5}, 422, "less than or equal to 1"),

@@ -113,10 +113,11 @@ def _image_to_frame(image: Image, name: str, channels: int) -> _Frame:
     return _Frame(name, np.ascontiguousarray(unit, dtype=np.float32), vmap)
 
 
-def load_frame(path: str | os.PathLike, *, channels: int = 1, name: str | None = None) -> _Frame:
+def load_frame(path: str | os.PathLike, *, channels: int = 1, name: str | None = None,
+               max_pixels: int | None = None) -> _Frame:
     """Decode one image for a dataset (see the module docstring for the value range)."""
     path = Path(path)
-    return _image_to_frame(read_image(path), name or path.name, channels)
+    return _image_to_frame(read_image(path, max_pixels=max_pixels), name or path.name, channels)
 
 
 def _rel_name(path: Path, root: Path) -> str:

@@ -29,6 +29,7 @@ _TYPE_SIZES = {1: (1, 1), 2: (1, 1), 3: (2, 2), 4: (4, 4), 5: (8, 4), 6: (1, 1),
                16: (8, 8), 17: (8, 8), 18: (8, 8)}
 EXIF_IFD, GPS_IFD, INTEROP_IFD, MAKER_NOTE = 34665, 34853, 40965, 37500
 _PIXEL_X, _PIXEL_Y, _FOCAL_X, _FOCAL_Y = 0xA002, 0xA003, 0xA20E, 0xA20F
+_ORIENTATION = 274
 # written by tifffile from the pixels (or by image.py from tiff_tags): never copied
 _TIFF_LAYOUT_TAGS = frozenset({
     254, 255, 256, 257, 258, 259, 262, 263, 266, 269, 270, 273, 274, 277, 278, 279, 280, 281,
@@ -152,12 +153,16 @@ def _factor(size: tuple[int, int], source: tuple[int, int]) -> tuple[float, floa
 
 
 def exif_resized(exif: bytes, size: tuple[int, int], source: tuple[int, int]) -> bytes:
-    """An EXIF block (TIFF structure) with its EXIF pixel dimensions set to ``size`` and the
-    focal plane resolutions scaled from ``source``, patched in place."""
+    """An EXIF block (TIFF structure) with its EXIF pixel dimensions set to ``size``, the
+    focal plane resolutions scaled from ``source`` and the orientation set to upright (the
+    decoder applies it), patched in place."""
     found = _tiff_structure(exif)
     if found is None:
         return exif
     out = bytearray(exif)
+    for e in found[1]:  # the pixels were turned upright when read (image.decode_image)
+        if e.code == _ORIENTATION and e.dtype == 3 and e.count == 1 and e.at >= 0:
+            out[e.at:e.at + 2] = struct.pack(e.order + "H", 1)
     for e in found[2].get(EXIF_IFD, []):
         new = _resized_value(e, size, _factor(size, source))
         if new is not None and e.at >= 0:

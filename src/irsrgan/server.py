@@ -49,6 +49,7 @@ from . import __version__
 from .checkpoint import (
     DEFAULT_MODEL,
     bundled_models,
+    check_model_file,
     load_model,
     read_generator_state,
     read_metadata,
@@ -66,7 +67,7 @@ from .image import (
     sniff_format,
     to_tensor,
 )
-from .inference import Upscaler, pick_device
+from .inference import MAX_OVERLAP, Upscaler, pick_device
 from .interpolate import interpolate_models
 from .metrics import laplacian_variance
 from .radiometry import UNIT_SYMBOLS, Units, image_in_units
@@ -147,6 +148,8 @@ class ServerConfig:
         for name, value, low in checks:
             if not isinstance(value, int) or value < low:
                 raise ConfigError(f"{name} must be an integer >= {low}, got {value!r}")
+        if self.overlap > MAX_OVERLAP:
+            raise ConfigError(f"overlap must be <= {MAX_OVERLAP} LR pixels, got {self.overlap}")
         if self.tile is not None and self.tile != 0 and self.tile < self.min_tile:
             raise ConfigError(
                 f"tile must be 0 (no tiling) or >= {self.min_tile} for overlap {self.overlap}, "
@@ -205,9 +208,15 @@ def _info_from_file(model_id: str, path: Path, source: Literal["bundled", "file"
     except Exception:  # not one of our safetensors files: detect from the weights
         meta = {}
     if meta.get("format") == "irsrgan":
-        arch, config = str(meta["arch"]), dict(meta["config"])
-        scale, cin, cout = int(meta["scale"]), int(meta["in_channels"]), int(meta["out_channels"])
+        try:
+            arch, config = str(meta["arch"]), dict(meta["config"])
+            scale, cin = int(meta["scale"]), int(meta["in_channels"])
+            cout = int(meta["out_channels"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise CheckpointError(f"{path}: metadata is incomplete or malformed: {exc}") from None
         provenance = meta.get("provenance") or {}
+        if not isinstance(provenance, dict):
+            provenance = {}
     else:
         arch, config, _ = read_generator_state(path)
         scale = int(config.get("scale", 1))
@@ -259,6 +268,7 @@ def build_catalog(config: ServerConfig) -> tuple[dict[str, ModelInfo], str]:
         while model_id in catalog and catalog[model_id].path.resolve() != path.resolve():
             model_id, n = f"{base}-{n}", n + 1
         if model_id not in catalog:
+            check_model_file(path)  # a broken file stops the server here, not every request
             catalog[model_id] = _info_from_file(model_id, path, "file")
         given.append(model_id)
     if not catalog:
@@ -1112,10 +1122,7 @@ def create_app(
         except ImageError as exc:
             message = str(exc)
             if isinstance(exc, ImageTooLargeError):  # refused from the header: no decoding
-                raise HTTPException(
-                    413, f"image too large: {message} (the limit is {config.max_pixels} "
-                         "pixels, set with --max-pixels)"
-                ) from None
+                raise HTTPException(413, f"image too large: {message}") from None
             raise HTTPException(422, message) from None
         # units apply to FLIR raw data only, as flir_raw applies to FLIR files only
         if units != "counts" and decoded.flir is not None and decoded.flir.preview_size:

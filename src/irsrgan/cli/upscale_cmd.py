@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
-from ..batch import FileJob, plan_jobs, run_batch
+from ..batch import (
+    FileJob,
+    default_max_pixels,
+    make_output_folder,
+    output_folder,
+    plan_jobs,
+    run_batch,
+)
 from ..checkpoint import DEFAULT_MODEL, load_model
 from ..consistency import consistent_image
 from ..denoise import DenoiseUpscaler, default_strength, parse_strength, robust_partner
@@ -75,15 +81,31 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "float (temperature) outputs, off for 8-bit")
     p.add_argument("--sample", action="store_true",
                    help="upscale a generated thermal-like sample (written to OUTPUT/input/)")
+    p.add_argument("--max-pixels", type=int, default=None,
+                   help="largest input in pixels (width x height), checked from the file "
+                   "header before decoding (default: what fits in half the available memory, "
+                   "see docs/LIMITS.md)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
+
+
+# bytes per input pixel and channel an x1 upscale needs at its peak (decoded input, unit float,
+# float output, native output); the output terms grow with scale^2 (docs/LIMITS.md)
+UPSCALE_BYTES_PER_PIXEL = 16
+
+
+def upscale_max_pixels(scale: int, channels: int = 4) -> int:
+    """The default ``--max-pixels`` of ``irsrgan upscale`` on this machine."""
+    return default_max_pixels(UPSCALE_BYTES_PER_PIXEL * scale * scale * channels)
 
 
 def build_model(args: argparse.Namespace):
     model = load_model(args.model)
     if args.model_b is not None or args.alpha is not None:
         if args.model_b is None or args.alpha is None:
-            raise SystemExit("irsrgan upscale: --alpha and --model-b go together")
+            raise ConfigError("--alpha and --model-b go together")
+        if not 0.0 <= args.alpha <= 1.0:
+            raise ConfigError(f"--alpha must be in [0, 1], got {args.alpha}")
         model = interpolate_models(model, load_model(args.model_b), args.alpha)
     return model
 
@@ -91,6 +113,7 @@ def build_model(args: argparse.Namespace):
 def run(args: argparse.Namespace) -> int:
     inputs = list(args.inputs)
     if args.sample:
+        make_output_folder(Path(args.output) / "input")
         inputs.append(str(write_sample(Path(args.output) / "input")))
     if not inputs:
         print("irsrgan upscale: give at least one INPUT (or --sample)", file=sys.stderr)
@@ -99,18 +122,18 @@ def run(args: argparse.Namespace) -> int:
                               or args.reflected_temp is not None):
         raise ConfigError("--units, --emissivity and --reflected-temp need --flir-raw")
     check_overrides(args.emissivity, args.reflected_temp)
+    if args.max_pixels is not None and args.max_pixels < 1:
+        raise ConfigError(f"--max-pixels must be >= 1, got {args.max_pixels}")
     out = Path(args.output)
     jobs = plan_jobs(inputs, out, flir_raw=args.flir_raw)
-    target_dir = jobs[0].dst.parent if len(jobs) == 1 else out
-    target_dir.mkdir(parents=True, exist_ok=True)
-    if not _writable(target_dir):
-        print(f"irsrgan upscale: error: output folder {target_dir} is not writable",
-              file=sys.stderr)
-        return 2
+    make_output_folder(output_folder(jobs, out))
     model = build_model(args)
     engine = dict(device=args.device, tile=args.tile, overlap=args.overlap, half=args.half,
                   backend=args.backend, ensemble=args.ensemble)
     upscaler = Upscaler(model, **engine)
+    if args.tile and args.tile < upscaler.minimum_tile():
+        raise ConfigError(f"--tile {args.tile} is too small for --overlap {args.overlap}: "
+                          f"use at least {upscaler.minimum_tile()} (or 0: no tiling)")
     pair = build_denoise(args, model, engine)
     strengths: list[tuple[bool, float]] = []
     flir_lines: list[str] = []
@@ -131,8 +154,9 @@ def run(args: argparse.Namespace) -> int:
             flir_lines.append(describe_flir(job, image, sr))
         return sr
 
+    max_pixels = args.max_pixels or upscale_max_pixels(model.scale)
     result = run_batch(jobs, process, overwrite=args.overwrite, progress=not args.quiet,
-                       desc=f"x{model.scale}", flir_raw=args.flir_raw)
+                       desc=f"x{model.scale}", flir_raw=args.flir_raw, max_pixels=max_pixels)
     print(result.summary(), file=sys.stderr)
     print(denoise_summary(strengths, args.denoise), file=sys.stderr, end="")
     if flir_lines:
@@ -208,10 +232,3 @@ def write_sample(folder: Path) -> Path:
         write_image(path, Image(pixels=thermal_sample(), format="png", layout="gray"))
     return path
 
-
-def _writable(folder: Path) -> bool:
-    try:
-        with tempfile.TemporaryFile(dir=folder):
-            return True
-    except OSError:
-        return False
