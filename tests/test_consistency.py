@@ -44,11 +44,14 @@ def test_float_is_exact_in_one_step_and_nan_blocks_stay_nan():
     lr, sr = _pair(np.float32, scale=2)
     lr.pixels[5, 7] = np.nan
     sr.pixels[10:12, 14:16] = np.nan
+    lr.pixels[0, 0] = np.inf
+    sr.pixels[0:2, 0:2] = np.inf
     out = consistent_image(sr, lr)
     means = block_mean(out.pixels.astype(np.float64), 2)
     ok = np.isfinite(lr.pixels)
     assert np.abs(means[ok] - lr.pixels[ok]).max() < 1e-5
-    assert np.isnan(out.pixels[10:12, 14:16]).all() and np.isfinite(out.pixels[:10]).all()
+    assert np.isnan(out.pixels[10:12, 14:16]).all() and (out.pixels[0:2, 0:2] == np.inf).all()
+    assert np.isfinite(out.pixels[2:10]).all()
 
 
 def test_consistent_output_is_left_alone():

@@ -15,7 +15,7 @@ output towards that set in two stages:
 
 Integer outputs are rounded at the end, so their block means agree with ``y`` within half a
 unit; float outputs agree to float rounding. Non-finite input pixels (NaN marks invalid
-temperatures) leave their block untouched.
+temperatures, +-Inf saturated ones) leave their block untouched and stay as they are.
 """
 
 from __future__ import annotations
@@ -113,5 +113,6 @@ def consistent_image(sr: Image, lr: Image) -> Image:
     if dtype.kind in "ui":
         np.rint(x, out=x)
     elif np.issubdtype(dtype, np.floating):
-        x[~np.isfinite(sr.pixels)] = np.nan
+        bad = ~np.isfinite(sr.pixels)  # NaN and +-Inf stay as they were
+        x[bad] = sr.pixels[bad]
     return replace(sr, pixels=np.ascontiguousarray(x.astype(dtype)))
