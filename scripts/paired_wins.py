@@ -3,7 +3,8 @@
     python scripts/paired_wins.py reports/exp1-bicubic exp1-rrdbnet exp1-crdbnet
 
 Reads REPORT/per_image.csv (written by `irsrgan evaluate`) and prints, for the metric (PSNR by
-default), the share of images where A is higher than B and the mean difference A - B.
+default), the share of images where A is higher than B, the mean difference A - B and its range
+over the images.
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ def main() -> None:
     diffs = [values[args.a][k] - values[args.b][k] for k in images]
     wins = sum(d > 0 for d in diffs) / len(diffs)
     print(f"{args.report.name}: {args.a} above {args.b} in {args.metric} on {wins:.0%} of "
-          f"{len(diffs)} images, mean difference {sum(diffs) / len(diffs):+.3f}")
+          f"{len(diffs)} images, mean difference {sum(diffs) / len(diffs):+.3f} "
+          f"({min(diffs):+.3f} to {max(diffs):+.3f})")
 
 
 if __name__ == "__main__":

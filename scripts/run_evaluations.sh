@@ -21,6 +21,13 @@ for deg in bicubic thermal; do
      --scale 4 --degradation "$deg" --ensemble --out "reports/ensemble-x4-$deg"
 done
 
+# Measurement consistency (upscale --consistency): every method with and without, on the
+# sensor's own area downsample and on bicubic LR; the first 20 frames (docs/RESULTS.md, 7)
+for deg in configs/degradations/area.yaml bicubic; do
+  ev --model irsrgan-psnr-x4 --model irsrgan-x4 --scale 4 --degradation "$deg" --consistency \
+     --limit 20 --out "reports/consistency-x4-$(basename "$deg" .yaml)"
+done
+
 [ "${1:-all}" = shipped ] && exit 0  # `run_evaluations.sh shipped`: only the above
 
 # Experiment 1: CRDB vs RRDB at an equal budget

@@ -7,6 +7,7 @@ import csv
 import hashlib
 import json
 import re
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -343,6 +344,26 @@ def test_errors_exit_2(tmp_path, models, data, capsys, extra, message):
     assert rc == 2, err
     assert "irsrgan evaluate: error:" in err and message in err
     assert not (tmp_path / "rep" / "summary.json").exists()
+
+
+def test_consistency_variants_score_the_projected_output(tmp_path, models, data):
+    from irsrgan.consistency import project_block_mean
+
+    root, arrays = data
+    area = Path(__file__).resolve().parents[1] / "configs" / "degradations" / "area.yaml"
+    summary = ev.evaluate([models["A"]], root / "a.png", tmp_path / "rep", degradation=area,
+                          consistency=True, grid=0)
+    assert list(summary["means"]) == ["bicubic", "A", "bicubic+consistency", "A+consistency"]
+    assert summary["methods"]["A+consistency"]["consistency_of"] == "A"
+    # the variant's PSNR is that of the projected bicubic output, computed here
+    hr = torch.from_numpy(arrays["a.png"][:40, :36] / 255.0).float()[None, None]
+    lr = F.interpolate(hr, scale_factor=1 / S, mode="area")
+    sr = _bicubic_up(lr)[0, 0].double().numpy()
+    fixed = project_block_mean(sr, lr[0, 0].double().numpy(), S, low=0.0, high=1.0)
+    want, _ = _ski(fixed, hr[0, 0].double().numpy(), 1.0)
+    got = summary["means"]["bicubic+consistency"]["psnr"]
+    assert got == pytest.approx(want, abs=1e-3)
+    assert got > summary["means"]["bicubic"]["psnr"]  # the HR itself is consistent here
 
 
 def test_sets_and_protocols_give_one_table(tmp_path, models, data):

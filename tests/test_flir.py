@@ -18,11 +18,36 @@ from irsrgan.models import create_model
 
 from .conftest import require_shared_data
 
+# a camera's CameraInfo constants (those of file 24, a FLIR E30bx), as the record stores them
+CAMERA = {
+    "emissivity": 0.98, "object_distance": 5.0, "reflected_apparent_temperature": 283.15,
+    "atmospheric_temperature": 276.15, "ir_window_temperature": 293.15,
+    "ir_window_transmission": 1.0, "relative_humidity": 0.5, "planck_r1": 14936.05859375,
+    "planck_b": 1397.1, "planck_f": 1.0, "atmospheric_trans_alpha1": 0.006569,
+    "atmospheric_trans_alpha2": 0.01262, "atmospheric_trans_beta1": -0.002276,
+    "atmospheric_trans_beta2": -0.00667, "atmospheric_trans_x": 1.9, "planck_o": -6159,
+    "planck_r2": 0.011179725639522076, "camera_model": "FLIR E30bx",
+    "camera_serial_number": "49021720",
+}
+
+
+def camera_record(values: dict, order: str = "<") -> bytes:
+    """A CameraInfo record (ExifTool's FLIR CameraInfo layout) holding ``values``."""
+    from irsrgan.flir import _CAMERA_INFO_LAYOUT
+
+    rec = bytearray(0x320)
+    rec[0:2] = struct.pack(order + "H", 2)
+    for key, value in values.items():
+        offset, fmt = _CAMERA_INFO_LAYOUT[key]
+        packed = (value.encode() if isinstance(value, str) else value,)
+        struct.pack_into(order + fmt, rec, offset, *packed)
+    return bytes(rec)
+
 
 def make_rjpeg(raw: np.ndarray, *, order: str = "<", png: bool = True, chunks: int = 2,
-               magic: bytes = b"FFF\x00") -> bytes:
+               magic: bytes = b"FFF\x00", camera: dict | None = None) -> bytes:
     """A JPEG preview with the raw counts in FLIR APP1 segments (an FFF file, one RawData
-    record), laid out as FLIR cameras write it."""
+    record and, given ``camera``, a CameraInfo record), laid out as FLIR cameras write it."""
     h, w = raw.shape
     if png:
         words = raw.byteswap() if order == "<" else raw  # the PNG holds the record's order
@@ -30,9 +55,14 @@ def make_rjpeg(raw: np.ndarray, *, order: str = "<", png: bool = True, chunks: i
     else:
         payload = raw.astype(np.dtype(np.uint16).newbyteorder(order)).tobytes()
     record = struct.pack(order + "HHH", 2, w, h).ljust(32, b"\x00") + payload
-    header = magic + b"test".ljust(16, b"\x00") + struct.pack(">III", 100, 64, 1)
-    entry = struct.pack(">HHIIII", 1, 2, 100, 1, 96, len(record)).ljust(32, b"\x00")
-    fff = header.ljust(64, b"\x00") + entry + record
+    records = [(1, record)] + ([(0x20, camera_record(camera, order))] if camera else [])
+    header = magic + b"test".ljust(16, b"\x00") + struct.pack(">III", 100, 64, len(records))
+    at, entries, body = 64 + 32 * len(records), b"", b""
+    for rtype, rec in records:
+        entries += struct.pack(">HHIIII", rtype, 2, 100, 1, at, len(rec)).ljust(32, b"\x00")
+        at += len(rec)
+        body += rec
+    fff = header.ljust(64, b"\x00") + entries + body
     size = -(-len(fff) // chunks)
     app1 = b""
     for i in range(chunks):

@@ -98,11 +98,18 @@ def _slow_loader(delay: float, gate: threading.Event | None = None):
     return load
 
 
-def _library(path: Path, image_bytes: bytes, *, tile=None, model=None):
-    """What the library gives for the same file: the reference for the server's output."""
+def _library(path: Path, image_bytes: bytes, *, tile=None, model=None, consistency=None):
+    """What the library gives for the same file: the reference for the server's output
+    (measurement consistency by default for 16-bit and float, as the server and the CLI)."""
+    from irsrgan.consistency import consistent_image
+
     model = model if model is not None else load_model(path)
     upscaler = Upscaler(model, device="cpu", tile=tile, overlap=OVERLAP, backend="torch")
-    return upscaler.upscale_image(decode_image(image_bytes))
+    image = decode_image(image_bytes)
+    out = upscaler.upscale_image(image)
+    if consistency if consistency is not None else image.dtype != np.uint8:
+        out = consistent_image(out, image)
+    return out
 
 
 def _png(px: np.ndarray) -> bytes:
@@ -259,11 +266,49 @@ def test_flir_rjpeg_preview_or_raw_counts(client, models):
     assert job["input"]["format"] == "jpeg" and job["input"]["flir_preview"] is True
     r = _post(client, data, name="cam.jpg", flir_raw="true")
     assert r.status_code == 200, r.text
-    assert r.headers["content-disposition"] == 'attachment; filename="cam_x2.tif"'
+    assert r.headers["content-disposition"] == 'attachment; filename="cam_x2.tiff"'
     out = decode_image(r.content)
     assert out.format == "tiff" and out.pixels.dtype == np.uint16 and out.pixels.shape == (48, 64)
     # the same result as upscaling the raw counts stored as a 16-bit PNG
     np.testing.assert_array_equal(out.pixels, _library(models["tiny-x2"], _png(raw)).pixels)
+
+
+def test_flir_temperatures_and_the_values_for_a_readout(client, models):
+    from irsrgan.consistency import consistent_image
+    from irsrgan.radiometry import image_in_units
+
+    from .test_flir import CAMERA, make_rjpeg
+
+    raw = thermal_sample(24, 32, seed=4)
+    data = make_rjpeg(raw, camera=CAMERA)
+    r = _post(client, data, name="cam.jpg", path="/api/jobs", flir_raw="true", units="celsius")
+    job = _wait(client, r.json()["id"])
+    assert job["status"] == "done", job
+    assert job["input"]["unit"] == "degC"
+    assert job["input"]["flir"] == {"raw_size": [32, 24], "preview_size": [32, 24],
+                                    "units": "celsius", "camera": "FLIR E30bx"}
+    assert job["output"]["filename"] == "cam_x2.tiff" and job["output"]["dtype"] == "float32"
+    v = client.get(job["links"]["values"])
+    assert v.status_code == 200 and v.headers["x-unit"] == "degC"
+    assert (v.headers["x-width"], v.headers["x-height"]) == ("64", "48")
+    values = np.frombuffer(v.content, "<f4").reshape(48, 64)
+    out = decode_image(client.get(job["links"]["result"]).content)
+    np.testing.assert_array_equal(values, out.pixels)
+    # the temperatures the library gives for the same file
+    want = image_in_units(decode_image(data, "cam.jpg", flir_raw=True), "celsius")
+    lib = Upscaler(load_model(models["tiny-x2"]), device="cpu", overlap=OVERLAP,
+                   backend="torch").upscale_image(want)
+    np.testing.assert_allclose(out.pixels, consistent_image(lib, want).pixels, atol=1e-4)
+    assert job["consistency"] is True  # the default for temperatures
+    means = out.pixels.reshape(24, 2, 32, 2).astype(np.float64).mean(axis=(1, 3))
+    assert np.abs(means - want.pixels).max() < 1e-3  # each 2x2 block reads as the sensor read
+    # units concern FLIR raw data only: a PNG in the same request form is upscaled as it is
+    r = _post(client, _png(raw), name="a.png", flir_raw="true", units="celsius")
+    assert r.status_code == 200 and decode_image(r.content).pixels.dtype == np.uint16
+    # consistency off on request: the model's output as it is
+    r = _post(client, _png(raw), name="a.png", consistency="false")
+    np.testing.assert_array_equal(decode_image(r.content).pixels, _library(
+        models["tiny-x2"], _png(raw), consistency=False).pixels)
 
 
 @pytest.mark.parametrize("fmt", ["png", "tiff"])
@@ -276,7 +321,8 @@ def test_16bit_round_trip_through_jobs(client, models, fmt):
     job = r.json()
     assert r.headers["location"] == f"/api/jobs/{job['id']}"
     assert job["input"] == {"width": 56, "height": 40, "dtype": "uint16", "format": fmt,
-                            "layout": "gray", "channels": 1, "flir_preview": False}
+                            "layout": "gray", "channels": 1, "flir_preview": False,
+                            "unit": "value"}
     job = _wait(client, job["id"])
     assert job["status"] == "done", job
     assert job["progress"]["done"] == job["progress"]["total"] >= 1

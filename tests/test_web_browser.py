@@ -89,16 +89,29 @@ def _input_image(tmp_path: Path) -> tuple[Path, np.ndarray]:
     return path, px
 
 
+def _launch(pw, tmp_path):
+    return pw.chromium.launch_persistent_context(
+        str(tmp_path / "chromium-profile"), executable_path=str(CHROMIUM), headless=True,
+        args=CHROMIUM_ARGS, accept_downloads=True, viewport={"width": 1280, "height": 900},
+    )
+
+
+def _download(page, selector: str, folder: Path) -> Path:
+    """Click a download link or button; the file saved under its suggested name."""
+    with page.expect_download() as info:
+        page.click(selector)
+    path = folder / info.value.suggested_filename
+    info.value.save_as(str(path))
+    return path
+
+
 def test_page_upscales_a_16bit_image_in_chromium(live_server, tmp_path):
     src, px = _input_image(tmp_path)
     assert px.dtype == np.uint16
     h, w = px.shape
     foreign, console_errors = [], []
     with sync_api.sync_playwright() as pw:
-        context = pw.chromium.launch_persistent_context(
-            str(tmp_path / "chromium-profile"), executable_path=str(CHROMIUM), headless=True,
-            args=CHROMIUM_ARGS, accept_downloads=True, viewport={"width": 1280, "height": 900},
-        )
+        context = _launch(pw, tmp_path)
         try:
             page = context.new_page()
             page.on("request", lambda r: None if r.url.startswith(
@@ -134,14 +147,11 @@ def test_page_upscales_a_16bit_image_in_chromium(live_server, tmp_path):
             shot = tmp_path / "web-page.png"
             page.screenshot(path=str(shot), full_page=True)
 
-            with page.expect_download() as info:
-                page.click("#download")
-            download = info.value
-            assert download.suggested_filename == "thermal_frame_x2.png"
-            saved = tmp_path / download.suggested_filename
-            download.save_as(str(saved))
+            saved = _download(page, "#download", tmp_path)
+            assert saved.name == "thermal_frame_x2.png"
 
-            # a FLIR radiometric JPEG, with "raw sensor counts" ticked: a 16-bit TIFF back
+            # a FLIR radiometric JPEG, with "raw sensor data" ticked: a 16-bit TIFF back,
+            # labelled as what it is and named as the CLI names it
             rjpeg = tmp_path / "cam.jpg"
             rjpeg.write_bytes(make_rjpeg(px[:24, :32].copy()))
             page.click("details summary")
@@ -151,11 +161,11 @@ def test_page_upscales_a_16bit_image_in_chromium(live_server, tmp_path):
             page.wait_for_function(
                 "() => document.getElementById('metrics').innerText.includes('uint16, TIFF')",
                 timeout=60_000)
-            with page.expect_download() as info:
-                page.click("#download")
-            assert info.value.suggested_filename == "cam_x2.tif"
-            raw_saved = tmp_path / "cam_x2.tif"
-            info.value.save_as(str(raw_saved))
+            metrics = page.inner_text("#metrics")
+            assert "FLIR radiometric JPEG: raw 32\u00d724 (preview 32\u00d724), raw counts" \
+                in metrics
+            raw_saved = _download(page, "#download", tmp_path)
+            assert raw_saved.name == "cam_x2.tiff"
         finally:
             context.close()
 
@@ -173,3 +183,75 @@ def test_page_upscales_a_16bit_image_in_chromium(live_server, tmp_path):
     if artifacts:
         Path(artifacts).mkdir(parents=True, exist_ok=True)
         shutil.copy(shot, Path(artifacts) / shot.name)
+
+
+def test_readout_palette_and_a_two_file_batch_with_its_zip(live_server, tmp_path):
+    import re
+    import zipfile
+
+    from .test_flir import CAMERA
+
+    rng = np.random.default_rng(5)
+    gray = (rng.random((24, 32)) * 40000 + 10000).astype(np.uint16)
+    first = tmp_path / "a.png"
+    assert cv2.imwrite(str(first), gray)
+    second = tmp_path / "cam.jpg"  # a FLIR R-JPEG with its constants: read in degrees
+    second.write_bytes(make_rjpeg(gray[:20, :28].copy(), camera=CAMERA))
+    console_errors = []
+    with sync_api.sync_playwright() as pw:
+        context = _launch(pw, tmp_path)
+        try:
+            page = context.new_page()
+            page.on("console", lambda m: console_errors.append(m.text)
+                    if m.type == "error" else None)
+            page.goto(live_server + "/")
+            page.wait_for_selector("#model option[value='tiny-x2']", state="attached")
+            page.click("details summary")
+            page.check("#flir-raw")
+            page.select_option("#units", "celsius")
+            page.set_input_files("#file", [str(first), str(second)])
+            assert page.text_content("#file-info").startswith("2 files")
+            page.click("#run")
+            page.wait_for_function(
+                "() => document.getElementById('status').textContent.startsWith('done: 2 of 2')",
+                timeout=60_000)
+            assert page.locator("#batch-list li").count() == 2
+            assert "cam_x2.tiff" in page.inner_text("#batch-list")
+
+            # the readout under the cursor: the degC of the shown (last) result
+            page.click("[data-zoom='4']")
+            box = page.locator("#viewer").bounding_box()
+            page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+            text = page.text_content("#readout")
+            m = re.fullmatch(r"x (\d+), y (\d+): (-?\d+\.\d\d) \u00b0C", text)
+            assert m, text
+            x, y, shown = int(m[1]), int(m[2]), float(m[3])
+
+            # a palette changes the display, not the data
+            centre = """() => { const img = document.getElementById('after');
+                const c = document.createElement('canvas'); c.width = img.naturalWidth;
+                c.height = img.naturalHeight; const x = c.getContext('2d');
+                x.drawImage(img, 0, 0); return Array.from(x.getImageData(
+                c.width >> 1, c.height >> 1, 1, 1).data.slice(0, 3)); }"""
+            r, g, b = page.evaluate(centre)
+            assert r == g == b  # white-hot: gray
+            page.select_option("#palette", "iron")
+            page.wait_for_function(f"() => new Set(({centre})()).size > 1", timeout=10_000)
+            page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+            assert page.text_content("#readout") == text
+
+            zipped = _download(page, "#download-zip", tmp_path)
+            assert zipped.name == "irsrgan-batch-2.zip"
+        finally:
+            context.close()
+    with zipfile.ZipFile(zipped) as zf:
+        assert zf.testzip() is None
+        assert sorted(zf.namelist()) == ["a_x2.png", "cam_x2.tiff"]
+        (tmp_path / "z").mkdir()
+        zf.extractall(tmp_path / "z")
+    a = read_image(tmp_path / "z" / "a_x2.png")
+    assert a.pixels.dtype == np.uint16 and a.pixels.shape == (48, 64)
+    cam = read_image(tmp_path / "z" / "cam_x2.tiff")
+    assert cam.pixels.dtype == np.float32 and cam.flir.units == "celsius"
+    assert cam.pixels[y, x] == pytest.approx(shown, abs=0.006)  # the readout is the data
+    assert console_errors == [], console_errors

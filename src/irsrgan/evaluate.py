@@ -973,6 +973,21 @@ def _grid_indices(n: int, k: int) -> list[int]:
     return sorted({round(i * (n - 1) / (k - 1)) for i in range(k)})
 
 
+def _consistency_variants(methods: list[Method]) -> list[Method]:
+    """A ``+consistency`` twin of every method (its provenance names the method)."""
+    return [Method(f"{m.label}+consistency", "model" if m.kind == "model" else "interpolated",
+                   alpha=m.alpha, provenance={"consistency_of": m.label}) for m in methods]
+
+
+def _consistent(sr: torch.Tensor, lr: torch.Tensor, scale: int) -> torch.Tensor:
+    """``sr`` (1, 1, H, W), model space, with every s x s block's mean equal to ``lr``."""
+    from .consistency import project_block_mean
+
+    x = project_block_mean(sr[0, 0].double().numpy(), lr[0, 0].double().numpy(), scale,
+                           low=0.0, high=1.0)
+    return torch.from_numpy(x).float()[None, None]
+
+
 def evaluate(
     models: Sequence[ModelSpec],
     data: str | os.PathLike,
@@ -993,6 +1008,7 @@ def evaluate(
     tile: int | None = None,
     backend: BackendName = "auto",
     ensemble: bool = False,
+    consistency: bool = False,
     denoise: Sequence[Strength] = (),
     robust: ModelSpec | None = None,
     grid: int = 3,
@@ -1020,6 +1036,9 @@ def evaluate(
             missing file is an error).
         device, tile, backend, ensemble: passed to every
             :class:`~irsrgan.inference.Upscaler`.
+        consistency: also score every method corrected for measurement consistency
+            (:func:`~irsrgan.consistency.project_block_mean` in model space, clipped to
+            [0, 1]), labelled ``METHOD+consistency``.
         denoise, robust: also score the first model's denoise pair at these strengths
             (``"auto"`` or numbers in [0, 1]; :class:`~irsrgan.denoise.DenoiseUpscaler`), the
             robust end being ``robust`` or the partner the first model's file names; the
@@ -1048,6 +1067,7 @@ def evaluate(
     methods, scale, sweep = build_methods(
         models, scale=scale, model_b=model_b, sweep_alphas=sweep_alphas, device=device,
         tile=tile, backend=backend, ensemble=ensemble, denoise=denoise, robust=robust)
+    methods = methods + (_consistency_variants(methods) if consistency else [])
     if max_size is not None and max_size < scale:
         raise ConfigError(f"max_size (--max-size) must be at least the scale {scale}, "
                           f"got {max_size}")
@@ -1073,15 +1093,22 @@ def evaluate(
         notes.extend(item.notes)
         dtypes.add(str(item.dtype))
         srs: dict[str, torch.Tensor] = {}
+        took: dict[str, float] = {}
         for m in methods:
             t0 = time.perf_counter()
+            base = m.provenance.get("consistency_of")
+            if base is not None:  # the method's output, made consistent: its time plus this
+                srs[m.label] = _consistent(srs[base], item.lr, scale)
+                m.seconds += time.perf_counter() - t0 + took[base]
+                continue
             if m.upscaler is None:
                 sr = F.interpolate(item.lr, size=tuple(item.hr.shape[-2:]), mode="bicubic",
                                    align_corners=False)
             else:
                 sr = m.upscaler.upscale(item.lr)
             srs[m.label] = sr.float().cpu().clamp(0.0, 1.0)
-            m.seconds += time.perf_counter() - t0
+            took[m.label] = time.perf_counter() - t0
+            m.seconds += took[m.label]
             if srs[m.label].shape != item.hr.shape:
                 raise ImageError(
                     f"{m.label} gave {tuple(srs[m.label].shape)} for {item.name}, expected "
@@ -1091,6 +1118,8 @@ def evaluate(
         for m in methods:
             if m.kind == "denoise":
                 scores[m.label]["strength"] = m.upscaler.last_strength
+                if f"{m.label}+consistency" in scores:
+                    scores[f"{m.label}+consistency"]["strength"] = m.upscaler.last_strength
         for label, values in scores.items():
             rows.append({"image": item.name, "method": label, **values})
         if index in grid_at:
@@ -1129,6 +1158,7 @@ def evaluate(
         "device": str(dev),
         "tile": tile,
         "ensemble": ensemble,
+        "consistency": consistency,
         "backend": ", ".join(sorted({m.upscaler.backend for m in methods if m.upscaler}))
         or None,
         "lpips": (("LPIPS-vgg v0.1" if getattr(lpips_fn, "calibrated", True)

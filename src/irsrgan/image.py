@@ -13,14 +13,18 @@ written back as RGB; real colour (for example palette-rendered thermal images) i
 channels, and a one-channel model processes each channel as a separate gray image. An alpha
 channel is treated as one more channel.
 
-Output files keep the input's container format, dtype and channel layout. TIFF descriptive tags
-(description, software, date, artist, copyright, resolution) are carried over; resolution is
-multiplied by the upscaling factor so the physical size stays the same.
+Output files keep the input's container format, dtype and channel layout, and its metadata
+(:mod:`irsrgan.metadata`: EXIF, GPS, XMP, ICC; TIFF compression, predictor and tags) with the
+sizes in it updated. TIFF descriptive tags (description, software, date, artist, copyright,
+resolution) are carried over; resolution is multiplied by the upscaling factor so the physical
+size stays the same. A description that only records an array shape (tifffile's
+``{"shape": ...}``, ImageJ's) is dropped: it would describe the old size.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import tempfile
@@ -33,9 +37,19 @@ import numpy as np
 import tifffile
 import torch
 
+from . import metadata
 from .errors import ImageError, ImageTooLargeError
-from .flir import flir_fff, raw_from_fff
+from .flir import (
+    FlirSource,
+    camera_from_fff,
+    flir_description,
+    flir_fff,
+    raw_from_fff,
+    source_from_description,
+)
 from .headers import MAX_PAGES, Header, _clean, apply_orientation, check_header, probe
+
+log = logging.getLogger(__name__)
 
 # OpenCV prints decoder warnings to stderr, and tifffile logs what it finds odd in a corrupt
 # file; our errors say what went wrong instead
@@ -66,6 +80,12 @@ class Image:
     path: Path | None = None
     #: a FLIR radiometric JPEG read as its 8-bit preview (its raw counts were not used)
     flir_preview: bool = False
+    #: the raw data of a FLIR R-JPEG (or a TIFF written from one): camera constants and units
+    flir: FlirSource | None = None
+    #: metadata kept for the output (:mod:`irsrgan.metadata`): ``source_size`` (w, h) and
+    #: ``jpeg`` / ``png`` blocks or ``tiff`` (a :class:`~irsrgan.metadata.TiffMetadata`)
+    file_metadata: dict = field(default_factory=dict)
+
 
     @property
     def height(self) -> int:
@@ -134,7 +154,7 @@ def decode_image(
         raise ImageError(f"{name}: not a PNG, TIFF, JPEG or BMP file (unknown content)")
     fff = flir_fff(data) if fmt == "jpeg" else None
     if fff is not None and flir_raw:
-        return _flir_raw_image(fff, name, max_pixels)
+        return _flir_raw_image(data, fff, name, max_pixels)
     header = probe(data, fmt, name)
     check_header(header, name, max_pixels)
     _check_supported(header, name)
@@ -177,14 +197,57 @@ def decode_image(
         layout = _layout_of(px)
     except ImageError as exc:
         raise ImageError(f"{name}: {exc}") from None
+    flir = None
+    if "ImageDescription" in tags:
+        flir = source_from_description(tags["ImageDescription"], (px.shape[1], px.shape[0]))
+    kept = _kept_metadata(data, fmt, tags, (px.shape[1], px.shape[0]))
     return Image(pixels=np.ascontiguousarray(px), format=fmt, layout=layout, tiff_tags=tags,
-                 flir_preview=fff is not None)
+                 flir_preview=fff is not None, flir=flir, file_metadata=kept)
 
 
-def _flir_raw_image(fff: bytes, name: str, max_pixels: int | None) -> Image:
+def _kept_metadata(data: bytes, fmt: str, tags: dict, size: tuple[int, int]) -> dict:
+    """The metadata to write back (see :mod:`irsrgan.metadata`); TIFF compression and
+    predictor arrive from :func:`_decode_tiff` in ``tags``."""
+    kept: dict = {"source_size": size}
+    if fmt == "jpeg":
+        kept["jpeg"] = metadata.jpeg_blocks(data)
+    elif fmt == "png":
+        kept["png"] = metadata.png_blocks(data)
+    elif fmt == "tiff":
+        kept["tiff"] = metadata.tiff_metadata(data, tags.pop("compression", 1),
+                                              tags.pop("predictor", 1))
+    return kept
+
+
+def _flir_raw_image(data: bytes, fff: bytes, name: str, max_pixels: int | None) -> Image:
+    """The raw counts as a gray 16-bit TIFF image; its description carries the camera
+    constants (JSON, :func:`irsrgan.flir.flir_description`)."""
     px = raw_from_fff(fff, name, max_pixels=max_pixels)
-    desc = f"FLIR raw sensor counts from {Path(name).name}"
-    return Image(pixels=px, format="tiff", layout="gray", tiff_tags={"ImageDescription": desc})
+    try:
+        camera = camera_from_fff(fff, name)
+    except ImageError:
+        camera = None  # counts without constants: still upscalable, not convertible
+    source = FlirSource(camera, (px.shape[1], px.shape[0]), _header_size(data))
+    desc = flir_description(source, Path(name).name)
+    kept: dict = {"source_size": source.raw_size}
+    exif = metadata.jpeg_exif(data)
+    if exif is not None:  # Make, Model, dates, GPS of the camera go to the TIFF
+        kept["tiff"] = metadata.exif_as_tiff_metadata(exif)
+    return Image(pixels=px, format="tiff", layout="gray", tiff_tags={"ImageDescription": desc},
+                 flir=source, file_metadata=kept)
+
+
+def _header_size(data: bytes) -> tuple[int, int] | None:
+    """(width, height) from an image's header, or None when it cannot be read."""
+    import io
+
+    from PIL import Image as PILImage
+
+    try:
+        with PILImage.open(io.BytesIO(data)) as im:
+            return im.size
+    except Exception:
+        return None
 
 
 _PHOTOMETRIC_READ = ("", "none", "minisblack", "miniswhite", "rgb", "palette", "ycbcr")
@@ -234,11 +297,13 @@ def _decode_tiff(data: bytes, header: Header) -> tuple[np.ndarray, dict]:
         px = page.asarray()
         if header.photometric == "palette":
             px = _apply_palette(px, page.colormap)
-        tags: dict = {}
+        tags: dict = {"compression": int(page.compression), "predictor": int(page.predictor)}
         for key in _TIFF_KEPT_TAGS:
             tag = page.tags.get(key)
             if tag is not None and isinstance(tag.value, str) and tag.value:
                 tags[key] = tag.value
+        if _describes_shape(tags.get("ImageDescription", "")):
+            del tags["ImageDescription"]
         xres, yres, unit = (page.tags.get(k) for k in ("XResolution", "YResolution",
                                                          "ResolutionUnit"))
         if xres is not None and yres is not None:
@@ -261,6 +326,19 @@ def _apply_palette(index: np.ndarray, colormap: np.ndarray | None) -> np.ndarray
         if np.all(cmap % step == 0) and cmap.max() // step <= 255:
             return (rgb // step).astype(np.uint8)
     return rgb.astype(np.uint16)
+
+
+def _describes_shape(text: str) -> bool:
+    """A description written by tifffile (``{"shape": [...]}``) or ImageJ: it records the
+    array's shape, so it must not follow the pixels to another size."""
+    if text.startswith("ImageJ="):
+        return True
+    if not text.startswith("{"):
+        return False
+    try:
+        return "shape" in json.loads(text)
+    except (ValueError, TypeError):
+        return False
 
 
 def _ratio(value) -> float:
@@ -313,7 +391,14 @@ def encode_image(image: Image, *, jpeg_quality: int = 95) -> bytes:
     ok, buf = cv2.imencode(ext, px, params)
     if not ok:
         raise ImageError(f"cannot encode {fmt.upper()} of shape {px.shape} and dtype {px.dtype}")
-    return buf.tobytes()
+    data = buf.tobytes()
+    kept = image.file_metadata
+    size, source = (image.width, image.height), kept.get("source_size", (0, 0))
+    if fmt == "jpeg" and kept.get("jpeg"):
+        data = metadata.with_jpeg_blocks(data, kept["jpeg"], size, source)
+    elif fmt == "png" and kept.get("png"):
+        data = metadata.with_png_blocks(data, kept["png"], size, source)
+    return data
 
 
 def _encode_png_gray_alpha(px: np.ndarray) -> bytes:
@@ -380,12 +465,36 @@ def _encode_tiff(image: Image) -> bytes:
     for key, code in (("Artist", 315), ("Copyright", 33432)):
         if key in tags:
             extratags.append((code, "s", 0, tags[key], True))
+    kept = image.file_metadata.get("tiff")
+    if kept is not None:
+        extratags += metadata.tiff_extratags(kept, "<", (image.width, image.height),
+                                             image.file_metadata.get("source_size", (0, 0)))
+        if kept.compression != 1:
+            kwargs["compression"] = kept.compression
+            if kept.predictor != 1:
+                kwargs["predictor"] = kept.predictor
     photometric = "rgb" if px.ndim == 3 and px.shape[2] in (3, 4) else "minisblack"
-    bio = io.BytesIO()
-    tifffile.imwrite(
-        bio, px, photometric=photometric, extratags=extratags, metadata=None, **kwargs
-    )
-    return bio.getvalue()
+
+    def write(**options) -> bytes:
+        bio = io.BytesIO()
+        tifffile.imwrite(bio, px, photometric=photometric, extratags=extratags, metadata=None,
+                         byteorder="<", **options)
+        return bio.getvalue()
+
+    try:
+        data = write(**kwargs)
+    except Exception as exc:  # e.g. a compression this build or this dtype cannot do
+        if "compression" not in kwargs:
+            raise ImageError(f"cannot encode TIFF of shape {px.shape} and dtype {px.dtype}: "
+                             f"{exc}") from exc
+        log.warning("TIFF compression %s failed (%s); writing uncompressed",
+                    kwargs.pop("compression"), exc)
+        kwargs.pop("predictor", None)
+        data = write(**kwargs)
+    if kept is not None:
+        data = metadata.with_tiff_sub_ifds(data, kept, (image.width, image.height),
+                                           image.file_metadata.get("source_size", (0, 0)))
+    return data
 
 
 def write_image(path: str | os.PathLike, image: Image, *, jpeg_quality: int = 95) -> None:

@@ -55,6 +55,7 @@ from .checkpoint import (
     read_metadata,
     resolve_model_path,
 )
+from .consistency import consistent_image
 from .denoise import default_strength, parse_strength, strength_for
 from .errors import CheckpointError, ConfigError, ImageError, ImageTooLargeError, IrsrganError
 from .image import (
@@ -69,6 +70,7 @@ from .image import (
 from .inference import MAX_OVERLAP, Upscaler, pick_device
 from .interpolate import interpolate_models
 from .metrics import laplacian_variance
+from .radiometry import UNIT_SYMBOLS, Units, image_in_units
 
 log = logging.getLogger(__name__)
 
@@ -474,6 +476,7 @@ class Job:
     range_mode: RangeMode
     input_info: dict
     ensemble: bool = False
+    consistency: bool = False
     status: JobStatus = "queued"
     stage: str = "queued"
     done: int = 0
@@ -502,7 +505,9 @@ class Job:
     @property
     def filename(self) -> str:
         stem = self.name.rsplit(".", 1)[0] if "." in self.name else self.name
-        return f"{stem or 'image'}_x{self.scale}{SUFFIXES[self.format]}"
+        # FLIR raw data is written as the CLI writes it: NAME.tiff
+        suffix = ".tiff" if "flir" in self.input_info else SUFFIXES[self.format]
+        return f"{stem or 'image'}_x{self.scale}{suffix}"
 
     def to_json(self) -> dict[str, Any]:
         fraction = self.done / self.total if self.total else (1.0 if self.status == "done" else 0.0)
@@ -519,6 +524,7 @@ class Job:
             "scale": self.scale,
             "tile": self.tile,
             "ensemble": self.ensemble,
+            "consistency": self.consistency,
             "backend": self.backend,
             "progress": {"done": self.done, "total": self.total, "fraction": round(fraction, 4)},
             "input": self.input_info,
@@ -537,6 +543,7 @@ class Job:
             "links": {
                 "self": base, "result": f"{base}/result", "preview": f"{base}/preview",
                 "preview_bicubic": f"{base}/preview?image=bicubic",
+                "values": f"{base}/values",
             },
         }
 
@@ -591,6 +598,7 @@ class JobManager:
     def submit(
         self, image: Image, name: str, model_id: str, alpha: float | None, tile: int | None,
         range_mode: RangeMode, ensemble: bool = False, denoise: str | None = None,
+        consistency: bool | None = None,
     ) -> Job:
         info = self.cache.catalog.get(model_id)
         denoised = None
@@ -615,11 +623,15 @@ class JobManager:
             id=secrets.token_urlsafe(12), name=name, image=image, model_id=model_id,
             alpha=None if alpha is None else _round_alpha(alpha), denoise=denoised,
             key=key, scale=info.scale, tile=tile, range_mode=range_mode, ensemble=ensemble,
+            # as `irsrgan upscale`: on by default for 16-bit and float (temperature) data
+            consistency=image.dtype != np.uint8 if consistency is None else consistency,
             input_info={
                 "width": image.width, "height": image.height, "dtype": str(px.dtype),
                 "format": image.format, "layout": image.layout,
                 "channels": 1 if px.ndim == 2 else int(px.shape[2]),
                 "flir_preview": image.flir_preview,
+                "unit": value_unit(image),
+                **({"flir": flir_info(image)} if image.flir is not None else {}),
             },
         )
         self.start()
@@ -751,7 +763,10 @@ class JobManager:
         self._check(job)
         with self._lock:
             job.stage = "encoding"
-        result = encode_image(from_tensor(sr, image, vmap))
+        out = from_tensor(sr, image, vmap)
+        if job.consistency:
+            out = consistent_image(out, image)
+        result = encode_image(out)
         bicubic = F.interpolate(lr, scale_factor=upscaler.scale, mode="bicubic",
                                 align_corners=False)
         window = display_window(lr, image)
@@ -763,6 +778,31 @@ class JobManager:
             job.result, job.preview, job.preview_bicubic = result, preview, preview_bicubic
             job.metrics = metrics
             self._finish(job, "done")
+
+
+def value_unit(image: Image) -> str:
+    """What the pixel values of an image are, for the page's readout."""
+    if image.flir is not None:
+        return UNIT_SYMBOLS.get(image.flir.units, image.flir.units)
+    return "level" if image.dtype == np.uint8 else "value"
+
+
+def flir_info(image: Image) -> dict[str, Any]:
+    """The FLIR source of a raw-data image: sizes, units, camera."""
+    source = image.flir
+    camera = source.camera
+    return {"raw_size": list(source.raw_size),
+            "preview_size": list(source.preview_size) if source.preview_size else None,
+            "units": source.units, "camera": camera.camera_model if camera else None}
+
+
+def gray_values(data: bytes) -> tuple[np.ndarray, int, int]:
+    """The values of an encoded result as float32 ``(H, W)`` (colour: BT.601 luma)."""
+    img = decode_image(data, "result")
+    chans = img.channels().astype(np.float32)
+    gray = chans[0] if chans.shape[0] < 3 else (
+        0.299 * chans[0] + 0.587 * chans[1] + 0.114 * chans[2])
+    return np.ascontiguousarray(gray, dtype="<f4"), img.width, img.height
 
 
 def _drop_data(job: Job) -> None:
@@ -884,6 +924,16 @@ RangeField = Annotated[
 FlirRawField = Annotated[
     bool, Form(description="FLIR radiometric JPEG: upscale its raw 16-bit sensor counts "
                "(returned as 16-bit TIFF) instead of its 8-bit preview")
+]
+UnitsField = Annotated[
+    Units, Form(description="with flir_raw, for FLIR radiometric JPEGs (other files ignore "
+                "it): raw counts (16-bit TIFF) or temperatures (float32 TIFF) converted with "
+                "the camera's constants")
+]
+ConsistencyField = Annotated[
+    bool | None, Form(description="make the mean of every SxS block of the result equal its "
+                      "input pixel (what the sensor measured); default: on for 16-bit and "
+                      "float images, off for 8-bit")
 ]
 EnsembleField = Annotated[
     bool, Form(description="self-ensemble over 8 flips/rotations: 8x the time, +0.12 dB "
@@ -1034,7 +1084,7 @@ def create_app(
     # ---------------------------------------------------------------- helpers
     async def prepare(
         image: UploadFile, model: str | None, alpha: float | None, tile: int | None,
-        flir_raw: bool = False, denoise: str | None = None,
+        flir_raw: bool = False, denoise: str | None = None, units: Units = "counts",
     ) -> tuple[Image, str, str, int | None]:
         name = safe_filename(image.filename)
         try:
@@ -1074,6 +1124,12 @@ def create_app(
             if isinstance(exc, ImageTooLargeError):  # refused from the header: no decoding
                 raise HTTPException(413, f"image too large: {message}") from None
             raise HTTPException(422, message) from None
+        # units apply to FLIR raw data only, as flir_raw applies to FLIR files only
+        if units != "counts" and decoded.flir is not None and decoded.flir.preview_size:
+            try:
+                decoded = image_in_units(decoded, units)
+            except IrsrganError as exc:
+                raise HTTPException(422, str(exc)) from None
         return decoded, name, model_id, tile
 
     def find(job_id: str) -> Job:
@@ -1093,13 +1149,15 @@ def create_app(
         flir_raw: FlirRawField = False,
         ensemble: EnsembleField = False,
         denoise: DenoiseField = None,
+        units: UnitsField = "counts",
+        consistency: ConsistencyField = None,
     ) -> Job:
         """The upscaling form shared by /api/upscale and /api/jobs: checked, decoded, queued."""
         decoded, name, model_id, tile = await prepare(image, model, alpha, tile, flir_raw,
-                                                      denoise)
+                                                      denoise, units)
         try:
             return manager.submit(decoded, name, model_id, alpha, tile, range_mode, ensemble,
-                                  denoise)
+                                  denoise, consistency)
         except QueueFull as exc:
             raise HTTPException(429, str(exc)) from None
         except ConfigError as exc:
@@ -1216,6 +1274,22 @@ def create_app(
         if job.status != "done" or data is None:
             raise HTTPException(409, _not_ready(job))
         return Response(data, media_type="image/png", headers={"Cache-Control": "no-store"})
+
+    @app.get("/api/jobs/{job_id}/values", summary="The result's values, for a readout",
+             response_class=Response,
+             responses={200: {"content": {"application/octet-stream": {}}}})
+    async def job_values(job_id: str) -> Response:
+        """Little-endian float32, row by row (colour as luma); ``X-Width``, ``X-Height`` and
+        ``X-Unit`` (``counts``, ``degC``, ``K``, ``degF``, ``level`` or ``value``) say how to
+        read them. Fetch before the result: fetching the result releases the job."""
+        job = find(job_id)
+        if job.status != "done" or job.result is None:
+            raise HTTPException(409, _not_ready(job))
+        values, w, h = await run_in_threadpool(gray_values, job.result)
+        return Response(values.tobytes(), media_type="application/octet-stream",
+                        headers={"X-Width": str(w), "X-Height": str(h),
+                                 "X-Unit": job.input_info["unit"],
+                                 "Cache-Control": "no-store"})
 
     return app
 

@@ -68,6 +68,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="CPU inference engine (auto: each architecture's measured fastest)")
     p.add_argument("--ensemble", action="store_true",
                    help="self-ensemble every model over 8 flips/rotations (8x the time)")
+    p.add_argument("--consistency", action="store_true",
+                   help="also score every method made measurement-consistent (each SxS block's "
+                   "mean equal to its LR pixel), labelled METHOD+consistency")
     p.add_argument("--native", type=Path, metavar="DIR",
                    help="instead of --data: upscale frames that have no ground truth as they "
                    "are, and write side-by-side crops (nearest, bicubic, each model) and the "
@@ -130,7 +133,7 @@ def run(args: argparse.Namespace) -> int:
         model_b=args.model_b, sweep_alphas=alphas,
         lpips="off" if args.no_lpips else "auto", lpips_weights=args.lpips_weights,
         backbone_weights=args.backbone_weights, grid=args.grid, progress=not args.quiet,
-        **engine,
+        consistency=args.consistency, **engine,
     )
     if len(sets) > 1 or len(degradations) > 1:
         if args.paired_lr is not None:

@@ -17,7 +17,8 @@ import numpy as np
 from .. import metrics
 from ..batch import default_max_pixels
 from ..errors import ConfigError, ImageError, IrsrganError, WeightsMissingError
-from ..image import atomic_write_bytes, list_images, read_image
+from ..image import Image, atomic_write_bytes, list_images, read_image
+from ..radiometry import UNIT_SYMBOLS, image_in_units
 
 # (key, header, format) in table order; columns without any value are not printed.
 COLUMNS = (
@@ -166,8 +167,10 @@ def run(args: argparse.Namespace) -> int:
     failed: list[tuple[str, str]] = []
     for name, sr_path, hr_path in pairs:
         try:
-            sr_img = read_image(sr_path, max_pixels=max_pixels)
-            hr_img = read_image(hr_path, max_pixels=max_pixels)
+            sr_img = read_image(sr_path, max_pixels=max_pixels, flir_raw=True)
+            hr_img = read_image(hr_path, max_pixels=max_pixels,
+                                flir_raw=sr_img.flir is not None)
+            sr_img, hr_img, unit = in_common_units(sr_img, hr_img)
             values = metrics.evaluate_pair(sr_img, hr_img, crop_border=args.crop,
                                            lpips_fn=lpips_fn)
         except (ImageError, ValueError) as exc:  # one bad pair: reported, the rest go on
@@ -180,7 +183,7 @@ def run(args: argparse.Namespace) -> int:
             notes.append(f"{name}: no radiometric error, SR is {sr_img.dtype} and HR "
                          f"{hr_img.dtype}")
         rows.append({"name": name, "sr": str(sr_path), "hr": str(hr_path),
-                     "dtype": str(hr_img.dtype), **values})
+                     "dtype": str(hr_img.dtype), "unit": unit, **values})
 
     for name, why in failed:
         print(f"FAILED {name}: {why}", file=sys.stderr)
@@ -200,7 +203,10 @@ def run(args: argparse.Namespace) -> int:
             "e.g. LPIPS-I where Var(Laplacian(SR)) <= 1 or LPIPS = 0) in: " + ", ".join(excluded)
         )
     if any(k in keys for k in ("mae", "rmse", "bias")):
-        notes.append("MAE/RMSE/bias are in the images' native units (raw counts or degrees)")
+        units = sorted({r["unit"] for r in rows if "mae" in r})
+        notes.append("MAE/RMSE/bias are in " + (
+            units[0] if len(units) == 1 and units[0] != "native"
+            else "the images' native units (raw counts or degrees): " + ", ".join(units)))
 
     _print_table(rows, keys, means, counts)
     for label, names in (("SR", sr_only), ("HR", hr_only)):
@@ -231,6 +237,20 @@ def run(args: argparse.Namespace) -> int:
         except OSError as exc:
             raise IrsrganError(f"--json {args.json}: cannot write: {exc.strerror or exc}") from None
     return 1 if failed else 0
+
+
+def in_common_units(sr: Image, hr: Image) -> tuple[Image, Image, str]:
+    """SR and HR in one unit, and its name: FLIR data (an R-JPEG, or a TIFF written from one
+    by `upscale --flir-raw`) in counts is converted with its camera constants to the other's
+    temperature unit; anything else stays as it is ("native")."""
+    a, b = sr.flir, hr.flir
+    if a is not None and b is not None and a.units != b.units:
+        if a.units == "counts" and a.camera is not None:
+            sr = image_in_units(sr, b.units)
+        elif b.units == "counts" and b.camera is not None:
+            hr = image_in_units(hr, a.units)
+    units = {x.flir.units for x in (sr, hr) if x.flir is not None}
+    return sr, hr, UNIT_SYMBOLS[units.pop()] if len(units) == 1 else "native"
 
 
 def _print_table(rows: list[dict], keys: list[str], means: dict, counts: dict) -> None:

@@ -8,13 +8,22 @@ from pathlib import Path
 
 import numpy as np
 
-from ..batch import default_max_pixels, make_output_folder, output_folder, plan_jobs, run_batch
+from ..batch import (
+    FileJob,
+    default_max_pixels,
+    make_output_folder,
+    output_folder,
+    plan_jobs,
+    run_batch,
+)
 from ..checkpoint import DEFAULT_MODEL, load_model
+from ..consistency import consistent_image
 from ..denoise import DenoiseUpscaler, default_strength, parse_strength, robust_partner
 from ..errors import ConfigError
 from ..image import Image, write_image
 from ..inference import Upscaler
 from ..interpolate import interpolate_models
+from ..radiometry import UNIT_SYMBOLS, UNITS, check_overrides, image_in_units
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -58,6 +67,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--flir-raw", action="store_true",
                    help="for FLIR radiometric JPEGs, upscale the raw 16-bit sensor counts "
                    "(written as NAME.tiff) instead of the 8-bit preview")
+    p.add_argument("--units", choices=UNITS, default="counts",
+                   help="with --flir-raw: write raw counts (16-bit TIFF, default) or "
+                   "temperatures (float32 TIFF) converted with the camera's constants")
+    p.add_argument("--emissivity", type=float, metavar="E",
+                   help="with --flir-raw: object emissivity (0..1] instead of the file's")
+    p.add_argument("--reflected-temp", type=float, metavar="DEGC",
+                   help="with --flir-raw: reflected apparent temperature in degC instead of "
+                   "the file's")
+    p.add_argument("--consistency", action=argparse.BooleanOptionalAction, default=None,
+                   help="correct the output so that the mean of every SxS block equals its "
+                   "input pixel (what the sensor measured); default: on for 16-bit and "
+                   "float (temperature) outputs, off for 8-bit")
     p.add_argument("--sample", action="store_true",
                    help="upscale a generated thermal-like sample (written to OUTPUT/input/)")
     p.add_argument("--max-pixels", type=int, default=None,
@@ -97,6 +118,10 @@ def run(args: argparse.Namespace) -> int:
     if not inputs:
         print("irsrgan upscale: give at least one INPUT (or --sample)", file=sys.stderr)
         return 2
+    if not args.flir_raw and (args.units != "counts" or args.emissivity is not None
+                              or args.reflected_temp is not None):
+        raise ConfigError("--units, --emissivity and --reflected-temp need --flir-raw")
+    check_overrides(args.emissivity, args.reflected_temp)
     if args.max_pixels is not None and args.max_pixels < 1:
         raise ConfigError(f"--max-pixels must be >= 1, got {args.max_pixels}")
     out = Path(args.output)
@@ -111,21 +136,58 @@ def run(args: argparse.Namespace) -> int:
                           f"use at least {upscaler.minimum_tile()} (or 0: no tiling)")
     pair = build_denoise(args, model, engine)
     strengths: list[tuple[bool, float]] = []
+    flir_lines: list[str] = []
 
-    def process(img: Image, _job) -> Image:
+    def process(image: Image, job: FileJob) -> Image:
+        if image.flir is not None and image.flir.preview_size is not None:
+            image = image_in_units(image, args.units, emissivity=args.emissivity,
+                                   reflected_temp_c=args.reflected_temp)
         if pair is None:
-            return upscaler.upscale_image(img, range_mode=args.range_mode)
-        requested = default_strength(args.denoise, img.dtype)
-        out = pair.upscale_image(img, range_mode=args.range_mode, strength=requested)
-        strengths.append((requested == "auto", pair.last_strength))
-        return out
+            sr = upscaler.upscale_image(image, range_mode=args.range_mode)
+        else:
+            requested = default_strength(args.denoise, image.dtype)
+            sr = pair.upscale_image(image, range_mode=args.range_mode, strength=requested)
+            strengths.append((requested == "auto", pair.last_strength))
+        if use_consistency(args.consistency, image):
+            sr = consistent_image(sr, image)
+        if image.flir is not None and image.flir.preview_size is not None:
+            flir_lines.append(describe_flir(job, image, sr))
+        return sr
 
     max_pixels = args.max_pixels or upscale_max_pixels(model.scale)
     result = run_batch(jobs, process, overwrite=args.overwrite, progress=not args.quiet,
                        desc=f"x{model.scale}", flir_raw=args.flir_raw, max_pixels=max_pixels)
     print(result.summary(), file=sys.stderr)
     print(denoise_summary(strengths, args.denoise), file=sys.stderr, end="")
+    if flir_lines:
+        print(f"--flir-raw: {len(flir_lines)} FLIR R-JPEG(s) upscaled from their raw data, "
+              "not the preview:", file=sys.stderr)
+        for line in flir_lines[:5]:
+            print(f"  {line}", file=sys.stderr)
+        if len(flir_lines) > 5:
+            print(f"  ... and {len(flir_lines) - 5} more", file=sys.stderr)
     return 0 if result.ok else 1
+
+
+def use_consistency(option: bool | None, image: Image) -> bool:
+    """``--consistency``: on by default for 16-bit and float (temperature) images."""
+    return option if option is not None else image.dtype != "uint8"
+
+
+def describe_flir(job: FileJob, image: Image, sr: Image) -> str:
+    """One summary line: raw and preview sizes, and what was written."""
+    source = image.flir
+    (rw, rh), preview = source.raw_size, source.preview_size
+    shown = f"preview {preview[0]}x{preview[1]}" if preview else "preview size unknown"
+    what = ("16-bit raw counts" if source.units == "counts"
+            else f"float32 {UNIT_SYMBOLS[source.units]}")
+    line = (f"{job.name}: raw {rw}x{rh} ({shown}) -> {sr.width}x{sr.height} {what} "
+            f"TIFF {job.dst.name}")
+    if source.camera is not None and source.units != "counts":
+        cam = source.camera
+        line += (f", emissivity {cam.emissivity:.3g}, reflected "
+                 f"{cam.reflected_apparent_temperature - 273.15:.2f} degC")
+    return line
 
 
 def denoise_summary(strengths: list[tuple[bool, float]], requested: str | None) -> str:

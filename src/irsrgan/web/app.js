@@ -7,10 +7,14 @@ const state = {
   models: [],
   defaultModel: null,
   limits: {},
-  file: null,
-  job: null, // the job being run or shown
+  files: [], // the chosen files, upscaled one after another
+  results: [], // this batch: {name, filename, job, preview, bicubic, result, values} or {name, error}
+  shown: null, // the result in the viewer
+  cancelled: false,
+  job: null, // the job being run
   polling: null,
-  urls: [], // object URLs of the shown result, revoked when replaced
+  urls: [], // object URLs of the shown previews, revoked when replaced
+  downloadUrl: null,
 };
 
 // --------------------------------------------------------------------------- API helpers
@@ -129,21 +133,43 @@ async function loadModels() {
 }
 
 // --------------------------------------------------------------------------- file choice
-function setFile(file) {
+const IMAGE_SUFFIX = /\.(png|tiff?|jpe?g|bmp)$/i;
+
+function setFiles(files) {
   showError("");
-  if (!file) return;
-  state.file = file;
-  let info = `${file.name} (${formatBytes(file.size)})`;
-  if (state.limits.max_upload_bytes && file.size > state.limits.max_upload_bytes) {
-    info += " is larger than the server accepts";
+  files = [...files].filter((f) => IMAGE_SUFFIX.test(f.name));
+  if (!files.length) {
+    showError("no PNG, TIFF, JPEG or BMP file among those chosen");
+    return;
   }
+  state.files = files;
+  const total = files.reduce((n, f) => n + f.size, 0);
+  let info = files.length === 1
+    ? `${files[0].name} (${formatBytes(total)})`
+    : `${files.length} files (${formatBytes(total)}): ${files.map((f) => f.name).join(", ")}`;
+  const big = files.filter((f) => state.limits.max_upload_bytes && f.size > state.limits.max_upload_bytes);
+  if (big.length) info += ` (${big.map((f) => f.name).join(", ")}: larger than the server accepts)`;
   $("file-info").textContent = info;
   $("run").disabled = false;
 }
 
+// the files of a dropped folder (and its subfolders)
+async function entryFiles(entry) {
+  if (entry.isFile) return [await new Promise((ok, fail) => entry.file(ok, fail))];
+  if (!entry.isDirectory) return [];
+  const reader = entry.createReader();
+  const out = [];
+  for (;;) {
+    const batch = await new Promise((ok, fail) => reader.readEntries(ok, fail));
+    if (!batch.length) break;
+    for (const child of batch) out.push(...(await entryFiles(child)));
+  }
+  return out;
+}
+
 function setupDrop() {
   const drop = $("drop");
-  $("file").addEventListener("change", (e) => setFile(e.target.files[0]));
+  $("file").addEventListener("change", (e) => setFiles(e.target.files));
   for (const type of ["dragenter", "dragover"]) {
     drop.addEventListener(type, (e) => {
       e.preventDefault();
@@ -153,9 +179,15 @@ function setupDrop() {
   for (const type of ["dragleave", "drop"]) {
     drop.addEventListener(type, () => drop.classList.remove("hover"));
   }
-  drop.addEventListener("drop", (e) => {
+  drop.addEventListener("drop", async (e) => {
     e.preventDefault();
-    if (e.dataTransfer && e.dataTransfer.files.length) setFile(e.dataTransfer.files[0]);
+    const items = e.dataTransfer ? [...e.dataTransfer.items] : [];
+    const entries = items.map((i) => i.webkitGetAsEntry && i.webkitGetAsEntry()).filter(Boolean);
+    if (entries.length) {
+      const files = [];
+      for (const entry of entries) files.push(...(await entryFiles(entry)));
+      setFiles(files);
+    } else if (e.dataTransfer && e.dataTransfer.files.length) setFiles(e.dataTransfer.files);
   });
   // a file dropped beside the zone must not make the browser navigate away
   window.addEventListener("dragover", (e) => e.preventDefault());
@@ -164,17 +196,17 @@ function setupDrop() {
 
 // --------------------------------------------------------------------------- jobs
 function busy(on) {
-  $("run").disabled = on || !state.file;
+  $("run").disabled = on || !state.files.length;
   $("cancel").hidden = !on;
   $("cancel").disabled = false;
   $("progress-row").hidden = !on;
 }
 
-async function startJob() {
-  if (!state.file) return;
-  showError("");
+const sleep = (ms) => new Promise((ok) => setTimeout(ok, ms));
+
+function jobForm(file) {
   const form = new FormData();
-  form.append("image", state.file, state.file.name);
+  form.append("image", file, file.name);
   const m = currentModel();
   if (m) form.append("model", m.id);
   if (m && m.pair) form.append("alpha", $("alpha").value);
@@ -183,20 +215,13 @@ async function startJob() {
   const tile = $("tile").value.trim();
   if (tile !== "") form.append("tile", tile);
   form.append("range_mode", $("range").value);
-  if ($("flir-raw").checked) form.append("flir_raw", "true");
-  if ($("ensemble").checked) form.append("ensemble", "true");
-  busy(true);
-  $("progress").value = 0;
-  setStatus("uploading\u2026");
-  try {
-    const job = await api("/api/jobs", { method: "POST", body: form }).then((r) => r.json());
-    state.job = job;
-    poll();
-  } catch (err) {
-    busy(false);
-    setStatus("");
-    showError(err.message);
+  if ($("flir-raw").checked) {
+    form.append("flir_raw", "true");
+    form.append("units", $("units").value);
   }
+  if ($("ensemble").checked) form.append("ensemble", "true");
+  if ($("consistency").value !== "auto") form.append("consistency", $("consistency").value);
+  return form;
 }
 
 function describe(job) {
@@ -209,37 +234,82 @@ function describe(job) {
   return `${job.stage}\u2026`;
 }
 
-async function poll() {
-  const job = state.job;
-  if (!job) return;
-  let now;
-  try {
-    now = await api(`/api/jobs/${job.id}`).then((r) => r.json());
-  } catch (err) {
-    busy(false);
-    showError(err.message);
-    return;
-  }
-  if (state.job !== job) return; // replaced meanwhile
-  state.job = now;
-  $("progress").value = now.progress.fraction;
-  if (now.status === "done") {
-    busy(false);
-    await showResult(now);
-  } else if (now.status === "failed") {
-    busy(false);
-    setStatus("");
-    showError(now.error || "the job failed");
-  } else if (now.status === "cancelled") {
-    busy(false);
-    setStatus(`cancelled after ${now.progress.done} / ${now.progress.total} tiles`);
-  } else {
-    setStatus(describe(now));
-    state.polling = setTimeout(poll, 250);
+// poll a job until it has finished; the bar shows the whole batch
+async function follow(job, k, n, prefix) {
+  for (;;) {
+    const now = await api(`/api/jobs/${job.id}`).then((r) => r.json());
+    state.job = now;
+    $("progress").value = (k + now.progress.fraction) / n;
+    if (["done", "failed", "cancelled"].includes(now.status)) return now;
+    setStatus(prefix + describe(now));
+    await sleep(250);
   }
 }
 
+async function fetchResult(job) {
+  // previews and values first: fetching the result releases the job on the server
+  const preview = await blobOf(job.links.preview);
+  const bicubic = await blobOf(job.links.preview_bicubic);
+  const res = await api(job.links.values);
+  const values = {
+    w: Number(res.headers.get("X-Width")),
+    h: Number(res.headers.get("X-Height")),
+    unit: res.headers.get("X-Unit") || "value",
+    data: new Float32Array(await res.arrayBuffer()),
+  };
+  const result = await blobOf(job.links.result);
+  return { name: job.name, filename: job.output.filename, job, preview, bicubic, result, values };
+}
+
+async function startBatch() {
+  const files = state.files;
+  if (!files.length) return;
+  showError("");
+  state.results = [];
+  state.cancelled = false;
+  renderBatch();
+  busy(true);
+  $("progress").value = 0;
+  const n = files.length;
+  for (let k = 0; k < n && !state.cancelled; k++) {
+    const file = files[k];
+    const prefix = n > 1 ? `file ${k + 1} of ${n} (${file.name}): ` : "";
+    setStatus(prefix + "uploading\u2026");
+    try {
+      const job = await api("/api/jobs", { method: "POST", body: jobForm(file) }).then((r) => r.json());
+      state.job = job;
+      const done = await follow(job, k, n, prefix);
+      if (done.status === "done") {
+        setStatus(prefix + "fetching the result\u2026");
+        const r = await fetchResult(done);
+        state.results.push(r);
+        await showResult(r);
+      } else if (done.status === "failed") {
+        state.results.push({ name: file.name, error: done.error || "the job failed" });
+        if (n === 1) showError(done.error || "the job failed");
+      } else {
+        setStatus(`cancelled after ${done.progress.done} / ${done.progress.total} tiles`);
+        state.cancelled = true;
+      }
+    } catch (err) {
+      state.results.push({ name: file.name, error: err.message });
+      if (n === 1) showError(err.message);
+    }
+    renderBatch();
+  }
+  state.job = null;
+  busy(false);
+  const ok = state.results.filter((r) => !r.error).length;
+  if (!state.cancelled && ok) {
+    const time = state.results.reduce((t, r) => t + (r.job ? r.job.elapsed_s : 0), 0);
+    setStatus(n === 1 ? `done in ${time.toFixed(1)} s`
+      : `done: ${ok} of ${n} upscaled in ${time.toFixed(1)} s` +
+        (ok < n ? `, ${n - ok} failed` : ""));
+  } else if (!state.cancelled) setStatus("");
+}
+
 async function cancelJob() {
+  state.cancelled = true;
   const job = state.job;
   if (!job) return;
   $("cancel").disabled = true;
@@ -263,46 +333,68 @@ function loadImage(img, url) {
   });
 }
 
-async function showResult(job) {
-  setStatus("fetching the result\u2026");
-  try {
-    // previews first: fetching the result releases the job on the server
-    const preview = await blobOf(job.links.preview);
-    const bicubic = await blobOf(job.links.preview_bicubic);
-    const result = await blobOf(job.links.result);
-    for (const url of state.urls) URL.revokeObjectURL(url);
-    state.urls = [preview, bicubic, result].map((b) => URL.createObjectURL(b));
-    $("result").hidden = false;
-    $("placeholder").hidden = true;
-    await Promise.all([
-      loadImage($("after"), state.urls[0]),
-      loadImage($("before"), state.urls[1]),
-    ]);
-    const link = $("download");
-    link.href = state.urls[2];
-    link.download = job.output.filename;
-    const depth = job.output.dtype === "uint8" ? "8-bit" : job.output.dtype;
-    link.textContent =
-      `Download ${job.output.filename} (${depth} ${job.output.format.toUpperCase()}, ` +
-      `${job.output.width}\u00d7${job.output.height}, ${formatBytes(result.size)})`;
-    link.hidden = false;
-    $("after-tag").textContent = job.alpha === null ? job.model : `${job.model} \u03b1=${job.alpha}`;
-    fillMetrics(job);
-    viewer.reset(job.output.width, job.output.height);
-    setStatus(`done in ${job.elapsed_s.toFixed(1)} s`);
-  } catch (err) {
-    setStatus("");
-    showError(err.message);
-  }
+async function showResult(r) {
+  const job = r.job;
+  state.shown = r;
+  $("result").hidden = false;
+  $("placeholder").hidden = true;
+  await applyPalette();
+  if (state.downloadUrl) URL.revokeObjectURL(state.downloadUrl);
+  state.downloadUrl = URL.createObjectURL(r.result);
+  const link = $("download");
+  link.href = state.downloadUrl;
+  link.download = r.filename;
+  const depth = job.output.dtype === "uint8" ? "8-bit" : job.output.dtype;
+  link.textContent =
+    `Download ${r.filename} (${depth} ${job.output.format.toUpperCase()}, ` +
+    `${job.output.width}\u00d7${job.output.height}, ${formatBytes(r.result.size)})`;
+  link.hidden = false;
+  $("after-tag").textContent = job.alpha === null ? job.model : `${job.model} \u03b1=${job.alpha}`;
+  fillMetrics(job);
+  $("readout").textContent = "move over the image for its values";
+  viewer.reset(job.output.width, job.output.height);
+}
+
+function renderBatch() {
+  const several = state.files.length > 1;
+  $("batch").hidden = !several || !state.results.length;
+  const list = $("batch-list");
+  list.replaceChildren(
+    ...state.results.map((r) => {
+      const li = document.createElement("li");
+      if (r.error) {
+        li.className = "failed";
+        li.textContent = `${r.name}: ${r.error}`;
+        return li;
+      }
+      li.textContent = `${r.name} \u2192 ${r.filename} (${formatBytes(r.result.size)})`;
+      const view = document.createElement("button");
+      view.type = "button";
+      view.className = "secondary";
+      view.textContent = "view";
+      view.addEventListener("click", () => showResult(r));
+      li.append(view);
+      return li;
+    })
+  );
+  $("download-zip").disabled = !state.results.some((r) => !r.error);
 }
 
 function fillMetrics(job) {
   const m = job.metrics || {};
   const i = job.input;
   const o = job.output;
+  const f = i.flir;
+  const input = f
+    ? `FLIR radiometric JPEG${f.camera ? " (" + f.camera + ")" : ""}: raw ` +
+      `${f.raw_size[0]}\u00d7${f.raw_size[1]}` +
+      (f.preview_size ? ` (preview ${f.preview_size[0]}\u00d7${f.preview_size[1]})` : "") +
+      `, ${f.units === "counts" ? "raw counts" : i.unit}`
+    : `${i.width}\u00d7${i.height}, ${i.dtype}, ${i.format.toUpperCase()} (${i.layout})`;
   const rows = [
-    ["Input", `${i.width}\u00d7${i.height}, ${i.dtype}, ${i.format.toUpperCase()} (${i.layout})`],
-    ["Output", `${o.width}\u00d7${o.height}, ${o.dtype}, ${o.format.toUpperCase()}`],
+    ["Input", input],
+    ["Output", `${o.width}\u00d7${o.height}, ${o.dtype}, ${o.format.toUpperCase()}` +
+      (f ? `, ${f.units === "counts" ? "raw counts" : i.unit}` : "")],
     ["Model", job.alpha === null ? job.model : `${job.model}, alpha ${job.alpha}`],
     ...(job.denoise ? [["Denoise", `${job.denoise.strength.toFixed(2)} (` +
       (job.denoise.requested === "auto" ? `auto, noise ${formatNumber(job.denoise.noise, 3)}`
@@ -315,7 +407,7 @@ function fillMetrics(job) {
   ];
   if (i.flir_preview) {
     rows.push(["Note", "FLIR radiometric JPEG: its 8-bit preview was upscaled. Tick " +
-      "\u201craw sensor counts\u201d (Advanced) for the measurement itself, as 16-bit TIFF."]);
+      "\u201craw sensor data\u201d (Advanced) for the measurement itself, as TIFF."]);
   }
   if (m.measured_pixels && m.measured_pixels < o.width * o.height) {
     rows.push(["Measured on", `the central ${(m.measured_pixels / 1e6).toFixed(1)} Mpx`]);
@@ -332,6 +424,166 @@ function fillMetrics(job) {
       return tr;
     })
   );
+}
+
+// --------------------------------------------------------------------------- palettes
+// Display only: the 8-bit previews are recoloured; the readout and downloads keep the data.
+const PALETTE_STOPS = {
+  "black-hot": [[0, [255, 255, 255]], [1, [0, 0, 0]]],
+  iron: [[0, [0, 0, 0]], [0.15, [32, 0, 96]], [0.35, [140, 0, 150]], [0.55, [220, 50, 40]],
+    [0.75, [250, 150, 0]], [0.9, [255, 220, 60]], [1, [255, 255, 255]]],
+  rainbow: [[0, [0, 0, 128]], [0.2, [0, 0, 255]], [0.4, [0, 255, 255]], [0.6, [0, 255, 0]],
+    [0.8, [255, 255, 0]], [1, [255, 0, 0]]],
+};
+
+function paletteLut(name) {
+  const stops = PALETTE_STOPS[name];
+  const lut = new Uint8ClampedArray(256 * 3);
+  for (let g = 0; g < 256; g++) {
+    const t = g / 255;
+    let j = 1;
+    while (j < stops.length - 1 && stops[j][0] < t) j++;
+    const [t0, c0] = stops[j - 1];
+    const [t1, c1] = stops[j];
+    const u = t1 > t0 ? (t - t0) / (t1 - t0) : 0;
+    for (let c = 0; c < 3; c++) lut[3 * g + c] = Math.round(c0[c] + u * (c1[c] - c0[c]));
+  }
+  return lut;
+}
+
+async function coloured(blob, name) {
+  if (name === "white-hot") return URL.createObjectURL(blob);
+  const bitmap = await createImageBitmap(blob);
+  const canvas = document.createElement("canvas");
+  canvas.width = bitmap.width;
+  canvas.height = bitmap.height;
+  const ctx = canvas.getContext("2d");
+  ctx.drawImage(bitmap, 0, 0);
+  const img = ctx.getImageData(0, 0, canvas.width, canvas.height);
+  const d = img.data;
+  const lut = paletteLut(name);
+  for (let i = 0; i < d.length; i += 4) {
+    const g = Math.round(0.299 * d[i] + 0.587 * d[i + 1] + 0.114 * d[i + 2]);
+    d[i] = lut[3 * g];
+    d[i + 1] = lut[3 * g + 1];
+    d[i + 2] = lut[3 * g + 2];
+  }
+  ctx.putImageData(img, 0, 0);
+  const out = await new Promise((ok) => canvas.toBlob(ok, "image/png"));
+  return URL.createObjectURL(out);
+}
+
+async function applyPalette() {
+  const r = state.shown;
+  if (!r) return;
+  const name = $("palette").value;
+  const urls = [await coloured(r.preview, name), await coloured(r.bicubic, name)];
+  await Promise.all([loadImage($("after"), urls[0]), loadImage($("before"), urls[1])]);
+  for (const url of state.urls) URL.revokeObjectURL(url);
+  state.urls = urls;
+}
+
+// --------------------------------------------------------------------------- readout
+function formatValue(v, unit) {
+  if (!Number.isFinite(v)) return "no value";
+  if (unit === "degC" || unit === "K" || unit === "degF") {
+    const sym = unit === "degC" ? "\u00b0C" : unit === "degF" ? "\u00b0F" : "K";
+    return `${v.toFixed(2)} ${sym}`;
+  }
+  if (unit === "counts" || unit === "level") return `${Math.round(v)} ${unit}`;
+  return formatNumber(v, 6);
+}
+
+function readout(e) {
+  const r = state.shown;
+  if (!r || !r.values) return;
+  const b = viewer.box();
+  const ix = Math.floor((e.clientX - b.left - viewer.x) / viewer.scale);
+  const iy = Math.floor((e.clientY - b.top - viewer.y) / viewer.scale);
+  const { w, h, data, unit } = r.values;
+  $("readout").textContent = ix >= 0 && iy >= 0 && ix < w && iy < h
+    ? `x ${ix}, y ${iy}: ${formatValue(data[iy * w + ix], unit)}`
+    : "outside the image";
+}
+
+// --------------------------------------------------------------------------- zip
+// A stored (uncompressed) zip of this batch's downloads, built here: no server round trip.
+const CRC_TABLE = (() => {
+  const t = new Uint32Array(256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    t[n] = c >>> 0;
+  }
+  return t;
+})();
+
+function crc32(bytes) {
+  let c = 0xffffffff;
+  for (let i = 0; i < bytes.length; i++) c = CRC_TABLE[(c ^ bytes[i]) & 0xff] ^ (c >>> 8);
+  return (c ^ 0xffffffff) >>> 0;
+}
+
+async function zipBlob(files) {
+  const enc = new TextEncoder();
+  const parts = [];
+  const central = [];
+  let offset = 0;
+  for (const f of files) {
+    const data = new Uint8Array(await f.blob.arrayBuffer());
+    const name = enc.encode(f.name);
+    const crc = crc32(data);
+    const local = new DataView(new ArrayBuffer(30));
+    local.setUint32(0, 0x04034b50, true);
+    local.setUint16(4, 20, true);
+    local.setUint16(6, 0x0800, true); // UTF-8 names
+    local.setUint16(12, 0x21, true); // 1980-01-01
+    local.setUint32(14, crc, true);
+    local.setUint32(18, data.length, true);
+    local.setUint32(22, data.length, true);
+    local.setUint16(26, name.length, true);
+    parts.push(local.buffer, name, data);
+    const entry = new DataView(new ArrayBuffer(46));
+    entry.setUint32(0, 0x02014b50, true);
+    entry.setUint16(4, 20, true);
+    entry.setUint16(6, 20, true);
+    entry.setUint16(8, 0x0800, true);
+    entry.setUint16(14, 0x21, true);
+    entry.setUint32(16, crc, true);
+    entry.setUint32(20, data.length, true);
+    entry.setUint32(24, data.length, true);
+    entry.setUint16(28, name.length, true);
+    entry.setUint32(42, offset, true);
+    central.push(entry.buffer, name);
+    offset += 30 + name.length + data.length;
+  }
+  const size = central.reduce((n, b) => n + b.byteLength, 0);
+  const end = new DataView(new ArrayBuffer(22));
+  end.setUint32(0, 0x06054b50, true);
+  end.setUint16(8, files.length, true);
+  end.setUint16(10, files.length, true);
+  end.setUint32(12, size, true);
+  end.setUint32(16, offset, true);
+  return new Blob([...parts, ...central, end.buffer], { type: "application/zip" });
+}
+
+async function downloadZip() {
+  const used = new Set();
+  const files = [];
+  for (const r of state.results.filter((x) => !x.error)) {
+    let name = r.filename;
+    for (let k = 2; used.has(name); k++) name = r.filename.replace(/(\.[^.]*)?$/, `-${k}$1`);
+    used.add(name);
+    files.push({ name, blob: r.result });
+  }
+  const blob = await zipBlob(files);
+  const a = document.createElement("a");
+  a.href = URL.createObjectURL(blob);
+  a.download = `irsrgan-batch-${files.length}.zip`;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(a.href), 60_000);
 }
 
 // --------------------------------------------------------------------------- viewer
@@ -412,6 +664,7 @@ const viewer = {
       el.classList.add("panning");
     });
     el.addEventListener("pointermove", (e) => {
+      if (!this.drag) readout(e);
       if (!this.drag || this.drag.mode !== "pan") return;
       this.x = this.drag.x + e.clientX - this.drag.px;
       this.y = this.drag.y + e.clientY - this.drag.py;
@@ -470,7 +723,9 @@ function init() {
   $("scale").addEventListener("change", fillModels);
   $("model").addEventListener("change", onModelChange);
   $("alpha").addEventListener("input", onAlpha);
-  $("run").addEventListener("click", startJob);
+  $("run").addEventListener("click", startBatch);
+  $("palette").addEventListener("change", () => applyPalette().catch((e) => showError(e.message)));
+  $("download-zip").addEventListener("click", () => downloadZip().catch((e) => showError(e.message)));
   $("cancel").addEventListener("click", cancelJob);
   // leaving the page cancels a job still running (its result would never be fetched)
   window.addEventListener("pagehide", () => {

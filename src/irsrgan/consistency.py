@@ -1,0 +1,118 @@
+"""Measurement consistency: make an upscaled image agree with the pixels it was made from.
+
+A thermal detector pixel reports the mean of the radiance (or the temperature, as the camera
+maps it) over its area, so an upscaled image ``x`` (factor ``s``) is consistent with the
+measurement ``y`` when the mean of every ``s x s`` block of ``x`` equals its pixel of ``y``:
+``D(x) = y`` with ``D`` the area downsample. :func:`project_block_mean` corrects the model's
+output towards that set in two stages:
+
+1. a few iterative back-projection steps ``x += U(y - D(x))`` with ``U`` a bilinear
+   upsampling, which spread the residual smoothly (no block edges) and remove most of it;
+2. the closed-form projection ``x += nearest(y - D(x))``, exact in one step (each block's
+   remaining mean error is added to its pixels); where the output range clips (for example
+   8-bit 0..255), the error is shared among the block's pixels that can still move, and the
+   step repeated.
+
+Integer outputs are rounded at the end, so their block means agree with ``y`` within half a
+unit; float outputs agree to float rounding. Non-finite input pixels (NaN marks invalid
+temperatures, +-Inf saturated ones) leave their block untouched and stay as they are.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import cv2
+import numpy as np
+
+from .errors import ImageError
+from .image import Image
+
+SMOOTH_STEPS = 3
+MAX_EXACT_STEPS = 20
+
+
+def block_mean(x: np.ndarray, scale: int) -> np.ndarray:
+    """The mean of every ``scale x scale`` block of ``x`` ``(H, W[, C])`` (H, W multiples of
+    ``scale``): the area downsample."""
+    h, w = x.shape[:2]
+    if h % scale or w % scale:
+        raise ImageError(f"image of {w}x{h} is not a multiple of the scale {scale}")
+    blocks = x.reshape(h // scale, scale, w // scale, scale, *x.shape[2:])
+    return blocks.mean(axis=(1, 3))
+
+
+def _nearest_up(r: np.ndarray, scale: int) -> np.ndarray:
+    return np.repeat(np.repeat(r, scale, axis=0), scale, axis=1)
+
+
+def _bilinear_up(r: np.ndarray, scale: int) -> np.ndarray:
+    h, w = r.shape[:2]
+    out = cv2.resize(r.astype(np.float32), (w * scale, h * scale),
+                     interpolation=cv2.INTER_LINEAR).astype(np.float64)
+    return out.reshape(h * scale, w * scale, *r.shape[2:])
+
+
+def project_block_mean(
+    sr: np.ndarray, lr: np.ndarray, scale: int, *, low: float | None = None,
+    high: float | None = None, tolerance: float = 1e-6,
+) -> np.ndarray:
+    """``sr`` (float64 copy) corrected so that ``block_mean(sr, scale) == lr``, clipped to
+    ``[low, high]``. ``sr`` is ``(H*s, W*s[, C])``, ``lr`` ``(H, W[, C])``."""
+    if sr.shape[:2] != (lr.shape[0] * scale, lr.shape[1] * scale) or sr.shape[2:] != \
+            lr.shape[2:]:
+        raise ImageError(f"upscaled image {sr.shape} is not x{scale} of its input {lr.shape}")
+    x = sr.astype(np.float64, copy=True)
+    y = lr.astype(np.float64)
+    valid = np.isfinite(y)
+    y = np.where(valid, y, 0.0)
+    clip = low is not None or high is not None
+
+    def residual() -> np.ndarray:
+        r = y - block_mean(x, scale)
+        r[~valid | ~np.isfinite(r)] = 0.0
+        return r
+
+    for _ in range(SMOOTH_STEPS):
+        x += _bilinear_up(residual(), scale)
+        if clip:
+            np.clip(x, low, high, out=x)
+    for _ in range(MAX_EXACT_STEPS):
+        r = residual()
+        if not np.any(np.abs(r) > tolerance):
+            break
+        if not clip:
+            x += _nearest_up(r, scale)
+            break
+        # only pixels with room to move take the correction, so a partly saturated block
+        # still reaches its mean in a step or two
+        up = _nearest_up(r, scale)
+        free = ((up > 0) & (x < high)) | ((up < 0) & (x > low))
+        n_free = block_mean(free.astype(np.float64), scale) * scale * scale
+        gain = np.where(n_free > 0, scale * scale / np.maximum(n_free, 1), 0.0)
+        x += np.where(free, up * _nearest_up(gain, scale), 0.0)
+        np.clip(x, low, high, out=x)
+    return x
+
+
+def consistent_image(sr: Image, lr: Image) -> Image:
+    """``sr`` (an upscaled ``lr``, same dtype and layout) with every block's mean equal to
+    its pixel of ``lr``: exactly for float, within half a unit for integer dtypes."""
+    if sr.dtype != lr.dtype:
+        raise ImageError(f"upscaled image is {sr.dtype}, its input {lr.dtype}")
+    scale = sr.height // lr.height
+    if scale < 1 or sr.height != lr.height * scale or sr.width != lr.width * scale:
+        raise ImageError(f"upscaled image of {sr.width}x{sr.height} is not an integer "
+                         f"multiple of its input's {lr.width}x{lr.height}")
+    dtype = np.dtype(sr.dtype)
+    low = high = None
+    if dtype.kind in "ui":
+        info = np.iinfo(dtype)
+        low, high = float(info.min), float(info.max)
+    x = project_block_mean(sr.pixels, lr.pixels, scale, low=low, high=high)
+    if dtype.kind in "ui":
+        np.rint(x, out=x)
+    elif np.issubdtype(dtype, np.floating):
+        bad = ~np.isfinite(sr.pixels)  # NaN and +-Inf stay as they were
+        x[bad] = sr.pixels[bad]
+    return replace(sr, pixels=np.ascontiguousarray(x.astype(dtype)))
