@@ -12,6 +12,7 @@ from ..checkpoint import DEFAULT_MODEL, load_model
 from ..image import Image, write_image
 from ..inference import Upscaler
 from ..interpolate import interpolate_models
+from . import sequence_args
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -50,6 +51,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--sample", action="store_true",
                    help="upscale a generated thermal-like sample (written to OUTPUT/input/)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    sequence_args.add_arguments(p)
     p.set_defaults(func=run)
 
 
@@ -69,6 +71,12 @@ def run(args: argparse.Namespace) -> int:
     if not inputs:
         print("irsrgan upscale: give at least one INPUT (or --sample)", file=sys.stderr)
         return 2
+    sequences, inputs = sequence_args.split_inputs(inputs, args)
+    status = 0
+    if sequences:
+        status = sequence_args.run_sequences(sequences, args, make_upscaler(args))
+        if not inputs:
+            return status
     out = Path(args.output)
     jobs = plan_jobs(inputs, out, flir_raw=args.flir_raw)
     target_dir = jobs[0].dst.parent if len(jobs) == 1 else out
@@ -77,18 +85,22 @@ def run(args: argparse.Namespace) -> int:
         print(f"irsrgan upscale: error: output folder {target_dir} is not writable",
               file=sys.stderr)
         return 2
-    model = build_model(args)
-    upscaler = Upscaler(
-        model, device=args.device, tile=args.tile, overlap=args.overlap, half=args.half,
-        backend=args.backend, ensemble=args.ensemble,
-    )
+    upscaler = make_upscaler(args)
+    model = upscaler.model
     result = run_batch(
         jobs, lambda img, _job: upscaler.upscale_image(img, range_mode=args.range_mode),
         overwrite=args.overwrite, progress=not args.quiet, desc=f"x{model.scale}",
         flir_raw=args.flir_raw,
     )
     print(result.summary(), file=sys.stderr)
-    return 0 if result.ok else 1
+    return 0 if result.ok and not status else 1
+
+
+def make_upscaler(args: argparse.Namespace) -> Upscaler:
+    return Upscaler(
+        build_model(args), device=args.device, tile=args.tile, overlap=args.overlap,
+        half=args.half, backend=args.backend, ensemble=args.ensemble,
+    )
 
 
 def write_sample(folder: Path) -> Path:
