@@ -114,7 +114,8 @@ def test_natural_order_and_selection():
 def test_kinds_are_detected_from_content(tmp_path):
     frames = [np.full((8, 10), v, np.uint16) for v in (1, 2)]
     make_clip(tmp_path / "clip.bin", frames, fmt="matroska")  # no telling suffix
-    tifffile.imwrite(tmp_path / "stack.png", np.stack(frames), photometric="minisblack")  # a TIFF whatever its name
+    # a TIFF whatever its name
+    tifffile.imwrite(tmp_path / "stack.png", np.stack(frames), photometric="minisblack")
     tifffile.imwrite(tmp_path / "one.tif", frames[0])
     write_image(tmp_path / "still.png", Image(np.zeros((4, 4), np.uint8)))
     assert sniff_sequence(tmp_path / "clip.bin") == "video"

@@ -19,12 +19,11 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Literal
 
+import numpy as np
 import psutil
 import torch
 from torch import nn
 from torch.nn import functional as F
-
-import numpy as np
 
 from .image import Image, RangeMode, ValueMap, from_tensor, to_tensor, value_map_for
 

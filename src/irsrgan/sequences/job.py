@@ -9,6 +9,7 @@ missing frame without upscaling anything before it and carries on from there.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import threading
@@ -163,7 +164,7 @@ def upscale_sequence(
     output: str | os.PathLike,
     upscaler: Upscaler,
     *,
-    selection: Selection = Selection(),
+    selection: Selection | None = None,
     codec: Codec = "auto",
     range_mode: RangeMode = "auto",
     overwrite: bool = False,
@@ -192,6 +193,7 @@ def upscale_sequence(
             with other settings in the way.
     """
     src, output = Path(src), Path(output)
+    selection = selection or Selection()
     result = SequenceResult(src, output)
     if output.exists() and not overwrite and _output_kind(output) != "folder":
         result.skipped = True
@@ -241,10 +243,8 @@ def upscale_sequence(
             writer.close()
             out.finish()
         except BaseException:
-            try:
+            with contextlib.suppress(BaseException):  # the first error is the one to report
                 writer.close()
-            except BaseException:  # noqa: BLE001 - the first error is the one to report
-                pass
             out.abort()
             raise
         finally:

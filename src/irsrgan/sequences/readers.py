@@ -169,14 +169,12 @@ class VideoReader(_Reader):
         rate = self.info.rate
         tb = self.info.time_base
         step = int(round(1 / (rate * tb))) if rate and tb else None
-        index = 0
-        for frame in _chain(self._first, self._decoded):
+        for index, frame in enumerate(_chain(self._first, self._decoded)):
             pts = frame.pts
             if pts is None and step is not None:
                 pts = index * step
             px = self._pixels(frame)
             yield Frame(index, Image(px, format="png", layout=_layout_of(px)), pts)
-            index += 1
 
     def close(self) -> None:
         self.container.close()
@@ -202,15 +200,14 @@ def _video_mode(frame) -> str:
     bits = max(c.bits for c in fmt.components)
     if name.startswith("gray") and not name.startswith("grayf"):
         return "luma8" if bits <= 8 else "luma16"
-    if name.startswith(("yuv", "yuvj", "nv")) and not fmt.has_palette and len(fmt.components) == 3:
-        if bits <= 8 or name.endswith("le"):
-            neutral = 1 << (bits - 1)
-            dtype = np.uint8 if bits <= 8 else np.dtype("<u2")
-            chroma = [_plane(p, p.width, p.height, dtype) for p in frame.planes[1:3]] \
-                if not name.startswith("nv") else []
-            if chroma and all(int(np.abs(c.astype(np.int32) - neutral).max())
-                              <= CHROMA_TOLERANCE << max(0, bits - 8) for c in chroma):
-                return "luma8" if bits <= 8 else "luma16"
+    planar_yuv = name.startswith(("yuv", "yuvj")) and len(fmt.components) == 3
+    if planar_yuv and (bits <= 8 or name.endswith("le")):
+        neutral = 1 << (bits - 1)
+        dtype = np.uint8 if bits <= 8 else np.dtype("<u2")
+        chroma = [_plane(p, p.width, p.height, dtype) for p in frame.planes[1:3]]
+        if all(int(np.abs(c.astype(np.int32) - neutral).max())
+               <= CHROMA_TOLERANCE << max(0, bits - 8) for c in chroma):
+            return "luma8" if bits <= 8 else "luma16"
     return "rgb24" if bits <= 8 else "rgb48le"
 
 
