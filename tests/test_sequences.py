@@ -3,6 +3,7 @@ frame rate and timestamps kept; --start/--end/--every; resume after an interrupt
 
 from __future__ import annotations
 
+import json
 from fractions import Fraction
 
 import numpy as np
@@ -305,3 +306,22 @@ def test_upscale_frames_uses_one_value_map_for_the_clip(upscaler):
     assert np.abs(moved[12:, 12:]).max() > 1  # per-frame stretching changes every pixel
     assert [s.pixels.tolist() for s in stretched] == [
         upscaler.upscale_image(Image(x, "tiff")).pixels.tolist() for x in (a, b)]
+
+
+def test_evaluate_a_clip_reports_flicker_against_bicubic(tmp_path, identity_file, capsys):
+    rng = np.random.default_rng(4)
+    yy, xx = np.mgrid[:32, :40]
+    scene = 100 + 60 * np.sin(xx / 5.0) * np.cos(yy / 7.0)
+    frames = [np.clip(scene + rng.normal(0, 3, scene.shape), 0, 255).astype(np.uint8)
+              for _ in range(4)]  # a static scene with sensor noise
+    make_clip(tmp_path / "clip.mkv", frames, pix_fmt="gray")
+    code = main(["evaluate", "--data", str(tmp_path / "clip.mkv"), "--model",
+                 str(identity_file), "--out", str(tmp_path / "report"), "--no-lpips",
+                 "--quiet", "--grid", "1", "--backend", "torch"])
+    assert code == 0
+    assert "flicker ×bicubic" in capsys.readouterr().out
+    summary = json.loads((tmp_path / "report" / "summary.json").read_text())
+    means = summary["means"]
+    assert summary["settings"]["n_images"] == 4
+    assert means["bicubic"]["flicker_ratio"] == pytest.approx(1.0, abs=1e-3)
+    assert 1.05 < means["identity"]["flicker_ratio"] < 2.0  # nearest neighbour flickers more
