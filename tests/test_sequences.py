@@ -325,3 +325,23 @@ def test_evaluate_a_clip_reports_flicker_against_bicubic(tmp_path, identity_file
     assert summary["settings"]["n_images"] == 4
     assert means["bicubic"]["flicker_ratio"] == pytest.approx(1.0, abs=1e-3)
     assert 1.05 < means["identity"]["flicker_ratio"] < 2.0  # nearest neighbour flickers more
+
+
+def test_metrics_on_clips_flicker_against_input_and_hr(tmp_path, capsys):
+    rng = np.random.default_rng(5)
+    lr = [np.full((10, 12), 100, np.uint8) + rng.integers(0, 3, (10, 12)).astype(np.uint8)
+          for _ in range(3)]
+    make_clip(tmp_path / "lr.mkv", lr, pix_fmt="gray")
+    upscale_sequence(tmp_path / "lr.mkv", tmp_path / "sr.mkv", None, process=nearest_frames,
+                     progress=False)
+    assert main(["metrics", str(tmp_path / "sr.mkv"), str(tmp_path / "lr.mkv"),
+                 "--json", str(tmp_path / "m.json")]) == 0
+    report = json.loads((tmp_path / "m.json").read_text())
+    assert report["flicker"]["pairs"] == 2 and report["flicker"]["ratio"] > 1.0
+    assert "bicubic" in capsys.readouterr().out
+    # the SR clip against itself as HR: PSNR inf, flicker exactly that of the HR
+    assert main(["metrics", str(tmp_path / "sr.mkv"), str(tmp_path / "sr.mkv"),
+                 "--json", str(tmp_path / "m2.json")]) == 0
+    report = json.loads((tmp_path / "m2.json").read_text())
+    assert report["flicker"]["ratio"] == pytest.approx(1.0)
+    assert [f["psnr"] for f in report["frames"]] == [None, None, None]  # inf in JSON: null
