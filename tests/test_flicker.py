@@ -70,3 +70,25 @@ def test_meter_checks_shapes():
     meter.update(torch.zeros(1, 8, 8), torch.zeros(1, 4, 4))
     with pytest.raises(ImageError, match="change size"):
         meter.update(torch.zeros(1, 16, 16), torch.zeros(1, 8, 8))
+
+
+def test_temporal_blend_on_static_pixels_by_hand():
+    from irsrgan.sequences.temporal import TemporalBlend
+
+    g = torch.Generator().manual_seed(1)
+    lr = torch.rand(1, 1, 16, 16, generator=g)
+    moved = lr.clone()
+    moved[..., :8, :8] += 0.5  # the top-left quarter changes a lot in frame 2
+    ys = [torch.rand(1, 1, 32, 32, generator=g) for _ in range(3)]
+    blend = TemporalBlend(0.5)
+    out = [blend(x, y) for x, y in zip([lr, lr, moved], ys, strict=True)]
+    assert torch.equal(out[0], ys[0])  # the first frame passes
+    # frame 1: the input is exactly static (w = 0.5 everywhere): the mean of y_1 and out_0
+    torch.testing.assert_close(out[1], 0.5 * ys[1] + 0.5 * ys[0])
+    # frame 2: far from the change, still static; inside it, moving: y_2 untouched
+    far = (slice(None), slice(None), slice(28, 32), slice(28, 32))
+    torch.testing.assert_close(out[2][far], (0.5 * ys[2] + 0.5 * out[1])[far])
+    assert torch.equal(out[2][..., 4:12, 4:12], ys[2][..., 4:12, 4:12])
+    full = TemporalBlend(1.0)
+    steady = [full(lr, y) for y in ys]
+    assert flicker(torch.cat(steady), lr.expand(3, -1, -1, -1)).flicker == 0.0

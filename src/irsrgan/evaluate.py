@@ -74,6 +74,8 @@ LR_EPOCH = 0xFFFFFFFF
 #: BT.601 luma, as :func:`irsrgan.image.gray_unit` converts colour.
 LUMA = (0.299, 0.587, 0.114)
 BICUBIC = "bicubic"
+#: the HR frames' own flicker, measured beside the methods' for a clip
+HR_FLICKER = "HR"
 #: Zoomed crop of the comparison grids: a quarter of the shorter side, within these bounds.
 GRID_CROP_MIN, GRID_CROP_MAX = 24, 96
 #: Columns of ``per_image.csv`` in order; those without any value are left out.
@@ -1001,6 +1003,7 @@ def evaluate(
     ensemble: bool = False,
     grid: int = 3,
     progress: bool = False,
+    temporal: float = 0.0,
 ) -> dict:
     """Score bicubic and every model on a folder of HR images and write the report to ``out``.
 
@@ -1026,6 +1029,8 @@ def evaluate(
             :class:`~irsrgan.inference.Upscaler`.
         grid: number of images with a comparison grid (spread evenly over the set).
         progress: show a tqdm progress bar over images.
+        temporal: for a clip, every model's frames go through
+            :class:`~irsrgan.sequences.temporal.TemporalBlend` of this strength (0: off).
 
     Returns:
         The summary written to ``summary.json`` (non-finite numbers as ``None``).
@@ -1064,6 +1069,7 @@ def evaluate(
 
     from tqdm.auto import tqdm
 
+    blends: dict = {}
     if clip:
         from .sequences.evaluate import clip_items
 
@@ -1071,12 +1077,19 @@ def evaluate(
                                   max_size=max_size)
         sources = ((item, None) for item in items)
         meters = {m.label: metrics.FlickerMeter() for m in methods}
+        meters[HR_FLICKER] = metrics.FlickerMeter()
+        if temporal:
+            from .sequences.temporal import TemporalBlend
+
+            blends = {m.label: TemporalBlend(temporal) for m in methods if m.upscaler}
     else:
         names = [_rel_name(p, data) for p, _ in pairs]
         sources = ((load_item(index, hr_path, data, scale=scale, preset=preset, seed=seed,
                               max_size=max_size, lr_path=lr_path), lr_path)
                    for index, (hr_path, lr_path) in enumerate(pairs))
         meters = {}
+    if temporal and not clip:
+        raise ConfigError("temporal (--temporal) needs a clip as data (--data)")
     grid_at = set(_grid_indices(len(names), grid))
     rows: list[dict] = []
     grids: list[dict] = []
@@ -1094,6 +1107,8 @@ def evaluate(
                                    align_corners=False)
             else:
                 sr = m.upscaler.upscale(item.lr)
+                if m.label in blends:
+                    sr = blends[m.label](item.lr, sr)
             srs[m.label] = sr.float().cpu().clamp(0.0, 1.0)
             m.seconds += time.perf_counter() - t0
             if srs[m.label].shape != item.hr.shape:
@@ -1102,7 +1117,7 @@ def evaluate(
                     f"{tuple(item.hr.shape)}"
                 )
         for label, meter in meters.items():
-            meter.update(srs[label][0], item.lr[0])
+            meter.update((item.hr if label is HR_FLICKER else srs[label])[0], item.lr[0])
         scores = score_image(item, srs, border=scale, lpips_fn=lpips_fn)
         for label, values in scores.items():
             rows.append({"image": item.name, "method": label, **values})
@@ -1115,6 +1130,7 @@ def evaluate(
             grids.append({"image": item.name, "file": rel, **info})
 
     means, model_summary = summarise(rows, methods, len(names))
+    hr_flicker = meters.pop(HR_FLICKER).result() if meters else None
     for label, meter in meters.items():
         fl = meter.result()
         means[label].update(flicker=fl.flicker, flicker_ratio=fl.ratio,
@@ -1124,7 +1140,8 @@ def evaluate(
             "flicker: RMS change between consecutive SR frames on pixels where the LR does "
             "not move (model space); flicker ×bicubic divides it by the same for bicubic "
             "(1 = as steady as bicubic; irsrgan.metrics.FlickerMeter). Each frame's LR is "
-            "degraded with its own seed (frame index), as independent sensor noise.")
+            "degraded with its own seed (frame index), as independent sensor noise. The HR "
+            f"frames themselves score {hr_flicker.ratio:.3f} x bicubic on the same pixels.")
     if any(np.dtype(d) != np.uint8 for d in dtypes):
         notes.append(
             "MAE/RMSE/bias are in native units (raw counts or degrees) of the 16-bit/float "
@@ -1152,6 +1169,7 @@ def evaluate(
         "device": str(dev),
         "tile": tile,
         "ensemble": ensemble,
+        "temporal": temporal if clip else None,
         "backend": ", ".join(sorted({m.upscaler.backend for m in methods if m.upscaler}))
         or None,
         "lpips": (("LPIPS-vgg v0.1" if getattr(lpips_fn, "calibrated", True)
@@ -1170,6 +1188,7 @@ def evaluate(
         "sweep": sweep,
         "notes": list(dict.fromkeys(notes)),
         "files": {"grids": grids},
+        "hr_flicker": hr_flicker._asdict() if hr_flicker is not None else None,
         "elapsed_s": time.perf_counter() - t_start,
     }
     return write_report(summary, rows, out)

@@ -186,6 +186,7 @@ class Upscaler:
         *,
         range_mode: RangeMode = "auto",
         value_map: ValueMap | None = None,
+        temporal: float = 0.0,
     ) -> Iterator[Image]:
         """Upscale a sequence, one frame at a time: an iterator of images in, one out.
 
@@ -196,10 +197,20 @@ class Upscaler:
         chooses for the first frame (8-bit: its dtype; 16-bit and float: its min..max, later
         frames may go past [0, 1] and come back exactly). ``range_mode="stretch"`` stretches
         each frame on its own instead, as :meth:`upscale_image` does for stills.
+
+        ``temporal`` (0 to 1) blends each output with the previous one carried forward where
+        the input does not move (:class:`irsrgan.sequences.temporal.TemporalBlend`).
         """
+        from .sequences.temporal import TemporalBlend
+
+        per_frame = range_mode == "stretch" and value_map is None
+        if temporal and per_frame:
+            raise ValueError("temporal blending needs one value map for the clip, not "
+                             "range_mode='stretch'")
+        blend = TemporalBlend(temporal) if temporal else None
         vmap = value_map
         for image in frames:
-            if range_mode == "stretch" and value_map is None:
+            if per_frame:
                 yield self.upscale_image(image, range_mode="stretch")
                 continue
             chans = image.channels()
@@ -209,7 +220,11 @@ class Upscaler:
             bad = ~np.isfinite(unit)
             if bad.any():  # NaN marks invalid pixels: the mean in, NaN out (as to_tensor)
                 unit[bad] = float(unit[~bad].mean()) if (~bad).any() else 0.0
-            yield from_tensor(self.upscale(torch.from_numpy(unit)[None]), image, vmap)
+            lr = torch.from_numpy(unit)[None]
+            sr = self.upscale(lr)
+            if blend is not None:
+                sr = blend(lr, sr)
+            yield from_tensor(sr, image, vmap)
 
     # ------------------------------------------------------------------ internals
     def _run(self, lr: torch.Tensor, progress: ProgressFn | None) -> torch.Tensor:

@@ -882,7 +882,7 @@ class FlickerMeter:
             if y0.shape != y.shape or r0.shape != r.shape:
                 raise ImageError(f"frames change size: {tuple(y0.shape)} then {tuple(y.shape)}")
             dr = r - r0
-            motion = _gaussian_blur(dr.mean(1, keepdim=True), self.sigma).abs()
+            motion = gaussian_blur(dr.mean(1, keepdim=True), self.sigma).abs()
             static = (motion <= self.threshold).to(y.dtype)
             if s > 1:
                 static = static.repeat_interleave(s, -2).repeat_interleave(s, -1)
@@ -937,7 +937,7 @@ def _frame(x: torch.Tensor, name: str) -> torch.Tensor:
     return x
 
 
-def _gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
+def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
     """Separable gaussian (radius ``int(3.5 * sigma + 0.5)``), reflect border."""
     radius = int(SSIM_TRUNCATE * sigma + 0.5)
     t = torch.arange(-radius, radius + 1, dtype=x.dtype, device=x.device)

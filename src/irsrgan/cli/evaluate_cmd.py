@@ -60,6 +60,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="self-ensemble every model over 8 flips/rotations (8x the time)")
     p.add_argument("--grid", type=int, default=3, metavar="N",
                    help="comparison grids for N images spread over the set (default 3)")
+    p.add_argument("--temporal", type=float, default=0.0, metavar="S",
+                   help="for a clip (--data VIDEO): temporal blend of strength S on static "
+                   "pixels for every model (see irsrgan upscale --temporal)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
@@ -81,6 +84,7 @@ def run(args: argparse.Namespace) -> int:
         lpips="off" if args.no_lpips else "auto", lpips_weights=args.lpips_weights,
         backbone_weights=args.backbone_weights, device=args.device, tile=args.tile,
         backend=args.backend, ensemble=args.ensemble, grid=args.grid, progress=not args.quiet,
+        temporal=args.temporal,
     )
     means = summary["means"]
     cols = [(k, h, f) for k, h, f in TABLE_COLUMNS

@@ -26,6 +26,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--codec", default="auto", choices=("auto", "h264", "ffv1"),
                    help="video codec: auto = FFV1 for 16-bit (lossless, MKV) and FFV1 input, "
                    "else H.264")
+    g.add_argument("--temporal", type=float, default=0.5, metavar="S",
+                   help="blend each frame with the previous output where the input does not "
+                   "move, strength 0..1 (default 0.5: on a noisy still scene the shipped x4 "
+                   "models flicker 1.4-1.6x bicubic frame by frame, 1.1-1.2x with it, and "
+                   "gain 0.1-0.3 dB; 0: frame by frame; docs/RESULTS.md section 7)")
     g.add_argument("--sequence", action="store_true",
                    help="treat input folders as numbered frame sequences (natural order, same "
                    "names out; implied by --start/--end/--every)")
@@ -67,6 +72,7 @@ def run_sequences(sequences: list[Path], args: argparse.Namespace, upscaler) -> 
             result = upscale_sequence(
                 src, dst, upscaler, selection=selection, codec=args.codec,
                 range_mode=args.range_mode, overwrite=args.overwrite, progress=not args.quiet,
+                temporal=args.temporal,
                 job={"model": str(args.model), "model_b": args.model_b, "alpha": args.alpha,
                      "tile": args.tile, "overlap": args.overlap, "ensemble": args.ensemble,
                      "scale": upscaler.scale},

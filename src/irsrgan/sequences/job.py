@@ -172,6 +172,7 @@ def upscale_sequence(
     segment_frames: int = DEFAULT_SEGMENT_FRAMES,
     max_pixels: int | None = None,
     job: dict | None = None,
+    temporal: float = 0.0,
     process: Callable[[Iterator], Iterator] | None = None,
 ) -> SequenceResult:
     """Upscale the sequence ``src`` into ``output`` (a file or folder of the kind its suffix
@@ -183,6 +184,9 @@ def upscale_sequence(
         range_mode: as :meth:`Upscaler.upscale_frames` (``auto``: one map for the clip).
         overwrite: replace an existing output and discard an interrupted job's frames.
         segment_frames: video frames per resumable segment.
+        temporal: temporal blend strength on static pixels (0: off; see
+            :mod:`irsrgan.sequences.temporal`); a resumed job restarts the blend at the first
+            missing frame.
         job: what else identifies the job (the model...), stored in the work folder: a job
             is only resumed by a run with the same description.
         process: replaces ``upscaler.upscale_frames`` (images in, images out; tests and
@@ -215,6 +219,7 @@ def upscale_sequence(
             "input": str(src.resolve()), "input_bytes": _size(src), "kind": info.kind,
             "start": selection.start, "end": selection.end, "every": selection.every,
             "range_mode": range_mode, "value_map": [vmap.offset, vmap.scale] if vmap else None,
+            "temporal": temporal,
             **(job or {}),
         }
         out = _open_output(kind, output, src, reader, info, selection, description, codec,
@@ -232,7 +237,7 @@ def upscale_sequence(
                 yield frame.image
 
         upscale = process or (lambda it: upscaler.upscale_frames(
-            it, range_mode=range_mode, value_map=vmap))
+            it, range_mode=range_mode, value_map=vmap, temporal=temporal))
         writer = _BackgroundWriter(out.write, QUEUE_FRAMES)
         try:
             for image in upscale(images()):
