@@ -161,10 +161,11 @@ def test_flir_seq_to_tiff_stack_keeps_raw_counts(tmp_path):
 
 def test_16bit_ffv1_keeps_every_count_through_tiled_upscaling(tmp_path, identity_file):
     rng = np.random.default_rng(0)
-    frames = [np.full((24, 32), v, np.uint16) for v in (14000, 14003, 65535, 0)]
+    # flat frames (one repeated: static, so the default temporal blend acts on it) and noise
+    frames = [np.full((24, 32), v, np.uint16) for v in (14000, 14000, 14003, 65535, 0)]
     frames.append(rng.integers(0, 65536, (24, 32)).astype(np.uint16))
     tb = Fraction(1, 1000)
-    times = [0, 40, 80, 120, 200]  # a dropped frame: timestamps, not a frame count
+    times = [0, 40, 80, 120, 160, 240]  # a dropped frame: timestamps, not a frame count
     make_clip(tmp_path / "in.mkv", frames, pts=times, time_base=tb)
     code = main(["upscale", str(tmp_path / "in.mkv"), "-o", str(tmp_path / "out.mkv"),
                  "--model", str(identity_file), "--tile", "24", "--overlap", "4", "--quiet",
@@ -217,7 +218,8 @@ def test_tiff_stack_round_trip(tmp_path, dtype, identity_file):
     stack = rng.integers(0, hi, (3, 10, 12)).astype(dtype)
     tifffile.imwrite(tmp_path / "in.tif", stack, photometric="minisblack")
     code = main(["upscale", str(tmp_path / "in.tif"), "-o", str(tmp_path / "out"),
-                 "--model", str(identity_file), "--quiet", "--backend", "torch"])
+                 "--model", str(identity_file), "--quiet", "--backend", "torch",
+                 "--temporal", "0"])  # frame by frame: random frames have static pixels
     assert code == 0
     out = tifffile.imread(tmp_path / "out" / "in.tif")
     assert out.dtype == dtype and out.shape == (3, 20, 24)
@@ -230,7 +232,8 @@ def test_frame_folder_keeps_names_in_natural_order(tmp_path, identity_file):
     for i in (1, 2, 10):
         write_image(src / f"frame_{i}.png", Image(np.full((6, 8), i, np.uint8)))
     code = main(["upscale", str(src), "-o", str(tmp_path / "out"), "--model",
-                 str(identity_file), "--quiet", "--backend", "torch", "--every", "2"])
+                 str(identity_file), "--quiet", "--backend", "torch", "--every", "2",
+                 "--temporal", "0"])
     assert code == 0
     names = sorted(p.name for p in (tmp_path / "out" / "frames").iterdir())
     assert names == ["frame_1.png", "frame_10.png"]  # natural order: 1, 2, 10; every 2nd
