@@ -267,6 +267,9 @@ def test_resume_continues_at_the_first_missing_frame(tmp_path, suffix):
         upscale_sequence(tmp_path / "in.mkv", out, None, process=_upscale_then_die(5, calls),
                          progress=False, segment_frames=2)
     assert not out.exists() and work_folder(out).exists()  # nothing half-written
+    # what a hard kill leaves: a half-written segment, a temporary frame file
+    (work_folder(out) / "segment_000002.part.nut").write_bytes(b"half")
+    (work_folder(out) / ".frame_0000005.tif.x.tmp").write_bytes(b"half")
     # video keeps closed segments of 2 frames (0-1, 2-3); TIFF keeps every finished frame
     first_missing = 4 if suffix == ".mkv" else 5
     calls.clear()

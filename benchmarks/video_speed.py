@@ -1,0 +1,112 @@
+"""Video upscaling speed on CPU: frames per second for a 640x512 clip upscaled x4 with each
+shipped x4 model, and how much of the time decoding and encoding add.
+
+For each model, in the same process and run: the model alone (``Upscaler.upscale_frames`` on
+frames already in memory), decoding alone, encoding alone (the upscaled frames, H.264 and
+FFV1), and the whole pipeline (``irsrgan.sequences.upscale_sequence``: decode and encode
+threads overlapped with the model). Overhead = 1 - model time / pipeline time: the share of
+the pipeline's wall time that the model does not explain (target: under 10 %).
+
+    python benchmarks/video_speed.py [--frames 4] [--threads N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import av
+import numpy as np
+import torch
+
+from irsrgan.checkpoint import load_model
+from irsrgan.image import Image
+from irsrgan.inference import Upscaler
+from irsrgan.sample import thermal_sample
+from irsrgan.sequences import open_sequence, upscale_sequence
+from irsrgan.sequences.frames import Frame
+from irsrgan.sequences.writers import VideoOutput
+
+MODELS = ("irsrgan-x4", "irsrgan-psnr-x4")
+
+
+def make_clip(path: Path, frames: int, width: int, height: int) -> None:
+    base = thermal_sample()
+    reps = (-(-height // base.shape[0]), -(-width // base.shape[1]))
+    base = np.tile(base, reps)[:height, :width]
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("ffv1", rate=25)
+        stream.width, stream.height, stream.pix_fmt = width, height, "gray"
+        for t in range(frames):
+            px = np.ascontiguousarray(np.roll(base, 2 * t, axis=1))
+            vf = av.VideoFrame.from_ndarray(px, format="gray")
+            vf.pts = t
+            for packet in stream.encode(vf):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+
+
+def timed(fn) -> float:
+    t = time.perf_counter()
+    fn()
+    return time.perf_counter() - t
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--frames", type=int, default=4)
+    ap.add_argument("--threads", type=int, default=torch.get_num_threads())
+    ap.add_argument("--width", type=int, default=640)
+    ap.add_argument("--height", type=int, default=512)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    work = Path(tempfile.mkdtemp(prefix="video-speed-"))
+    clip = work / "clip.mkv"
+    make_clip(clip, args.frames, args.width, args.height)
+    with open_sequence(clip) as reader:
+        frames = [f.image for f in reader.frames()]
+
+    def decode() -> None:
+        with open_sequence(clip) as reader:
+            for _ in reader.frames():
+                pass
+
+    t_decode = min(timed(decode) for _ in range(2)) / args.frames
+    n = args.frames
+    print(f"CPU threads: {args.threads}; {n} frames {args.width}x{args.height} x4; "
+          f"decode (FFV1) {1000 * t_decode:.0f} ms/frame")
+    print(f"{'model':<16} {'backend':<11} {'model f/s':>9} {'encode ms/f':>16} "
+          f"{'pipeline f/s':>16} {'overhead':>16}")
+    print(f"{'':<16} {'':<11} {'':>9} {'H.264 / FFV1':>16} {'H.264 / FFV1':>16} "
+          f"{'H.264 / FFV1':>16}")
+    for name in MODELS:
+        upscaler = Upscaler(load_model(name), device="cpu")
+        next(upscaler.upscale_frames(frames[:1]))  # warm-up (ONNX export, allocations)
+        t = time.perf_counter()
+        outs: list[Image] = list(upscaler.upscale_frames(frames, temporal=0.5))
+        t_model = time.perf_counter() - t
+        enc, pipe = [], []
+        for codec, suffix in (("h264", ".mp4"), ("ffv1", ".mkv")):
+            out = VideoOutput(work / f"enc-{name}{suffix}", {"bench": name}, codec=codec,
+                              time_base=None, rate=None, first_pts=0, overwrite=True)
+            t = time.perf_counter()
+            for i, image in enumerate(outs):
+                out.write(i, Frame(i, image, i), image)
+            out.finish()
+            enc.append((time.perf_counter() - t) / n)
+            t = time.perf_counter()
+            upscale_sequence(clip, work / f"pipe-{name}{suffix}", upscaler, overwrite=True,
+                             progress=False, temporal=0.5)
+            pipe.append(time.perf_counter() - t)
+        model_fps = n / t_model
+        print(f"{name:<16} {upscaler.backend:<11} {model_fps:>9.3f} "
+              f"{1000 * enc[0]:>7.0f} / {1000 * enc[1]:<6.0f} "
+              f"{n / pipe[0]:>7.3f} / {n / pipe[1]:<6.3f} "
+              f"{1 - t_model / pipe[0]:>7.1%} / {1 - t_model / pipe[1]:<6.1%}")
+
+
+if __name__ == "__main__":
+    main()
