@@ -290,7 +290,7 @@ def test_resume_refuses_a_work_folder_of_another_job(tmp_path):
     with pytest.raises(_Killed):
         upscale_sequence(tmp_path / "in.mkv", out, None, process=_upscale_then_die(2, []),
                          progress=False)
-    with pytest.raises(ConfigError, match="every differ"):
+    with pytest.raises(ConfigError, match="settings \(every"):
         upscale_sequence(tmp_path / "in.mkv", out, None, process=nearest_frames,
                          selection=Selection(every=2), progress=False)
     upscale_sequence(tmp_path / "in.mkv", out, None, process=nearest_frames,
@@ -351,3 +351,15 @@ def test_metrics_on_clips_flicker_against_input_and_hr(tmp_path, capsys):
     report = json.loads((tmp_path / "m2.json").read_text())
     assert report["flicker"]["ratio"] == pytest.approx(1.0)
     assert [f["psnr"] for f in report["frames"]] == [None, None, None]  # inf in JSON: null
+
+
+def test_clip_value_map_spans_the_first_frames():
+    from irsrgan.image import ValueMap
+    from irsrgan.sequences.job import clip_value_map
+
+    flat = Image(np.full((4, 4), 14000, np.uint16))
+    scene = Image(np.array([[13000, 16000]], np.uint16))
+    assert clip_value_map([flat, scene]) == ValueMap(offset=13000.0, scale=3000.0)
+    assert clip_value_map([scene, scene]) == ValueMap(offset=13000.0, scale=3000.0)
+    eight = Image(np.array([[3, 7]], np.uint8))
+    assert clip_value_map([eight]) == ValueMap(offset=0.0, scale=255.0)

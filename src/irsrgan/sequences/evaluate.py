@@ -3,11 +3,13 @@ TIFF stack or a FLIR SEQ/CSQ file, which also reports flicker)."""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from pathlib import Path
 
 from ..errors import ConfigError
 from ..evaluate import EvalItem, degraded_item, gray_native
+from .job import VALUE_MAP_FRAMES, clip_value_map
 from .readers import open_sequence
 
 
@@ -15,8 +17,8 @@ def clip_items(
     path: Path, limit: int | None, *, scale: int, preset, seed: int, max_size: int | None,
 ) -> tuple[list[str], Iterator[EvalItem]]:
     """``(names, items)``: frame ``i`` (the first ``limit``) is the HR, degraded with
-    ``item_generator(seed, LR_EPOCH, i)``; every frame goes to model space with the first
-    frame's value map, as :meth:`~irsrgan.inference.Upscaler.upscale_frames` does."""
+    ``item_generator(seed, LR_EPOCH, i)``; every frame goes to model space with one value
+    map, as ``irsrgan upscale`` maps a clip (:func:`~irsrgan.sequences.job.clip_value_map`)."""
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)
                               or limit < 1):
         raise ConfigError(f"limit (--limit) must be an integer >= 1, got {limit!r}")
@@ -28,13 +30,14 @@ def clip_items(
     names = [f"{path.name}#{i}" for i in range(count)]
 
     def items() -> Iterator[EvalItem]:
-        vmap = None
         with open_sequence(path) as reader:
-            for frame in reader.frames():
+            frames = reader.frames()
+            head = list(itertools.islice(frames, min(count, VALUE_MAP_FRAMES)))
+            vmap = clip_value_map([f.image for f in head])
+            for frame in itertools.chain(head, frames):
                 if frame.index >= count:
                     return
-                native, dtype, own = gray_native(frame.image)
-                vmap = vmap or own
+                native, dtype, _own = gray_native(frame.image)
                 yield degraded_item(frame.index, names[frame.index], native, dtype, vmap,
                                     scale=scale, preset=preset, seed=seed, max_size=max_size)
 

@@ -10,6 +10,7 @@ missing frame without upscaling anything before it and carries on from there.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import queue
 import threading
@@ -20,7 +21,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from ..errors import ConfigError, ImageError
-from ..image import RangeMode, value_map_for
+from ..image import Image, RangeMode, ValueMap, value_map_for
 from ..inference import Upscaler
 from .frames import Frame, Selection, SequenceInfo
 from .readers import FolderReader, open_sequence
@@ -37,6 +38,8 @@ from .writers import (
 
 #: frames waiting between the reader, the model and the writer (each way)
 QUEUE_FRAMES = 4
+#: the value map of a 16-bit or float clip spans the values of its first this many frames
+VALUE_MAP_FRAMES = 16
 
 
 @dataclass
@@ -213,8 +216,10 @@ def upscale_sequence(
         if first is None:
             raise ConfigError(f"{src}: the selection (--start/--end/--every) holds no frames "
                               f"of {info.frames if info.frames is not None else 'its'} frames")
-        vmap = None if range_mode == "stretch" else value_map_for(first.image.channels(),
-                                                                   range_mode)
+        head = [first, *itertools.islice(frames, VALUE_MAP_FRAMES - 1)]
+        vmap = None if range_mode == "stretch" else clip_value_map(
+            [f.image for f in head], range_mode)
+        frames = itertools.chain(head[1:], frames)
         description = {
             "input": str(src.resolve()), "input_bytes": _size(src), "kind": info.kind,
             "start": selection.start, "end": selection.end, "every": selection.every,
@@ -257,6 +262,18 @@ def upscale_sequence(
     if kind == "video" and info.kind != "video" and info.rate is None:
         result.notes.append(f"{src} has no frame times: the video runs at 25 frames/s")
     return result
+
+
+def clip_value_map(images: list[Image], range_mode: RangeMode = "auto") -> ValueMap:
+    """One value map for a clip from its first frames: :func:`~irsrgan.image.value_map_for`
+    of each, spanning them all (8-bit: the dtype's range; a flat first frame, such as a
+    camera's shutter frame, does not set the clip's scale on its own)."""
+    maps = [value_map_for(image.channels(), range_mode) for image in images]
+    if all(m == maps[0] for m in maps):
+        return maps[0]
+    lo = min(m.offset for m in maps)
+    hi = max(m.offset + m.scale for m in maps)
+    return ValueMap(offset=lo, scale=hi - lo)
 
 
 def _size(path: Path) -> int | None:
