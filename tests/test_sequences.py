@@ -290,7 +290,7 @@ def test_resume_refuses_a_work_folder_of_another_job(tmp_path):
     with pytest.raises(_Killed):
         upscale_sequence(tmp_path / "in.mkv", out, None, process=_upscale_then_die(2, []),
                          progress=False)
-    with pytest.raises(ConfigError, match="settings \(every"):
+    with pytest.raises(ConfigError, match=r"settings \(every"):
         upscale_sequence(tmp_path / "in.mkv", out, None, process=nearest_frames,
                          selection=Selection(every=2), progress=False)
     upscale_sequence(tmp_path / "in.mkv", out, None, process=nearest_frames,
