@@ -33,7 +33,8 @@ MODELS = ("irsrgan-x4", "irsrgan-psnr-x4")
 
 
 def make_clip(path: Path, frames: int, width: int, height: int) -> None:
-    base = thermal_sample()
+    base = thermal_sample().astype(np.float64)
+    base = np.round(255 * (base - base.min()) / (base.max() - base.min())).astype(np.uint8)
     reps = (-(-height // base.shape[0]), -(-width // base.shape[1]))
     base = np.tile(base, reps)[:height, :width]
     with av.open(str(path), "w") as out:

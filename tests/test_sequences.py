@@ -363,3 +363,11 @@ def test_clip_value_map_spans_the_first_frames():
     assert clip_value_map([scene, scene]) == ValueMap(offset=13000.0, scale=3000.0)
     eight = Image(np.array([[3, 7]], np.uint8))
     assert clip_value_map([eight]) == ValueMap(offset=0.0, scale=255.0)
+
+
+def test_the_same_frame_gives_the_same_output_tiled(upscaler):
+    rng = np.random.default_rng(6)
+    frame = Image(rng.integers(0, 256, (40, 48)).astype(np.uint8))
+    upscaler.tile, upscaler.overlap = 24, 4  # several tiles, laid out by the frame size only
+    a, b = upscaler.upscale_frames([frame, frame])
+    assert np.array_equal(a.pixels, b.pixels)
