@@ -124,6 +124,8 @@ def test_kinds_are_detected_from_content(tmp_path):
     assert sniff_sequence(tmp_path / "one.tif") is None  # one page: a still
     assert sniff_sequence(tmp_path / "still.png") is None
     assert sniff_sequence(tmp_path) == "folder"
+    (tmp_path / "notes.ans").write_text("FFmpeg's tty demuxer opens text as video")
+    assert sniff_sequence(tmp_path / "notes.ans") is None
 
 
 def test_flir_seq_and_csq_frames_and_times():

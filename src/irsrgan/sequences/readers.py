@@ -35,6 +35,10 @@ _FFF_RAW_DATA = 1
 _FFF_TIME_AT = 0x384  # in the camera-info record: time_t, milliseconds, time zone
 #: chroma farther than this from neutral in the first frame means the video is colour
 CHROMA_TOLERANCE = 2
+#: FFmpeg demuxers taken as video files (others, such as ``tty`` for text files or the image
+#: demuxers, are not sequences)
+VIDEO_CONTAINERS = {"matroska", "webm", "mov", "mp4", "avi", "mpegts", "mpeg", "flv", "nut",
+                    "ogg", "asf", "mxf", "h264", "hevc", "m4v"}
 #: a FLIR file's last record may end this many bytes past the end of the file (padded with 0)
 MAX_TAIL_SHORTFALL = 64
 
@@ -63,7 +67,8 @@ def sniff_sequence(path: str | os.PathLike) -> SequenceKind | None:
         return None
     try:
         with av.open(str(path)) as container:
-            return "video" if container.streams.video else None
+            known = set(container.format.name.split(",")) & VIDEO_CONTAINERS
+            return "video" if known and container.streams.video else None
     except (av.FFmpegError, OSError, ValueError):
         return None
 
