@@ -373,3 +373,15 @@ def test_the_same_frame_gives_the_same_output_tiled(upscaler):
     upscaler.tile, upscaler.overlap = 24, 4  # several tiles, laid out by the frame size only
     a, b = upscaler.upscale_frames([frame, frame])
     assert np.array_equal(a.pixels, b.pixels)
+
+
+def test_existing_output_is_skipped_and_the_input_is_never_the_output(tmp_path):
+    frames = [np.full((8, 10), i, np.uint16) for i in range(2)]
+    make_clip(tmp_path / "in.mkv", frames)
+    with pytest.raises(ConfigError, match="the input itself"):
+        upscale_sequence(tmp_path / "in.mkv", tmp_path / "in.mkv", None,
+                         process=nearest_frames, progress=False, overwrite=True)
+    (tmp_path / "out.tiff").write_bytes(b"keep me")
+    result = upscale_sequence(tmp_path / "in.mkv", tmp_path / "out.tiff", None,
+                              process=nearest_frames, progress=False)
+    assert result.skipped and (tmp_path / "out.tiff").read_bytes() == b"keep me"

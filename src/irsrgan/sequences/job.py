@@ -202,11 +202,11 @@ def upscale_sequence(
     src, output = Path(src), Path(output)
     selection = selection or Selection()
     result = SequenceResult(src, output)
+    if output.resolve() == src.resolve():
+        raise ConfigError(f"{output}: the output is the input itself; refusing to overwrite it")
     if output.exists() and not overwrite and _output_kind(output) != "folder":
         result.skipped = True
         return result
-    if output.resolve() == src.resolve():
-        raise ConfigError(f"{output}: the output is the input itself; refusing to overwrite it")
     kind = _output_kind(output)
     with open_sequence(src, max_pixels=max_pixels) as reader:
         info = reader.info

@@ -126,12 +126,6 @@ class FolderOutput:
     def write(self, position: int, frame, image: Image) -> None:
         write_image(self.folder / self.names[position], image)
 
-    def last_written(self) -> Image | None:
-        """The frame before the first missing one (for filters that look back)."""
-        if self.finished == 0:
-            return None
-        return read_image(self.folder / self.names[self.finished - 1])
-
     def finish(self) -> None:
         pass
 
@@ -156,9 +150,6 @@ class TiffStackOutput:
     def write(self, position: int, frame, image: Image) -> None:
         write_image(self._part(position), Image(image.pixels, format="tiff",
                                                 layout=image.layout, tiff_tags=image.tiff_tags))
-
-    def last_written(self) -> Image | None:
-        return read_image(self._part(self.finished - 1)) if self.finished else None
 
     def finish(self) -> None:
         import tifffile
@@ -259,9 +250,6 @@ class VideoOutput:
             container.mux(packet)
         container.close()
         os.replace(self._segment(k).with_suffix(".part.nut"), self._segment(k))
-
-    def last_written(self) -> Image | None:
-        return None
 
     def finish(self) -> None:
         import av
