@@ -47,6 +47,15 @@ class SequenceInfo:
     rate: Fraction | None = None  # frames per second
     codec: str | None = None
     dropped: tuple[str, ...] = ()  # other streams (audio, subtitles, data) that are not kept
+    duration: float | None = None  # seconds, where the container says
+
+    def estimated_frames(self) -> int | None:
+        """``frames``, or the duration times the rate where the container does not count."""
+        if self.frames is not None:
+            return self.frames
+        if self.duration and self.rate:
+            return max(1, round(self.duration * self.rate))
+        return None
 
 
 @dataclass(frozen=True)

@@ -230,7 +230,7 @@ def upscale_sequence(
         out = _open_output(kind, output, src, reader, info, selection, description, codec,
                            first, overwrite, segment_frames)
         result.resumed = out.finished
-        total = selection.count(info.frames)
+        total = selection.count(info.estimated_frames())
         bar = tqdm(total=total, initial=out.finished, unit="frame", disable=not progress,
                    desc=src.name, dynamic_ncols=True, smoothing=0.1)
         pending = _positions(_chain(first, frames), out.finished)

@@ -148,11 +148,15 @@ class VideoReader(_Reader):
         dropped = tuple(f"{s.type} stream #{s.index} ({s.codec_context.name})"
                         for s in self.container.streams if s is not self.stream)
         rate = self.stream.average_rate or self.stream.guessed_rate
+        if self.stream.duration and self.stream.time_base:
+            duration = float(self.stream.duration * self.stream.time_base)
+        else:
+            duration = self.container.duration / 1e6 if self.container.duration else None
         self.info = SequenceInfo(
             path=path, kind="video", frames=self.stream.frames or None,
             width=first.width, height=first.height, dtype=px.dtype, layout=_layout_of(px),
             time_base=self.stream.time_base, rate=Fraction(rate) if rate else None,
-            codec=ctx.name, dropped=dropped,
+            codec=ctx.name, dropped=dropped, duration=duration,
         )
 
     def _decode(self):
