@@ -381,6 +381,8 @@ def test_existing_output_is_skipped_and_the_input_is_never_the_output(tmp_path):
     with pytest.raises(ConfigError, match="the input itself"):
         upscale_sequence(tmp_path / "in.mkv", tmp_path / "in.mkv", None,
                          process=nearest_frames, progress=False, overwrite=True)
+    code = main(["upscale", str(tmp_path / "in.mkv"), "-o", str(tmp_path / "x.png")])
+    assert code == 1 and not (tmp_path / "x.png").exists()
     (tmp_path / "out.tiff").write_bytes(b"keep me")
     result = upscale_sequence(tmp_path / "in.mkv", tmp_path / "out.tiff", None,
                               process=nearest_frames, progress=False)

@@ -21,7 +21,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from ..errors import ConfigError, ImageError
-from ..image import Image, RangeMode, ValueMap, value_map_for
+from ..image import IMAGE_SUFFIXES, Image, RangeMode, ValueMap, value_map_for
 from ..inference import Upscaler
 from .frames import Frame, Selection, SequenceInfo
 from .readers import FolderReader, open_sequence
@@ -71,6 +71,9 @@ def output_path(src: Path, info: SequenceInfo, output: Path) -> tuple[Path, list
     suffix = output.suffix.lower()
     if suffix in VIDEO_SUFFIXES or suffix in TIFF_SUFFIXES:
         return output, []
+    if suffix in IMAGE_SUFFIXES:
+        raise ConfigError(f"-o {output}: a sequence cannot be written as one {suffix} image: "
+                          "give NAME.mkv, .mp4, .mov, .avi, .tiff or a folder")
     notes = []
     if info.kind == "video":
         name = src.name
