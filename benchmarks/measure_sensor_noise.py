@@ -10,7 +10,8 @@ Units: every level is printed in native units (raw counts for 16-bit files, 8-bi
 hit-uav) and in the unit range the models see (``irsrgan.image.to_tensor``: a 16-bit frame is
 stretched so that its min..max becomes 0..1; an 8-bit frame is divided by 255).
 
-Estimators (all on single frames, so "noise" is temporal noise plus pixel-level fixed pattern):
+Estimators (all on single frames, so "noise" is temporal noise plus pixel-level fixed pattern;
+the first three are library code, ``irsrgan.estimate``, also used by ``upscale --denoise auto``):
 
 * pixel noise: Immerkaer's estimator ``sigma = sqrt(pi/2) * mean|I * M| / 6`` with
   ``M = [1,-2,1]^T [1,-2,1]``, per 16x16 block (8x8 for frames under 200 px), median over the
@@ -44,10 +45,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from irsrgan.estimate import pixel_noise, robust_std, spectral_blur_sigma, stripe_sigma
+
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-
-_M = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], dtype=np.float64)
-
 
 def read_native(path: Path) -> np.ndarray:
     """Gray pixels in their native dtype (cv2 also reads the LZW TIFF of flirpy)."""
@@ -57,66 +57,6 @@ def read_native(path: Path) -> np.ndarray:
     if px.ndim == 3:
         px = cv2.cvtColor(px, cv2.COLOR_BGR2GRAY)
     return px
-
-
-def pixel_noise(x: np.ndarray, frac: float = 0.10) -> float:
-    """Immerkaer noise sigma over the flattest blocks (native units)."""
-    x = x.astype(np.float64)
-    resp = np.abs(cv2.filter2D(x, -1, _M, borderType=cv2.BORDER_REFLECT))[1:-1, 1:-1]
-    smooth = cv2.blur(x, (3, 3))
-    gy, gx = np.gradient(smooth)
-    grad = np.hypot(gx, gy)[1:-1, 1:-1]
-    b = 16 if min(x.shape) >= 200 else 8
-    h, w = (resp.shape[0] // b) * b, (resp.shape[1] // b) * b
-    blocks_r = resp[:h, :w].reshape(h // b, b, w // b, b).mean(axis=(1, 3)).ravel()
-    blocks_g = grad[:h, :w].reshape(h // b, b, w // b, b).mean(axis=(1, 3)).ravel()
-    keep = blocks_g <= np.quantile(blocks_g, frac)
-    return float(np.median(blocks_r[keep]) * math.sqrt(math.pi / 2) / 6.0)
-
-
-def robust_std(v: np.ndarray) -> float:
-    return float(1.4826 * np.median(np.abs(v - np.median(v))))
-
-
-def stripe_sigma(x: np.ndarray, sigma_pix: float) -> float:
-    """Column-stripe sigma (native units); pass ``x.T`` for rows."""
-    x = x.astype(np.float64)
-    d = x[:, 1:-1] - 0.5 * (x[:, :-2] + x[:, 2:])
-    keep = np.abs(d - np.median(d)) <= 3 * max(robust_std(d), 1e-6)  # drop scene edges
-    profile = (d * keep).sum(axis=0) / np.maximum(keep.sum(axis=0), 1)
-    n_eff = float(np.median(keep.sum(axis=0)))
-    var = robust_std(profile) ** 2 / 1.5 - sigma_pix**2 / n_eff
-    return math.sqrt(max(var, 0.0))
-
-
-def spectral_blur_sigma(x: np.ndarray, sigma_pix: float) -> float:
-    """Equivalent gaussian PSF sigma (px) from the power spectrum's fall-off."""
-    x = x.astype(np.float64)
-    n = min(x.shape)
-    n = n - (n % 2)
-    y0, x0 = (x.shape[0] - n) // 2, (x.shape[1] - n) // 2
-    tile = x[y0:y0 + n, x0:x0 + n]
-    tile = tile - tile.mean()
-    win = np.outer(np.hanning(n), np.hanning(n))
-    spec = np.abs(np.fft.fftshift(np.fft.fft2(tile * win))) ** 2 / (win**2).sum()
-    fy, fx = np.meshgrid(np.fft.fftshift(np.fft.fftfreq(n)), np.fft.fftshift(np.fft.fftfreq(n)),
-                         indexing="ij")
-    fr = np.hypot(fy, fx)
-    edges = np.linspace(0.04, 0.45, 24)
-    f_mid, p = [], []
-    for lo, hi in zip(edges[:-1], edges[1:], strict=True):
-        sel = (fr >= lo) & (fr < hi)
-        if sel.any():
-            f_mid.append(0.5 * (lo + hi))
-            p.append(spec[sel].mean())
-    f_mid, p = np.array(f_mid), np.array(p) - sigma_pix**2
-    ok = p > sigma_pix**2  # well above the noise floor
-    if ok.sum() < 6:
-        return float("nan")
-    a = np.stack([np.ones(ok.sum()), np.log(f_mid[ok]), f_mid[ok] ** 2], axis=1)
-    coef, *_ = np.linalg.lstsq(a, np.log(p[ok]), rcond=None)
-    s2 = -coef[2] / (4 * math.pi**2)
-    return math.sqrt(s2) if s2 > 0 else 0.0
 
 
 def outlier_fraction(x: np.ndarray, sigma_pix: float, rng: float) -> float:
@@ -176,6 +116,9 @@ def measure_16bit() -> list[dict]:
                 cams[Path(r["raw16"]).name] = r["camera"]
     files = sorted((DATA / "flir-radiometric" / "raw16").glob("*.png"))
     files.append(DATA / "flirpy" / "example_radiometric.tiff")
+    thermitage = sorted((DATA / "thermitage-dunr").glob("*.tiff"))
+    cams.update({f.name: "Workswell WIRIS" for f in thermitage})
+    files += thermitage
     for f in files:
         x = read_native(f)
         rng = float(x.max()) - float(x.min())
@@ -220,7 +163,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     t0 = time.time()
 
-    print("== 16-bit raw frames (flir-radiometric/raw16 + flirpy): native counts ==")
+    print("== 16-bit raw frames (flir-radiometric/raw16, flirpy, thermitage-dunr): "
+          "native counts ==")
     rows = measure_16bit()
     hdr = (f"{'file':34s} {'camera':16s} {'size':>8s} {'range':>6s} {'noise':>6s} "
            f"{'col':>6s} {'row':>6s} {'n/rng':>7s} {'col/rng':>7s} {'blur px':>7s}")

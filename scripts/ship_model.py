@@ -41,6 +41,15 @@ def main() -> None:
     ap.add_argument("--summary", default="", help="one line shown by `irsrgan models`")
     ap.add_argument("--psnr-model", help="for a GAN model: the bundled PSNR model it was "
                     "fine-tuned from (the pair for network interpolation)")
+    ap.add_argument("--denoise-partner", metavar="NAME",
+                    help="for a faithful model: the bundled robust model that `upscale "
+                    "--denoise` interpolates towards")
+    ap.add_argument("--recipe-file", help="the recipe's path (default configs/NAME.yaml)")
+    ap.add_argument("--fine-tuned-from", metavar="NAME",
+                    help="the bundled model the run started from (train.pretrained)")
+    ap.add_argument("--sets", type=Path, metavar="SETS_JSON",
+                    help="sets.json of `irsrgan evaluate` over every validation set and "
+                    "protocol: the card lists them all")
     args = ap.parse_args()
 
     src = args.run / "model.safetensors"
@@ -57,7 +66,7 @@ def main() -> None:
         "summary": args.summary,
         "train_data": HIT_UAV,
         "recipe": cfg["name"],
-        "recipe_file": f"configs/{cfg['name']}.yaml",
+        "recipe_file": args.recipe_file or f"configs/{cfg['name']}.yaml",
         "stage": cfg["stage"],
         "steps": meta.get("steps"),
         "train_seconds": meta.get("train_seconds"),
@@ -69,6 +78,16 @@ def main() -> None:
     }
     if args.psnr_model:
         provenance["psnr_model"] = args.psnr_model
+    if args.denoise_partner:
+        provenance["denoise_partner"] = args.denoise_partner
+    if args.fine_tuned_from:
+        provenance["fine_tuned_from"] = args.fine_tuned_from
+    if args.sets:
+        table = json.loads(args.sets.read_text())
+        provenance["validation_sets"] = [
+            {k: r[k] for k in ("set", "protocol", "n_images", "psnr_gain", "ssim_gain",
+                               "beats_bicubic")}
+            for r in table["rows"] if r["method"] == args.run.name]
     out = ROOT / "src" / "irsrgan" / "weights"
     out.mkdir(parents=True, exist_ok=True)
     save_model(model, out / f"{args.name}.safetensors", provenance=provenance)
@@ -123,6 +142,23 @@ def _card(name: str, model, prov: dict, cfg: dict) -> str:
             f"{b['psnr']:.2f} / {b['ssim']:.4f} | {m['psnr']:.2f} / {m['ssim']:.4f} | "
             f"{ev['psnr_gain_db']:+.2f} | {ev['beats_bicubic_psnr']:.0%} | "
             f"{b['hf_ratio']:.3f} -> {m['hf_ratio']:.3f} |")
+    if prov.get("validation_sets"):
+        lines += ["", "## Every validation set (x4, centre crops of at most 256 px, gain over "
+                  "bicubic of the same LR)", "",
+                  "| set | LR made by | images | gain dB | SSIM gain | beats bicubic |",
+                  "|---|---|---|---|---|---|"]
+        for r in prov["validation_sets"]:
+            lines.append(f"| {r['set']} | `{r['protocol']}` | {r['n_images']} | "
+                         f"{r['psnr_gain']:+.2f} | {r['ssim_gain']:+.4f} | "
+                         f"{r['beats_bicubic']:.0%} |")
+        lines += ["", "thermitage-dunr (Workswell WIRIS, ground level, MIT, Thermitage project, "
+                  "N. Sutherland, 3DOM-FBK) and flir-radiometric/raw16 (handheld FLIR cameras, "
+                  "Wikimedia Commons) are validation sets only, never trained on."]
+    if prov.get("fine_tuned_from"):
+        lines.insert(7, f"- Fine-tuned from `{prov['fine_tuned_from']}` (same training data).")
+    if prov.get("denoise_partner"):
+        lines.insert(7, f"- Denoise pair: strength 0 of `upscale --denoise`; strength 1 is "
+                     f"`{prov['denoise_partner']}`.")
     lines.append("")
     lines.append("Regenerate: `bash scripts/train_shipped.sh`, "
                  "`bash scripts/run_evaluations.sh shipped`, then `bash scripts/package_models.sh` "

@@ -86,9 +86,12 @@ def test_read_only_output_directory_as_user(tmp_path, folder, model_file, capsys
 
 def test_read_only_output_directory(tmp_path, folder, model_file, capsys, monkeypatch):
     """As root, permissions do not stop writes; simulate the OS refusing the folder."""
-    import irsrgan.cli.upscale_cmd as cmd
+    import irsrgan.batch as batch
 
-    monkeypatch.setattr(cmd, "_writable", lambda folder: False)
+    def refuse(folder):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(batch, "_try_write", refuse)
     code = main(["upscale", str(folder / "a.png"), "-o", str(tmp_path / "ro"), "--model",
                  str(model_file), "--quiet"])
     assert code == 2 and "not writable" in capsys.readouterr().err
@@ -125,10 +128,14 @@ def test_sample_and_unknown_model(tmp_path, model_file, capsys):
     assert "neither a file nor a bundled model" in capsys.readouterr().err
 
 
-def test_missing_input_is_reported(tmp_path, model_file, capsys):
-    assert main(["upscale", str(tmp_path / "ghost.png"), "-o", str(tmp_path / "o"),
-                 "--model", str(model_file)]) == 2
-    assert "ghost.png: no such file or folder" in capsys.readouterr().err
+def test_missing_input_is_reported_and_the_batch_goes_on(tmp_path, folder, model_file, capsys):
+    """A missing input is one failure among the others, not the end of the batch."""
+    out = tmp_path / "o"
+    assert main(["upscale", str(tmp_path / "ghost.png"), str(folder / "a.png"), "-o", str(out),
+                 "--model", str(model_file), "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert f"FAILED {tmp_path / 'ghost.png'}: no such file or folder" in err
+    assert sorted(p.name for p in out.iterdir()) == ["a.png"]
 
 
 def test_interpolated_model_on_the_fly(tmp_path, folder, model_file):

@@ -343,3 +343,53 @@ def test_errors_exit_2(tmp_path, models, data, capsys, extra, message):
     assert rc == 2, err
     assert "irsrgan evaluate: error:" in err and message in err
     assert not (tmp_path / "rep" / "summary.json").exists()
+
+
+def test_sets_and_protocols_give_one_table(tmp_path, models, data):
+    """Two sets x two protocols: a report each, and sets.md/json rows equal to each report."""
+    root, _ = data
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "a.png").write_bytes((root / "a.png").read_bytes())
+    out = tmp_path / "rep"
+    assert main(["evaluate", "--model", str(models["A"]), "--data", f"one={root}", "--data",
+                 f"two={other}", "--degradation", "bicubic", "--degradation", "thermal",
+                 "--out", str(out), "--no-lpips", "-q", "--grid", "0"]) == 0
+    table = json.loads((out / "sets.json").read_text())
+    assert table["protocols"] == ["bicubic", "thermal"]
+    got = {(r["set"], r["protocol"], r["method"]): r for r in table["rows"]}
+    assert len(got) == 2 * 2 * 2  # sets x protocols x (bicubic, A)
+    for set_name in ("one", "two"):
+        for protocol in ("bicubic", "thermal"):
+            summary = json.loads((out / f"{set_name}-{protocol}" / "summary.json").read_text())
+            row = got[(set_name, protocol, "A")]
+            assert row["psnr_gain"] == pytest.approx(summary["models"]["A"]["psnr_gain"])
+            assert row["n_images"] == summary["settings"]["n_images"]
+    md = (out / "sets.md").read_text()
+    assert md.count("\n| one |") == 2 and md.count("\n| two |") == 2
+    # the thermal protocol makes other LR than the clean one
+    assert got[("one", "thermal", "A")]["psnr"] != got[("one", "bicubic", "A")]["psnr"]
+
+
+def test_named_and_plain_sets_cannot_mix(tmp_path, models, data):
+    root, _ = data
+    assert main(["evaluate", "--model", str(models["A"]), "--data", f"one={root}", "--data",
+                 str(root), "--out", str(tmp_path / "r"), "--no-lpips", "-q"]) == 2
+
+
+def test_denoise_methods_equal_their_ends(tmp_path, models, data):
+    """denoise@0 scores like the faithful model, denoise@1 like the robust one; auto records
+    the strength it used for every image."""
+    root, _ = data
+    out = tmp_path / "rep"
+    ev.evaluate([models["A"], models["B"]], root, out, degradation="thermal", lpips="off",
+                denoise=["0", "1", "auto"], robust=models["B"], grid=0, tile=0)
+    rows = _rows(out)
+    for name in ("a.png", "b.png", "sub/c16.png"):
+        assert float(rows[(name, "denoise@0.0")]["psnr"]) == pytest.approx(
+            float(rows[(name, "A")]["psnr"]), abs=1e-9)
+        assert float(rows[(name, "denoise@1.0")]["psnr"]) == pytest.approx(
+            float(rows[(name, "B")]["psnr"]), abs=1e-9)
+        assert 0.0 <= float(rows[(name, "denoise@auto")]["strength"]) <= 1.0
+    with pytest.raises(ev.ConfigError, match="names no robust partner"):
+        ev.evaluate([models["A"]], root, tmp_path / "r2", lpips="off", denoise=["auto"])

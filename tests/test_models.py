@@ -12,6 +12,7 @@ TINY = {
     "crdbnet": dict(num_features=8, num_blocks=2, growth=4),
     "compact": dict(num_features=8, num_convs=2),
     "seed-crdbnet": dict(num_features=8, num_blocks=2, growth=4),
+    "span": dict(num_features=8, num_blocks=2),
 }
 
 
@@ -39,7 +40,7 @@ def test_every_parameter_gets_a_gradient(arch):
 
 
 def test_single_channel_by_default_and_configurable():
-    for arch in ("rrdbnet", "crdbnet", "compact"):
+    for arch in ("rrdbnet", "crdbnet", "compact", "span"):
         net = tiny(arch)
         assert (net.in_channels, net.out_channels) == (1, 1)
         net3 = tiny(arch, in_channels=3, out_channels=3)
@@ -73,6 +74,7 @@ GOLDEN = {
     "crdbnet": [0.03867482, 0.03969343, 0.03367595],
     "rrdbnet": [-0.07930353, -0.09576315, -0.10879371],
     "seed-crdbnet": [0.01740655, 0.05973387, -0.08383438],
+    "span": [0.57042760, 0.17378771, 0.92049140],
 }
 
 

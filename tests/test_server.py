@@ -361,7 +361,7 @@ def _truncated_png() -> bytes:
     [
         (b"", {}, 422, "file is empty"),
         (b"hello, this is text\n" * 10, {}, 415, "checked by content"),
-        (None, {}, 422, "corrupt"),  # a truncated PNG
+        (None, {}, 422, "PNG is truncated"),  # a truncated PNG
         ("png", {"model": "nope"}, 422, "model must be one of"),
         ("png", {"model": "other-x4", "alpha": 0.5}, 422, "needs a PSNR/GAN model pair"),
         ("png", {"alpha": 1.5}, 422, "less than or equal to 1"),
@@ -689,3 +689,57 @@ def test_broken_model_files(tmp_path, models):
         r = _post(client, _png(_gray8()))
         assert r.status_code == 500
         assert "model later-x2 cannot be loaded" in r.json()["detail"]
+
+
+# --------------------------------------------------------------------------- denoise pairs
+def test_denoise_pair_auto_fixed_and_16bit_default(tmp_path):
+    """A faithful model naming its robust partner: the API's denoise strength equals the
+    library's interpolation; auto follows the image's noise; 16-bit keeps the faithful end."""
+    robust = _tiny(tmp_path / "rob-x2.safetensors", seed=5)
+    faithful = _tiny(tmp_path / "fai-x2.safetensors", seed=4, denoise_partner="rob-x2")
+    config = ServerConfig(models=(str(faithful), str(robust)), include_bundled=False,
+                          backend="torch", device="cpu", overlap=OVERLAP, preload=False)
+    f_model, r_model = load_model(faithful), load_model(robust)
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:48, 0:64]
+    smooth = 128 + 60 * np.sin(xx / 9.0) * np.cos(yy / 7.0)
+    clean = np.clip(smooth, 0, 255).astype(np.uint8)
+    noisy = np.clip(smooth + rng.normal(0, 12, smooth.shape), 0, 255).astype(np.uint8)
+    with TestClient(create_app(config)) as c:
+        body = {m["id"]: m for m in c.get("/api/models").json()["models"]}
+        assert body["fai-x2"]["denoise"] == {"faithful": "fai-x2", "robust": "rob-x2",
+                                             "role": "faithful"}
+        assert body["rob-x2"]["denoise"]["role"] == "robust"
+        # a fixed strength equals the library's interpolated model
+        r = _post(c, _png(clean), denoise="0.5")
+        assert r.status_code == 200 and r.headers["x-irsrgan-denoise"] == "0.5"
+        want = _library(faithful, _png(clean),
+                        model=interpolate_models(f_model, r_model, 0.5)).pixels
+        assert np.array_equal(decode_image(r.content).pixels, want)
+        # auto (the default for 8-bit): the noisy frame goes to the robust end
+        job = c.post("/api/jobs", files={"image": ("n.png", _png(noisy), "image/png")}).json()
+        job = _wait(c, job["id"])
+        assert job["denoise"]["requested"] == "auto" and job["denoise"]["strength"] == 1.0
+        result = c.get(f"/api/jobs/{job['id']}/result")
+        assert np.array_equal(decode_image(result.content).pixels,
+                              _library(robust, _png(noisy)).pixels)
+        # 16-bit without a choice: faithful (strength 0)
+        px16 = (noisy.astype(np.uint16) * 200 + 1000)
+        r16 = _post(c, _tiff(px16), name="f.tiff")
+        assert r16.headers["x-irsrgan-denoise"] == "0"
+        assert np.array_equal(decode_image(r16.content).pixels,
+                              _library(faithful, _tiff(px16)).pixels)
+        # the robust model alone runs plain; asked for a strength, it uses the pair
+        r = _post(c, _png(noisy), model="rob-x2")
+        assert "x-irsrgan-denoise" not in r.headers
+        assert _post(c, _png(clean), model="rob-x2", denoise="0").headers[
+            "x-irsrgan-denoise"] == "0"
+        # refused: a bad value, alpha together with denoise, a model without a pair
+        assert _post(c, _png(clean), denoise="lots").status_code == 422
+        assert "denoise strength" in _post(c, _png(clean), denoise="1.5").json()["detail"]
+        assert _post(c, _png(clean), denoise="0.5", alpha=0.5).status_code == 422
+    plain = ServerConfig(models=(str(robust),), include_bundled=False, backend="torch",
+                         device="cpu", overlap=OVERLAP, preload=False)
+    with TestClient(create_app(plain)) as c:
+        r = _post(c, _png(clean), denoise="auto")
+        assert r.status_code == 422 and "faithful/robust" in r.json()["detail"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import os
 import shutil
 import subprocess
@@ -236,3 +237,53 @@ def test_ddp_two_processes_equal_one(tmp_path, hr_folder):
     b = load_file(tmp_path / "ddp" / "model.safetensors")
     for k in a:
         torch.testing.assert_close(a[k], b[k], rtol=0, atol=1e-5)
+
+
+def test_resume_after_a_kill_does_not_repeat_log_rows(tmp_path, hr_folder, monkeypatch):
+    """kill -9 after the step-3 checkpoint but after steps 4..6 were logged: the resumed run's
+    log.csv holds each step once, like the continuous run's."""
+    import irsrgan.train as train_mod
+
+    cfg = tiny_config(hr_folder)
+    train(cfg, tmp_path / "continuous", progress=False)
+    real_save = train_mod._save_state
+    kept = {}
+
+    def keep_step_3(path, state):
+        real_save(path, state)
+        if path.name == "last.pt" and state["step"] == 3:
+            kept["bytes"] = path.read_bytes()
+
+    monkeypatch.setattr(train_mod, "_save_state", keep_step_3)
+    train(cfg, tmp_path / "killed", progress=False)
+    monkeypatch.setattr(train_mod, "_save_state", real_save)
+    (tmp_path / "killed" / "last.pt").write_bytes(kept["bytes"])  # as if killed after step 6
+    train(cfg, tmp_path / "killed", resume=True, progress=False)
+
+    def steps(run):
+        with open(tmp_path / run / "log.csv", newline="") as fh:
+            return [int(r["step"]) for r in csv.DictReader(fh)]
+
+    assert steps("killed") == steps("continuous") == [1, 2, 3, 4, 5, 6]
+
+
+def test_an_output_folder_that_is_a_file_is_one_line(tmp_path, hr_folder):
+    (tmp_path / "file").write_text("x")
+    for out in (tmp_path / "file", tmp_path / "file" / "sub"):
+        with pytest.raises(ConfigError, match=f"--out {out}: cannot write there: "):
+            train(tiny_config(hr_folder), out, progress=False)
+
+
+def test_resume_with_a_changed_architecture_or_truncated_state_is_one_line(tmp_path, hr_folder):
+    cfg = tiny_config(hr_folder)
+    train(cfg, tmp_path / "run", progress=False)
+    wider = tiny_config(hr_folder, **{"model.kwargs": {"num_features": 12, "num_convs": 2}})
+    with pytest.raises(ConfigError, match=r"does not fit the current config \(generator: .*"
+                                          r"written for compact .*'num_features': 8"):
+        train(wider, tmp_path / "run", resume=True, progress=False)
+    state = tmp_path / "run" / "last.pt"
+    state.write_bytes(state.read_bytes()[:1000])
+    with pytest.raises(ConfigError, match="last.pt: not a safetensors file and not a readable "
+                                          "torch weights file") as info:
+        train(cfg, tmp_path / "run", resume=True, progress=False)
+    assert "\n" not in str(info.value) and "weights_only" not in str(info.value)

@@ -2,21 +2,25 @@
 
 Shared by ``irsrgan upscale`` and ``irsrgan degrade``: outputs keep their input's name, are
 written atomically, an existing output is skipped unless ``overwrite``, an input is never
-overwritten, and one bad file is reported while the rest are processed.
+overwritten, and one bad file is reported while the rest are processed. Planning never stops at
+one input either: a missing input, a broken symbolic link or a link loop becomes a job that is
+reported as failed. An output folder inside an input folder is left out of the walk (so a rerun
+does not upscale the previous outputs). An output is written in the format its name says.
 """
 
 from __future__ import annotations
 
+import errno
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from tqdm import tqdm
 
-from .errors import ImageError
+from .errors import ConfigError, ImageError
 from .flir import flir_fff
-from .image import IMAGE_SUFFIXES, Image, read_image, write_image
+from .image import IMAGE_SUFFIXES, Image, as_format, read_image, write_image
 
 
 @dataclass(frozen=True)
@@ -24,6 +28,7 @@ class FileJob:
     src: Path
     dst: Path
     name: str  # the input's path relative to its folder (or its file name)
+    error: str | None = None  # a problem found while planning: reported, never read
 
 
 @dataclass
@@ -42,7 +47,7 @@ class BatchResult:
             f"{len(self.done)} written, {len(self.skipped)} skipped (output exists; "
             f"--overwrite to replace), {len(self.failed)} failed"
         ]
-        lines += [f"  FAILED {src}: {why}" for src, why in self.failed]
+        lines += [f"  FAILED {src}: {_without_name(why, src)}" for src, why in self.failed]
         if self.flir_previews:
             n = len(self.flir_previews)
             lines.append(
@@ -57,24 +62,65 @@ def plan_jobs(
 ) -> list[FileJob]:
     """Pair every input image with its output path.
 
-    A single input file with an output that has an image suffix writes exactly there;
-    otherwise ``output`` is a folder: files go in it by name, folders are mirrored under it.
-    With ``flir_raw``, the output of a FLIR radiometric JPEG is a 16-bit TIFF of its raw
-    counts: same stem, suffix ``.tiff``.
+    A single input file with an output that has an image suffix (and is not a folder) writes
+    exactly there; otherwise ``output`` is a folder: files go in it by name, folders are
+    mirrored under it. With ``flir_raw``, the output of a FLIR radiometric JPEG is a 16-bit TIFF
+    of its raw counts: same stem, suffix ``.tiff``. Inputs that are missing, empty folders,
+    broken links or link loops give jobs with ``error`` set.
 
     Raises:
-        ImageError: an input does not exist or a folder holds no images.
+        ConfigError: ``output`` (or a folder above it) is a file where a folder is needed.
     """
     output = Path(output)
     srcs = [Path(p) for p in inputs]
-    if len(srcs) == 1 and srcs[0].is_file() and output.suffix.lower() in IMAGE_SUFFIXES:
+    if (len(srcs) == 1 and srcs[0].is_file() and output.suffix.lower() in IMAGE_SUFFIXES
+            and not output.is_dir()):
+        check_output_folder(output.parent)
         jobs = [FileJob(srcs[0], output, srcs[0].name)]
     else:
+        check_output_folder(output)
         jobs = _folder_jobs(srcs, output)
     if flir_raw:
-        jobs = [replace(j, dst=j.dst.with_suffix(".tiff")) if _is_flir_rjpeg(j.src) else j
-                for j in jobs]
+        jobs = [replace(j, dst=j.dst.with_suffix(".tiff"))
+                if j.error is None and _is_flir_rjpeg(j.src) else j for j in jobs]
     return jobs
+
+
+def check_output_folder(folder: Path) -> None:
+    """Refuse an output folder that is (or lies under) an existing file, in one line."""
+    for p in (folder, *folder.parents):
+        if p.exists() or p.is_symlink():
+            if not p.is_dir():
+                where = "is a file" if p == folder else f"lies under {p}, which is a file"
+                raise ConfigError(f"output folder {folder} {where}, not a folder")
+            return
+
+
+def output_folder(jobs: Sequence[FileJob], output: Path) -> Path:
+    """The folder the planned outputs go in: ``output``, or its parent for one output file."""
+    return output.parent if len(jobs) == 1 and jobs[0].dst == output else output
+
+
+def make_output_folder(folder: Path) -> None:
+    """Create ``folder`` (and its parents) and check that files can be written in it.
+
+    Raises:
+        ConfigError: one line naming the folder and why it cannot be used.
+    """
+    check_output_folder(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        _try_write(folder)
+    except OSError as exc:
+        raise ConfigError(f"output folder {folder} is not writable: "
+                          f"{exc.strerror or exc}") from None
+
+
+def _try_write(folder: Path) -> None:
+    import tempfile
+
+    with tempfile.TemporaryFile(dir=folder):
+        pass
 
 
 def _is_flir_rjpeg(path: Path) -> bool:
@@ -90,18 +136,86 @@ def _folder_jobs(srcs: list[Path], output: Path) -> list[FileJob]:
     jobs = []
     for src in srcs:
         if src.is_dir():
-            files = sorted(
-                p for p in src.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
-            )
-            if not files:
-                raise ImageError(f"{src}: folder holds no PNG, TIFF, JPEG or BMP files")
-            jobs += [FileJob(p, output / p.relative_to(src), p.relative_to(src).as_posix())
-                     for p in files]
+            found = list(walk_images(src, exclude=[output]))
+            if not found:
+                jobs.append(FileJob(src, output / src.name, src.name,
+                                    error="folder holds no PNG, TIFF, JPEG or BMP files"))
+            jobs += [FileJob(p, output / p.relative_to(src), p.relative_to(src).as_posix(),
+                             error=problem) for p, problem in found]
         elif src.is_file():
             jobs.append(FileJob(src, output / src.name, src.name))
         else:
-            raise ImageError(f"{src}: no such file or folder")
+            jobs.append(FileJob(src, output / src.name, src.name, error=_missing(src)))
     return jobs
+
+
+def _missing(path: Path) -> str:
+    """Why ``path`` is neither a file nor a folder."""
+    try:
+        os.stat(path)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "symbolic link loop"
+        if path.is_symlink():
+            return f"broken symbolic link (to {os.readlink(path)})"
+        if exc.errno == errno.ENOENT:
+            return "no such file or folder"
+        return f"cannot read: {exc.strerror or exc}"
+    return "not a file or folder"
+
+
+def walk_images(root: Path, exclude: Sequence[Path] = ()) -> Iterator[tuple[Path, str | None]]:
+    """``(path, problem)`` for the image files under ``root``, in sorted order.
+
+    Symbolic links to folders are followed unless they point back to a folder above them
+    (a loop, reported); broken links and link loops named like images are reported
+    (``problem`` set); folders in ``exclude`` (an output folder) are skipped.
+    """
+    skip = {p.resolve() for p in exclude if p.exists()}
+
+    def visit(folder: Path, above: frozenset[Path]) -> Iterator[tuple[Path, str | None]]:
+        try:
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        except OSError as exc:
+            yield folder, f"cannot list folder: {exc.strerror or exc}"
+            return
+        for entry in entries:
+            path = Path(entry.path)
+            if _is(entry.is_dir):  # follows links
+                real = path.resolve()
+                if real in skip:
+                    continue
+                if real in above:
+                    yield path, f"symbolic link loop (back to {real}); not followed"
+                    continue
+                yield from visit(path, above | {real})
+            elif path.suffix.lower() in IMAGE_SUFFIXES:
+                yield path, None if _is(entry.is_file) else _missing(path)
+
+    yield from visit(root, frozenset({root.resolve()}))
+
+
+def _is(test: Callable[[], bool]) -> bool:
+    """``entry.is_dir()`` / ``is_file()``, False where the link cannot be followed (loops)."""
+    try:
+        return test()
+    except OSError:
+        return False
+
+
+def default_max_pixels(bytes_per_pixel: int, *, share: float = 0.5) -> int:
+    """The pixel limit that keeps one image within ``share`` of the available memory, for a
+    command that needs ``bytes_per_pixel`` bytes per input pixel (decoded input, float copies,
+    output): the CLI's default ``--max-pixels``."""
+    import psutil
+
+    return max(1, int(psutil.virtual_memory().available * share) // bytes_per_pixel)
+
+
+def _without_name(message: str, src: Path) -> str:
+    """A failure message without a leading ``src: `` (the summary prints the path once)."""
+    prefix = f"{src}: "
+    return message[len(prefix):] if message.startswith(prefix) else message
 
 
 def run_batch(
@@ -122,6 +236,9 @@ def run_batch(
     bar = tqdm(jobs, desc=desc, unit="img", disable=not progress, dynamic_ncols=True)
     for job in bar:
         bar.set_postfix_str(job.src.name, refresh=False)
+        if job.error is not None:
+            result.failed.append((job.src, job.error))
+            continue
         dst_key = job.dst.resolve()
         if dst_key == job.src.resolve():
             result.failed.append((job.src, "output path is the input itself; refusing to "
@@ -136,9 +253,10 @@ def run_batch(
             continue
         try:
             image = read_image(job.src, max_pixels=max_pixels, flir_raw=flir_raw)
+            as_format(image, job.dst)  # refuse what the output's format cannot hold, early
             if image.flir_preview:
                 result.flir_previews.append(job.src)
-            out = process(image, job)
+            out = as_format(process(image, job), job.dst)
             job.dst.parent.mkdir(parents=True, exist_ok=True)
             write_image(job.dst, out, jpeg_quality=jpeg_quality)
         except (ImageError, ValueError, OSError, RuntimeError) as exc:
@@ -146,6 +264,10 @@ def run_batch(
             if isinstance(exc, OSError) and not isinstance(exc, ImageError):
                 msg = f"cannot write {job.dst}: {exc.strerror or exc}"
             result.failed.append((job.src, msg))
+            continue
+        except MemoryError:
+            result.failed.append((job.src, "out of memory (try a smaller --tile or a lower "
+                                  "--max-pixels)"))
             continue
         result.done.append(job.src)
     return result

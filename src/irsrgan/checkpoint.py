@@ -24,6 +24,7 @@ import json
 import math
 import os
 import re
+import warnings
 from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
@@ -89,15 +90,94 @@ def load_model(
     """
     path = resolve_model_path(source)
     arch, config, state = read_generator_state(path, use_ema=use_ema)
-    model = create_model(arch, **config)
-    missing, unexpected = model.load_state_dict(state, strict=False)
-    if missing or unexpected:
-        raise CheckpointError(
-            f"{path}: weights do not fit {arch} {config}: missing {_few(missing)}, "
-            f"unexpected {_few(unexpected)}"
-        )
+    model = build_checked(arch, config, state, name=str(path))
     model.source = str(path)
     return model.eval().to(device)
+
+
+# Generous bounds on hyperparameters: a file asking for more is refused before anything is
+# allocated (num_features=200000 would ask for terabytes).
+CONFIG_BOUNDS = {
+    "in_channels": (1, 64), "out_channels": (1, 64), "scale": (1, 8), "num_features": (1, 1024),
+    "growth": (1, 1024), "num_blocks": (0, 256), "num_convs": (0, 256),
+    "input_unshuffle": (1, 4),
+}
+
+
+def check_config(arch: Any, config: Any, *, name: str) -> dict[str, Any]:
+    """The constructor arguments of a weights file, checked before anything is built.
+
+    Raises:
+        CheckpointError: an unknown architecture, a config that is not a mapping of names to
+            values, or a size outside :data:`CONFIG_BOUNDS`.
+    """
+    if arch not in GENERATORS:
+        raise CheckpointError(f"{name}: unknown architecture {arch!r} "
+                              f"(known: {', '.join(sorted(GENERATORS))})")
+    if not isinstance(config, Mapping) or not all(isinstance(k, str) for k in config):
+        raise CheckpointError(f"{name}: the model config must be a mapping of argument names "
+                              f"to values, found {type(config).__name__}")
+    for key, value in config.items():
+        if key in CONFIG_BOUNDS:
+            lo, hi = CONFIG_BOUNDS[key]
+            if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+                raise CheckpointError(f"{name}: model config {key}={value!r} is implausible "
+                                      f"(expected an integer in {lo}..{hi})")
+    return dict(config)
+
+
+def build_checked(arch: Any, config: Any, state: Mapping[str, Any], *, name: str) -> nn.Module:
+    """Build ``arch(**config)`` and load ``state`` into it, refusing a mismatch before
+    allocating: the model is first built on the ``meta`` device (no memory) and its tensor
+    names and shapes compared with the file's.
+
+    Raises:
+        CheckpointError: see :func:`check_config`; unknown arguments; missing, unexpected or
+            wrongly shaped tensors (the message lists the first few).
+    """
+    config = check_fit(arch, config, state, name=name)
+    model = create_model(arch, **config)
+    model.load_state_dict(state, strict=True)
+    return model
+
+
+def check_model_file(source: str | os.PathLike) -> None:
+    """Read a weights file and check that it builds its model, without building it (a server
+    refuses to start with a broken model instead of failing every request).
+
+    Raises:
+        CheckpointError: as :func:`load_model` would.
+    """
+    path = resolve_model_path(source)
+    arch, config, state = read_generator_state(path)
+    check_fit(arch, config, state, name=str(path))
+
+
+def check_fit(arch: Any, config: Any, state: Mapping[str, Any], *, name: str) -> dict[str, Any]:
+    """The checked config, once ``state``'s tensor names and shapes fit ``arch(**config)``
+    built on the ``meta`` device (nothing allocated). Raises :class:`CheckpointError`."""
+    config = check_config(arch, config, name=name)
+    try:
+        with torch.device("meta"):
+            skeleton = create_model(arch, **config)
+    except (ValueError, TypeError, RuntimeError) as exc:
+        raise CheckpointError(f"{name}: cannot build {arch} from its config {config}: "
+                              f"{exc}") from None
+    expected = {k: tuple(v.shape) for k, v in skeleton.state_dict().items()}
+    found = {k: tuple(v.shape) for k, v in state.items() if isinstance(v, torch.Tensor)}
+    missing = [k for k in expected if k not in found]
+    unexpected = [k for k in found if k not in expected]
+    if missing or unexpected:
+        raise CheckpointError(
+            f"{name}: weights do not fit {arch} {config}: missing {_few(missing)}, "
+            f"unexpected {_few(unexpected)}"
+        )
+    wrong = [f"{k} {found[k]} (expected {expected[k]})" for k in expected
+             if found[k] != expected[k]]
+    if wrong:
+        raise CheckpointError(f"{name}: tensor shapes do not fit {arch} {config}: "
+                              f"{_few(wrong, 3)}")
+    return config
 
 
 def read_generator_state(path: Path, *, use_ema: bool = True) -> tuple[str, dict, StateDict]:
@@ -113,21 +193,46 @@ def read_generator_state(path: Path, *, use_ema: bool = True) -> tuple[str, dict
             raise CheckpointError(f"{path}: cannot read safetensors: {exc}") from None
         if meta.get("format") == FORMAT:
             arch = meta.get("arch")
-            if arch not in GENERATORS:
-                raise CheckpointError(f"{path}: unknown architecture {arch!r} in metadata")
-            return arch, meta["config"], state
+            config = check_config(arch, meta.get("config"), name=str(path))
+            return arch, config, state
         return detect_architecture(state, name=str(path))
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # pickle errors come in many types
-        raise CheckpointError(
-            f"{path}: not a safetensors file and not loadable as a weights-only torch file "
-            f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})"
-        ) from None
+    obj = load_torch_file(path)
     if isinstance(obj, Mapping) and obj.get("irsrgan_train_state"):
         key = "generator_ema" if use_ema and "generator_ema" in obj else "generator"
-        return obj["arch"], dict(obj["model_config"]), _strip_prefix(obj[key])
+        weights = obj.get(key)
+        if not isinstance(weights, Mapping):
+            raise CheckpointError(f"{path}: training state without {key!r} weights")
+        arch = obj.get("arch")
+        config = check_config(arch, obj.get("model_config"), name=str(path))
+        return arch, config, _strip_prefix(weights)
     return detect_architecture(unwrap_state_dict(obj, name=str(path)), name=str(path))
+
+
+def load_torch_file(path: Path) -> Any:
+    """``torch.load(path, weights_only=True)`` with one-line errors (and never the advice to
+    load without ``weights_only``: irsrgan does not unpickle code)."""
+    try:
+        with warnings.catch_warnings():  # torch warns about pickle protocols on stderr
+            warnings.simplefilter("ignore")
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # pickle and zip errors come in many types
+        text = str(exc)
+        found = re.search(r"GLOBAL ([\w.]+)", text)
+        if found:
+            raise CheckpointError(
+                f"{path}: holds Python objects besides tensors ({found.group(1)}); refused: "
+                "irsrgan never runs code from a weights file"
+            ) from None
+        if "Weights only load failed" in text:
+            raise CheckpointError(
+                f"{path}: not safetensors, and not a torch file of tensors only (corrupt, or "
+                "it holds other Python objects); refused: irsrgan never runs code from a "
+                "weights file"
+            ) from None
+        raise CheckpointError(
+            f"{path}: not a safetensors file and not a readable torch weights file "
+            "(truncated or corrupt?)"
+        ) from None
 
 
 def _looks_like_safetensors(path: Path, head: bytes) -> bool:
@@ -179,6 +284,16 @@ def _few(keys: list[str] | tuple, n: int = 6) -> str:
 # --------------------------------------------------------------------------- detection
 def detect_architecture(state: StateDict, *, name: str = "<state>") -> tuple[str, dict, StateDict]:
     """Recognise a foreign generator state dict. Returns ``(arch, config, converted_state)``."""
+    try:
+        return _detect(state, name)
+    except (KeyError, IndexError, ValueError, TypeError, AttributeError) as exc:
+        if isinstance(exc, CheckpointError):
+            raise
+        raise CheckpointError(f"{name}: the weights look like a known layout but their "
+                              f"tensors are malformed ({type(exc).__name__}: {exc})") from None
+
+
+def _detect(state: StateDict, name: str) -> tuple[str, dict, StateDict]:
     keys = set(state)
     if "initial.weight" in keys and "residuals.0.rrdb.0.blocks.0.cnn.weight" in keys:
         return _from_seed(state)
@@ -346,6 +461,8 @@ def resolve_model_path(source: str | os.PathLike) -> Path:
 
 
 __all__ = [
-    "DEFAULT_MODEL", "bundled_models", "detect_architecture", "load_model", "read_metadata",
+    "DEFAULT_MODEL", "build_checked", "bundled_models", "check_config", "check_fit",
+    "check_model_file", "detect_architecture",
+    "load_model", "read_metadata",
     "resolve_model_path", "save_model", "unwrap_state_dict",
 ]

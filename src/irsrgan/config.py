@@ -64,6 +64,8 @@ class DataConfig:
     val_max_size: int | None = 256
     num_workers: int = 1
     in_memory: bool = True
+    augment: dict[str, Any] = field(default_factory=dict)
+    extra_val: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass

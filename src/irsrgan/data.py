@@ -28,6 +28,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from .augment import HRAugment, downscale
 from .degradations import Preset, degrade, get_preset
 from .errors import ConfigError, ImageError
 from .image import Image, ValueMap, list_images, read_image, to_tensor, value_map_for
@@ -112,10 +113,11 @@ def _image_to_frame(image: Image, name: str, channels: int) -> _Frame:
     return _Frame(name, np.ascontiguousarray(unit, dtype=np.float32), vmap)
 
 
-def load_frame(path: str | os.PathLike, *, channels: int = 1, name: str | None = None) -> _Frame:
+def load_frame(path: str | os.PathLike, *, channels: int = 1, name: str | None = None,
+               max_pixels: int | None = None) -> _Frame:
     """Decode one image for a dataset (see the module docstring for the value range)."""
     path = Path(path)
-    return _image_to_frame(read_image(path), name or path.name, channels)
+    return _image_to_frame(read_image(path, max_pixels=max_pixels), name or path.name, channels)
 
 
 def _rel_name(path: Path, root: Path) -> str:
@@ -186,6 +188,8 @@ class HRCropDataset(Dataset):
         channels: 1 (colour converted to gray) or 3.
         augment: random horizontal flip and 90-degree rotation (8 orientations).
         repeat: items per image per epoch.
+        hr_augment: scale, tone, polarity and contrast augmentation of the HR crop
+            (:class:`~irsrgan.augment.HRAugment` or its config mapping; default off).
 
     Call :meth:`set_epoch` before each epoch (DataLoader workers get a fresh copy of the
     dataset at every ``iter()``, so this reaches them unless ``persistent_workers=True``).
@@ -195,9 +199,12 @@ class HRCropDataset(Dataset):
         self, root: str | os.PathLike, *, scale: int, patch_size: int,
         preset: str | os.PathLike | Preset, seed: int = 0, in_memory: bool = True,
         channels: int = 1, augment: bool = True, repeat: int = 1,
+        hr_augment: HRAugment | dict | None = None,
     ) -> None:
         self.scale = _check_int(scale, "scale", 1)
         self.patch_size = _check_int(patch_size, "patch_size", 1)
+        self.hr_augment = (hr_augment if isinstance(hr_augment, HRAugment)
+                           else HRAugment.from_config(hr_augment))
         if self.patch_size % self.scale:
             raise ConfigError(
                 f"patch_size must be a multiple of scale {self.scale}, got {self.patch_size}"
@@ -257,12 +264,13 @@ class HRCropDataset(Dataset):
         gen = item_generator(self.seed, self.epoch, index)
         h, w = frame.size
         p = self.patch_size
-        y0 = int(torch.randint(0, h - p + 1, (1,), generator=gen))
-        x0 = int(torch.randint(0, w - p + 1, (1,), generator=gen))
-        hr = frame.unit(y0, x0, p, p)
+        side = min(int(round(p * self.hr_augment.crop_factor(gen, h, w, p))), h, w)
+        y0 = int(torch.randint(0, h - side + 1, (1,), generator=gen))
+        x0 = int(torch.randint(0, w - side + 1, (1,), generator=gen))
+        hr = downscale(frame.unit(y0, x0, side, side), p)
         if self.augment:
             hr = _augment(hr, int(torch.randint(0, 8, (1,), generator=gen)))
-        hr = hr.contiguous()
+        hr = self.hr_augment.photometric(hr, gen).contiguous()
         lr = degrade(hr[None], self.scale, self.preset, gen)[0]
         return {"lr": lr, "hr": hr, "name": frame.name}
 

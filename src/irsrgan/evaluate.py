@@ -48,7 +48,7 @@ import math
 import os
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -62,6 +62,7 @@ from . import metrics
 from .checkpoint import load_model, read_metadata, resolve_model_path
 from .data import crop_window, item_generator
 from .degradations import Preset, degrade, get_preset
+from .denoise import DenoiseUpscaler, Strength, parse_strength, robust_partner
 from .errors import CheckpointError, ConfigError, ImageError, IrsrganError, WeightsMissingError
 from .image import Image, ValueMap, atomic_write_bytes, list_images, read_image, value_map_for
 from .inference import Upscaler
@@ -81,7 +82,7 @@ GRID_CROP_MIN, GRID_CROP_MAX = 24, 96
 #: Columns of ``per_image.csv`` in order; those without any value are left out.
 METRIC_KEYS = (
     "psnr", "ssim", "psnr_gain", "ssim_gain", "hf_ratio", "stripe", "lpips", "lpips_i",
-    "lpips_i_ref", "mae", "rmse", "bias",
+    "lpips_i_ref", "mae", "rmse", "bias", "strength",
 )
 #: HTML / printed table of means: (key, header, format).
 TABLE_COLUMNS = (
@@ -99,6 +100,7 @@ TABLE_COLUMNS = (
     ("rmse", "RMSE", "{:.4g}"),
     ("flicker", "flicker", "{:.2e}"),
     ("flicker_ratio", "flicker ×bicubic", "{:.3f}"),
+    ("strength", "denoise", "{:.2f}"),
     ("seconds_per_image", "s / image", "{:.3f}"),
 )
 
@@ -113,8 +115,8 @@ class Method:
     """One way to upscale: bicubic, a model, or an interpolated model."""
 
     label: str
-    kind: Literal["bicubic", "model", "interpolated"]
-    upscaler: Upscaler | None = None
+    kind: Literal["bicubic", "model", "interpolated", "denoise"]
+    upscaler: Upscaler | DenoiseUpscaler | None = None
     alpha: float | None = None
     provenance: dict = field(default_factory=dict)
     seconds: float = 0.0
@@ -225,8 +227,11 @@ def build_methods(
     tile: int | None = None,
     backend: BackendName = "auto",
     ensemble: bool = False,
+    denoise: Sequence[Strength] = (),
+    robust: ModelSpec | None = None,
 ) -> tuple[list[Method], int, dict | None]:
-    """Bicubic, the models, and the interpolation sweep, each with its Upscaler.
+    """Bicubic, the models, the interpolation sweep, and the denoise strengths (between the
+    first model and ``robust``, default its named partner), each with its Upscaler.
 
     Returns:
         ``(methods, scale, sweep)``; ``sweep`` names the two ends and the labels per alpha.
@@ -300,10 +305,26 @@ def build_methods(
             nets.append(interpolate_models(model_a, model_bm, alpha))
             points.append({"alpha": alpha, "method": label})
         sweep = {"a": label_a, "b": label_b, "points": points}
+    engine = dict(device=device, tile=tile, backend=backend, ensemble=ensemble)
     for method, net in zip(methods, nets, strict=True):
         if net is not None:
-            method.upscaler = Upscaler(net, device=device, tile=tile, backend=backend,
-                                       ensemble=ensemble)
+            method.upscaler = Upscaler(net, **engine)
+    if denoise:
+        if not models:
+            raise ConfigError("denoise (--denoise) needs a model (--model): the faithful end")
+        if robust is None and not isinstance(models[0], nn.Module):
+            robust = robust_partner(models[0])
+        if robust is None:
+            raise ConfigError(f"denoise (--denoise): model {models[0]} names no robust "
+                              "partner; give one (--robust)")
+        robust_model, robust_label, _ = _load(robust, f"robust {robust}")
+        for strength in dict.fromkeys(parse_strength(v) for v in denoise):
+            label = _unique(f"denoise@{strength}", used, None)
+            used.add(label)
+            methods.append(Method(label, "denoise", DenoiseUpscaler(
+                loaded[0][0], robust_model, strength, **engine), provenance={
+                "denoise": {"faithful": methods[1].label, "robust": robust_label,
+                            "strength": strength}}))
     return methods, scale, sweep
 
 
@@ -1001,6 +1022,8 @@ def evaluate(
     tile: int | None = None,
     backend: BackendName = "auto",
     ensemble: bool = False,
+    denoise: Sequence[Strength] = (),
+    robust: ModelSpec | None = None,
     grid: int = 3,
     progress: bool = False,
     temporal: float = 0.0,
@@ -1027,6 +1050,10 @@ def evaluate(
             missing file is an error).
         device, tile, backend, ensemble: passed to every
             :class:`~irsrgan.inference.Upscaler`.
+        denoise, robust: also score the first model's denoise pair at these strengths
+            (``"auto"`` or numbers in [0, 1]; :class:`~irsrgan.denoise.DenoiseUpscaler`), the
+            robust end being ``robust`` or the partner the first model's file names; the
+            strength each image used is in ``per_image.csv``.
         grid: number of images with a comparison grid (spread evenly over the set).
         progress: show a tqdm progress bar over images.
         temporal: for a clip, every model's frames go through
@@ -1055,7 +1082,7 @@ def evaluate(
     preset = None if paired is not None else get_preset(degradation)
     methods, scale, sweep = build_methods(
         models, scale=scale, model_b=model_b, sweep_alphas=sweep_alphas, device=device,
-        tile=tile, backend=backend, ensemble=ensemble)
+        tile=tile, backend=backend, ensemble=ensemble, denoise=denoise, robust=robust)
     if max_size is not None and max_size < scale:
         raise ConfigError(f"max_size (--max-size) must be at least the scale {scale}, "
                           f"got {max_size}")
@@ -1119,6 +1146,9 @@ def evaluate(
         for label, meter in meters.items():
             meter.update((item.hr if label is HR_FLICKER else srs[label])[0], item.lr[0])
         scores = score_image(item, srs, border=scale, lpips_fn=lpips_fn)
+        for m in methods:
+            if m.kind == "denoise":
+                scores[m.label]["strength"] = m.upscaler.last_strength
         for label, values in scores.items():
             rows.append({"image": item.name, "method": label, **values})
         if index in grid_at:
@@ -1194,8 +1224,76 @@ def evaluate(
     return write_report(summary, rows, out)
 
 
+def _set_name(path: Path) -> str:
+    """A validation set's short name: its folder (``hit-uav/val`` -> ``val``)."""
+    return path.name if path.is_dir() else path.stem
+
+
+def evaluate_sets(
+    models: Sequence[ModelSpec],
+    sets: Mapping[str, str | os.PathLike] | Sequence[str | os.PathLike],
+    out: str | os.PathLike,
+    *,
+    degradations: Sequence[str | os.PathLike] = ("bicubic",),
+    **kwargs: Any,
+) -> dict:
+    """:func:`evaluate` on every set under every degradation (protocol), each into
+    ``out/<set>-<protocol>/``, and one table of them all: ``out/sets.json`` and
+    ``out/sets.md`` (per set, protocol and method: PSNR, gains over bicubic, share of images
+    better than bicubic).
+
+    Args:
+        sets: ``{name: folder}``, or folders (named by :func:`_set_name`).
+        degradations: preset names or YAML files, one protocol each.
+        kwargs: the rest of :func:`evaluate`'s options, the same for every run.
+    """
+    out = Path(out)
+    if not isinstance(sets, Mapping):
+        named: dict[str, str | os.PathLike] = {}
+        for p in sets:
+            named[_unique(_set_name(Path(p)), set(named), str(p))] = p
+        sets = named
+    if not sets:
+        raise ConfigError("evaluate_sets: give at least one data set")
+    rows = []
+    for set_name, folder in sets.items():
+        for deg in degradations:
+            protocol = get_preset(deg).name
+            summary = evaluate(models, folder, out / _safe_name(f"{set_name}-{protocol}"),
+                               degradation=deg, **kwargs)
+            for label, entry in summary["means"].items():
+                model = summary["models"].get(label, {})
+                rows.append({
+                    "set": set_name, "protocol": protocol, "method": label,
+                    "n_images": summary["settings"]["n_images"], "psnr": entry.get("psnr"),
+                    "psnr_gain": model.get("psnr_gain"), "ssim_gain": model.get("ssim_gain"),
+                    "beats_bicubic": model.get("beats_bicubic_psnr"),
+                    "strength": entry.get("strength"),
+                })
+    table = {"sets": {k: str(v) for k, v in sets.items()},
+             "protocols": [get_preset(d).name for d in degradations], "rows": rows}
+    atomic_write_bytes(out / "sets.json", json.dumps(_json_safe(table), indent=1).encode())
+    atomic_write_bytes(out / "sets.md", (sets_table_markdown(rows) + "\n").encode())
+    return table
+
+
+def sets_table_markdown(rows: Sequence[Mapping[str, Any]]) -> str:
+    """The per-set, per-protocol table as Markdown (gains over bicubic of the same LR)."""
+    lines = ["| set | protocol | method | images | PSNR dB | ΔPSNR dB | ΔSSIM | beats bicubic |",
+             "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        if r["method"] == BICUBIC:
+            continue
+        lines.append(
+            f"| {r['set']} | {r['protocol']} | {r['method']} | {r['n_images']} | "
+            f"{_fmt(r['psnr'], '{:.2f}')} | {_fmt(r['psnr_gain'], '{:+.2f}')} | "
+            f"{_fmt(r['ssim_gain'], '{:+.4f}')} | {_fmt(r['beats_bicubic'], '{:.0%}')} |")
+    return "\n".join(lines)
+
+
 __all__ = [
-    "EvalItem", "Method", "build_methods", "detail_crop", "draw_grid", "evaluate", "find_pairs",
+    "EvalItem", "Method", "build_methods", "detail_crop", "draw_grid", "evaluate",
+    "evaluate_sets", "find_pairs", "sets_table_markdown",
     "load_item", "parse_alpha_list", "plot_boxes", "plot_perception_distortion", "score_image",
     "summarise", "write_csv", "write_html", "write_report",
 ]

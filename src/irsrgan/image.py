@@ -21,6 +21,7 @@ multiplied by the upscaling factor so the physical size stays the same.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import tempfile
 from dataclasses import dataclass, field, replace
@@ -34,10 +35,13 @@ import torch
 
 from .errors import ImageError, ImageTooLargeError
 from .flir import flir_fff, raw_from_fff
+from .headers import MAX_PAGES, Header, _clean, apply_orientation, check_header, probe
 
-# OpenCV prints decoder warnings to stderr; our errors say what went wrong instead
+# OpenCV prints decoder warnings to stderr, and tifffile logs what it finds odd in a corrupt
+# file; our errors say what went wrong instead
 with contextlib.suppress(AttributeError):  # older OpenCV builds lack cv2.utils.logging
     cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+logging.getLogger("tifffile").setLevel(logging.CRITICAL)
 
 ImageFormat = Literal["png", "tiff", "jpeg", "bmp"]
 Layout = Literal["gray", "gray-as-rgb", "rgb", "rgba", "gray-alpha"]
@@ -131,27 +135,33 @@ def decode_image(
     fff = flir_fff(data) if fmt == "jpeg" else None
     if fff is not None and flir_raw:
         return _flir_raw_image(fff, name, max_pixels)
+    header = probe(data, fmt, name)
+    check_header(header, name, max_pixels)
+    _check_supported(header, name)
     tags: dict = {}
     try:
         if fmt == "tiff":
-            px, tags = _decode_tiff(data, name, max_pixels)
+            px, tags = _decode_tiff(data, header)
         else:
-            if max_pixels is not None:
-                _check_pixels_header(data, fmt, name, max_pixels)
-            buf = np.frombuffer(data, dtype=np.uint8)
-            px = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
-            if px is None:
-                raise ImageError(f"{name}: {fmt.upper()} data is corrupt or truncated")
-            if px.ndim == 3 and px.shape[2] == 3:
-                px = cv2.cvtColor(px, cv2.COLOR_BGR2RGB)
-            elif px.ndim == 3 and px.shape[2] == 4:
-                px = cv2.cvtColor(px, cv2.COLOR_BGRA2RGBA)
-    except ImageError:
-        raise
+            px = _decode_cv2(data, header, name)
+    except ImageError as exc:
+        if str(exc).startswith(name):
+            raise
+        raise ImageError(f"{name}: {exc}") from None
+    except MemoryError:
+        raise ImageTooLargeError(
+            f"{name}: not enough memory to decode {header.width}x{header.height} pixels"
+        ) from None
+    except cv2.error:  # its message is OpenCV's source file and assertion
+        raise ImageError(f"{name}: {fmt.upper()} data is corrupt, or {header.width}x"
+                         f"{header.height} is too large for the decoder") from None
     except Exception as exc:  # decoder libraries raise many types on corrupt data
-        raise ImageError(f"{name}: cannot decode {fmt.upper()}: {exc}") from exc
+        raise ImageError(f"{name}: {fmt.upper()} data is corrupt or truncated "
+                         f"({_clean(exc)})") from None
     if px.ndim == 3 and px.shape[2] == 1:
         px = px[..., 0]
+    if header.orientation != 1:
+        px = apply_orientation(px, header.orientation)
     if px.dtype not in SUPPORTED_DTYPES:
         raise ImageError(
             f"{name}: unsupported pixel type {px.dtype} "
@@ -177,32 +187,53 @@ def _flir_raw_image(fff: bytes, name: str, max_pixels: int | None) -> Image:
     return Image(pixels=px, format="tiff", layout="gray", tiff_tags={"ImageDescription": desc})
 
 
-def _check_pixels_header(data: bytes, fmt: str, name: str, max_pixels: int) -> None:
-    """Refuse decompression bombs before decoding, from the header's declared size."""
-    import io
-
-    from PIL import Image as PILImage
-
-    PILImage.MAX_IMAGE_PIXELS = None
-    try:
-        with PILImage.open(io.BytesIO(data)) as im:
-            w, h = im.size
-    except Exception as exc:
-        raise ImageError(f"{name}: cannot read {fmt.upper()} header: {exc}") from exc
-    if w * h > max_pixels:
-        raise ImageTooLargeError(f"{name}: {w}x{h} exceeds {max_pixels} pixels")
+_PHOTOMETRIC_READ = ("", "none", "minisblack", "miniswhite", "rgb", "palette", "ycbcr")
 
 
-def _decode_tiff(data: bytes, name: str, max_pixels: int | None) -> tuple[np.ndarray, dict]:
+def _check_supported(header: Header, name: str) -> None:
+    """Refuse, from the header, files whose pixels irsrgan would otherwise change silently."""
+    if header.pages > 1:
+        what = "animated PNG" if header.format == "png" else "multi-page TIFF"
+        count = f"{header.pages}{' or more' if header.pages >= MAX_PAGES else ''}"
+        raise ImageError(
+            f"{name}: {what} with {count} images; irsrgan upscales single images "
+            "(split the pages into files first; stacks as video input are planned)"
+        )
+    if header.photometric == "separated":
+        raise ImageError(f"{name}: CMYK TIFF is not supported (convert it to RGB or gray)")
+    if header.photometric not in _PHOTOMETRIC_READ:
+        raise ImageError(
+            f"{name}: TIFF colour space {header.photometric!r} is not supported "
+            "(gray, RGB, RGBA or palette)"
+        )
+
+
+def _decode_cv2(data: bytes, header: Header, name: str) -> np.ndarray:
+    px = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
+    if px is None:
+        raise ImageError(f"{name}: {header.format.upper()} data is corrupt or truncated")
+    if header.gray_alpha and px.ndim == 3 and px.shape[2] == 4:
+        return np.ascontiguousarray(px[..., [0, 3]])  # libpng expands gray + alpha to BGRA
+    if px.ndim == 3 and px.shape[2] == 3:
+        px = cv2.cvtColor(px, cv2.COLOR_BGR2RGB)
+    elif px.ndim == 3 and px.shape[2] == 4:
+        px = cv2.cvtColor(px, cv2.COLOR_BGRA2RGBA)
+    return px
+
+
+def _decode_tiff(data: bytes, header: Header) -> tuple[np.ndarray, dict]:
     import io
 
     with tifffile.TiffFile(io.BytesIO(data)) as tif:
-        page = tif.pages[0]
-        if max_pixels is not None and page.imagewidth * page.imagelength > max_pixels:
-            raise ImageTooLargeError(
-                f"{name}: {page.imagewidth}x{page.imagelength} exceeds {max_pixels} pixels"
+        page = tif.pages.first
+        if np.dtype(page.dtype) not in SUPPORTED_DTYPES and header.photometric != "palette":
+            raise ImageError(
+                f"unsupported pixel type {page.dtype} "
+                "(expected uint8, uint16, int16, float32 or float64)"
             )
         px = page.asarray()
+        if header.photometric == "palette":
+            px = _apply_palette(px, page.colormap)
         tags: dict = {}
         for key in _TIFF_KEPT_TAGS:
             tag = page.tags.get(key)
@@ -213,11 +244,23 @@ def _decode_tiff(data: bytes, name: str, max_pixels: int | None) -> tuple[np.nda
         if xres is not None and yres is not None:
             tags["resolution"] = (_ratio(xres.value), _ratio(yres.value))
             tags["resolutionunit"] = int(unit.value) if unit is not None else 2
-        if page.planarconfig == 2 and px.ndim == 3 and px.shape[0] in (3, 4):
+        if page.planarconfig == 2 and px.ndim == 3 and px.shape[0] in (2, 3, 4):
             px = np.moveaxis(px, 0, -1)
-    if px.ndim == 3 and px.shape[2] > 4 and px.shape[0] <= 4:
-        px = np.moveaxis(px, 0, -1)
     return px, tags
+
+
+def _apply_palette(index: np.ndarray, colormap: np.ndarray | None) -> np.ndarray:
+    """A palette TIFF's colours (RGB; 8-bit when the 16-bit palette holds 8-bit values)."""
+    if colormap is None or index.dtype.kind not in "ui":
+        raise ImageError("palette TIFF without a usable colour map")
+    cmap = np.asarray(colormap)
+    if int(index.max(initial=0)) >= cmap.shape[1]:
+        raise ImageError("palette TIFF has indices beyond its colour map")
+    rgb = np.moveaxis(cmap[:, index], 0, -1)
+    for step in (257, 256):  # 8-bit palettes stored as v * 257 or v * 256
+        if np.all(cmap % step == 0) and cmap.max() // step <= 255:
+            return (rgb // step).astype(np.uint8)
+    return rgb.astype(np.uint16)
 
 
 def _ratio(value) -> float:
@@ -255,6 +298,12 @@ def encode_image(image: Image, *, jpeg_quality: int = 95) -> bytes:
         raise ImageError(f"{fmt.upper()} stores 8-bit pixels only, got {px.dtype}")
     if fmt == "png" and px.dtype not in (np.uint8, np.uint16):
         raise ImageError(f"PNG stores 8- or 16-bit pixels only, got {px.dtype}")
+    if fmt == "jpeg" and px.ndim == 3 and px.shape[2] in (2, 4):
+        raise ImageError("JPEG has no alpha channel")
+    if fmt == "png" and px.ndim == 3 and px.shape[2] == 2:
+        return _encode_png_gray_alpha(px)
+    if fmt == "bmp" and px.ndim == 3 and px.shape[2] == 2:
+        raise ImageError("BMP has no gray + alpha layout")
     if px.ndim == 3 and px.shape[2] == 3:
         px = cv2.cvtColor(px, cv2.COLOR_RGB2BGR)
     elif px.ndim == 3 and px.shape[2] == 4:
@@ -265,6 +314,51 @@ def encode_image(image: Image, *, jpeg_quality: int = 95) -> bytes:
     if not ok:
         raise ImageError(f"cannot encode {fmt.upper()} of shape {px.shape} and dtype {px.dtype}")
     return buf.tobytes()
+
+
+def _encode_png_gray_alpha(px: np.ndarray) -> bytes:
+    """A gray + alpha PNG (colour type 4; OpenCV writes 1, 3 or 4 channels only)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return (struct.pack(">I", len(body)) + kind + body
+                + struct.pack(">I", zlib.crc32(kind + body)))
+
+    h, w = px.shape[:2]
+    depth = 16 if px.dtype == np.uint16 else 8
+    rows = px.astype(">u2" if depth == 16 else np.uint8).reshape(h, -1).view(np.uint8)
+    raw = np.concatenate([np.zeros((h, 1), np.uint8), rows], axis=1).tobytes()
+    ihdr = struct.pack(">IIBBBBB", w, h, depth, 4, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(raw, 6))
+            + chunk(b"IEND", b""))
+
+
+SUFFIX_FORMATS: dict[str, ImageFormat] = {
+    ".png": "png", ".tif": "tiff", ".tiff": "tiff", ".jpg": "jpeg", ".jpeg": "jpeg",
+    ".bmp": "bmp",
+}
+
+
+def as_format(image: Image, path: str | os.PathLike) -> Image:
+    """``image`` to be written as the format ``path``'s suffix names (the name decides, not the
+    input's content). Raises :class:`ImageError` naming ``path`` when that format cannot hold
+    the pixels (16-bit or float as JPEG/BMP, float as PNG, alpha as JPEG) instead of changing
+    them."""
+    fmt = SUFFIX_FORMATS.get(Path(path).suffix.lower())
+    if fmt is None or fmt == image.format:
+        return image
+    px = image.pixels
+    alpha = image.layout in ("rgba", "gray-alpha")
+    holds = {"png": (np.uint8, np.uint16), "jpeg": (np.uint8,), "bmp": (np.uint8,)}
+    if fmt in holds and px.dtype not in holds[fmt]:
+        better = ".tiff" if px.dtype.kind == "f" else ".png or .tiff"
+        raise ImageError(f"{path}: {fmt.upper()} cannot hold {px.dtype} pixels without "
+                         f"changing them; name the output {better}")
+    if fmt == "jpeg" and alpha or fmt == "bmp" and image.layout == "gray-alpha":
+        raise ImageError(f"{path}: {fmt.upper()} has no alpha channel; name the output .png "
+                         "or .tiff")
+    return replace(image, format=fmt)
 
 
 def _encode_tiff(image: Image) -> bytes:
@@ -307,7 +401,9 @@ def write_image(path: str | os.PathLike, image: Image, *, jpeg_quality: int = 95
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` through a temporary file in the same folder and a rename."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    # the name is shortened so that a 255-byte file name still leaves room for the temporary's
+    stem = path.name.encode("utf-8", "surrogateescape")[:120].decode("utf-8", "ignore")
+    fd, tmp = tempfile.mkstemp(prefix=f".{stem}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
@@ -406,11 +502,14 @@ def from_tensor(sr: torch.Tensor, like: Image, vmap: ValueMap) -> Image:
         unit = np.clip(unit, 0.0, 1.0)
     native = vmap.to_native(unit, like.dtype)
     if like.dtype.kind == "f":
-        bad = ~np.isfinite(like.channels())
-        if bad.any():
+        chans = like.channels()
+        bad = ~np.isfinite(chans)
+        if bad.any():  # NaN, +Inf and -Inf come back as themselves, each over its footprint
             fy = native.shape[1] // like.height
             fx = native.shape[2] // like.width
-            native[np.repeat(np.repeat(bad, fy, axis=1), fx, axis=2)] = np.nan
+            up = np.repeat(np.repeat(np.where(bad, chans, 0), fy, axis=1), fx, axis=2)
+            mask = np.repeat(np.repeat(bad, fy, axis=1), fx, axis=2)
+            native[mask] = up[mask]
     if like.layout == "gray-as-rgb":
         px = np.repeat(native[0][..., None], 3, axis=2)
     elif native.shape[0] == 1 and like.pixels.ndim == 2:

@@ -25,11 +25,13 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from .errors import ConfigError
 from .image import Image, RangeMode, ValueMap, from_tensor, to_tensor, value_map_for
 
 log = logging.getLogger(__name__)
 
 CPU_TILE = 256
+MAX_OVERLAP = 256  # LR pixels of context; far beyond any model's receptive radius
 DeviceName = Literal["auto", "cpu", "cuda", "mps"]
 ProgressFn = Callable[[int, int], None]
 
@@ -42,13 +44,23 @@ def pick_device(device: str | torch.device | None = "auto") -> torch.device:
         if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
             return torch.device("mps")
         return torch.device("cpu")
-    dev = torch.device(device)
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, ValueError, TypeError):
+        raise ConfigError(
+            f"device must be auto, cpu, cuda, cuda:N or mps, got {str(device)!r}"
+        ) from None
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device 'cuda' requested but CUDA is not available")
+        raise ConfigError(f"device {str(device)!r} requested but CUDA is not available")
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise ConfigError(f"device {str(device)!r}: there are {torch.cuda.device_count()} "
+                          "CUDA devices")
     if dev.type == "mps" and not (
         getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()
     ):
-        raise ValueError("device 'mps' requested but MPS is not available")
+        raise ConfigError("device 'mps' requested but MPS is not available")
+    if dev.type not in ("cpu", "cuda", "mps"):
+        raise ConfigError(f"device must be auto, cpu, cuda, cuda:N or mps, got {str(device)!r}")
     return dev
 
 
@@ -115,14 +127,16 @@ class Upscaler:
         ensemble: bool = False,
     ) -> None:
         if tile is not None and tile < 0:
-            raise ValueError(f"tile must be >= 0 (0 disables tiling), got {tile}")
+            raise ConfigError(f"tile must be >= 0 (0 disables tiling), got {tile}")
         if overlap < 0:
-            raise ValueError(f"overlap must be >= 0, got {overlap}")
+            raise ConfigError(f"overlap must be >= 0, got {overlap}")
+        if overlap > MAX_OVERLAP:  # every side is padded by it: 1000 turns 16x16 into 2016x2016
+            raise ConfigError(f"overlap must be <= {MAX_OVERLAP} LR pixels, got {overlap}")
         self.device = pick_device(device)
         if batch_size is None:
             batch_size = 1 if self.device.type == "cpu" else 4
         if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+            raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
         if half and self.device.type == "cpu":
             log.warning("half precision is only used on GPU; running float32 on CPU")
             half = False
@@ -138,7 +152,7 @@ class Upscaler:
         self.batch_size = batch_size
         self.ensemble = ensemble
         if backend not in ("auto", "torch", "onnxruntime"):
-            raise ValueError(f"backend must be 'auto', 'torch' or 'onnxruntime', got {backend!r}")
+            raise ConfigError(f"backend must be 'auto', 'torch' or 'onnxruntime', got {backend!r}")
         self._ort = None
         forced = backend == "onnxruntime"
         if backend == "auto":
@@ -370,7 +384,7 @@ class _OrtRunner:
             import onnxruntime as ort
         except ImportError:
             if required:
-                raise ValueError("backend 'onnxruntime' needs: pip install onnxruntime") from None
+                raise ConfigError("backend 'onnxruntime' needs: pip install onnxruntime") from None
             return None
         try:
             import io

@@ -12,14 +12,14 @@ import torch
 from torch import nn
 
 from .checkpoint import load_model
-from .errors import CheckpointError
+from .errors import CheckpointError, ConfigError
 
 
 def interpolate_models(a: nn.Module, b: nn.Module, alpha: float) -> nn.Module:
     """A new model with weights ``(1 - alpha) * a + alpha * b``; alpha 0 is ``a`` exactly and
     alpha 1 is ``b`` exactly."""
     if not 0.0 <= alpha <= 1.0:
-        raise ValueError(f"alpha must be in [0, 1], got {alpha}")
+        raise ConfigError(f"alpha must be in [0, 1], got {alpha}")
     if a.arch != b.arch or a.config != b.config:
         raise CheckpointError(
             f"cannot interpolate different architectures: {a.arch} {a.config} vs "

@@ -422,6 +422,56 @@ def stripe_residual(sr: torch.Tensor, hr: torch.Tensor) -> torch.Tensor:
     return diff.square().mean(dim=-1).sqrt().mean(dim=1)
 
 
+def local_gradient(x: torch.Tensor, window: int) -> torch.Tensor:
+    """Mean absolute gradient ``|dx| + |dy|`` over a ``window`` x ``window`` box around each
+    pixel (same size as ``x``, float64)."""
+    x = _check_image(x, "x").double()
+    dx = (x[..., :, 1:] - x[..., :, :-1]).abs()
+    dy = (x[..., 1:, :] - x[..., :-1, :]).abs()
+    g = F.pad(dx, (0, 1, 0, 0), mode="replicate") + F.pad(dy, (0, 0, 0, 1), mode="replicate")
+    pad = window // 2
+    g = F.pad(g, (pad, window - 1 - pad, pad, window - 1 - pad), mode="replicate")
+    return F.avg_pool2d(g, window, stride=1)
+
+
+def faceting(sr: torch.Tensor, reference: torch.Tensor, *, window: int = 4,
+             flat_ratio: float = 0.25) -> torch.Tensor:
+    """No-reference "flat facets" figure: the share of the reference's structured pixels
+    where SR is flat.
+
+    ``reference`` is the bicubic upscale of the same LR (smooth but faithful: it keeps every
+    gentle gradient of the input). A pixel is *structured* where the reference's local
+    gradient (:func:`local_gradient`, ``window`` px box) is at least half its median over the
+    image, and *faceted* where SR's local gradient there is below ``flat_ratio`` times the
+    reference's: a gradient the input has, flattened into a plateau (the "painterly",
+    shattered-glass look). 0 = none; bicubic itself scores 0. Sharpening edges does not
+    count (it raises SR's gradient); denoising flat noise does not count (no structure).
+
+    Returns:
+        ``(B,)`` float64 in [0, 1], the mean over channels.
+    """
+    _check_pair(sr, reference)
+    g_sr, g_ref = local_gradient(sr, window), local_gradient(reference, window)
+    floor = 0.5 * g_ref.flatten(-2).median(dim=-1).values[..., None, None]
+    structured = (g_ref >= floor) & (g_ref > 0)
+    flat = structured & (g_sr < flat_ratio * g_ref)
+    share = flat.double().sum(dim=(-2, -1)) / structured.double().sum(dim=(-2, -1)).clamp_min(1)
+    return share.mean(dim=1)
+
+
+def overshoot(sr: torch.Tensor, lr: torch.Tensor) -> torch.Tensor:
+    """How far SR's maximum passes the LR's, as a share of the LR's range (0 when it does
+    not): hot spots that an upscaler invents above what the sensor read.
+
+    Returns:
+        ``(B,)`` float64, the largest over channels.
+    """
+    sr, lr = _check_image(sr, "sr").double(), _check_image(lr, "lr").double()
+    hi, lo = lr.amax(dim=(-2, -1)), lr.amin(dim=(-2, -1))
+    over = (sr.amax(dim=(-2, -1)) - hi).clamp_min(0) / (hi - lo).clamp_min(1e-12)
+    return over.amax(dim=1)
+
+
 # ---------------------------------------------------------------------------------------------
 # LPIPS
 # ---------------------------------------------------------------------------------------------

@@ -49,11 +49,13 @@ from . import __version__
 from .checkpoint import (
     DEFAULT_MODEL,
     bundled_models,
+    check_model_file,
     load_model,
     read_generator_state,
     read_metadata,
     resolve_model_path,
 )
+from .denoise import default_strength, parse_strength, strength_for
 from .errors import CheckpointError, ConfigError, ImageError, ImageTooLargeError, IrsrganError
 from .image import (
     Image,
@@ -64,7 +66,7 @@ from .image import (
     sniff_format,
     to_tensor,
 )
-from .inference import Upscaler, pick_device
+from .inference import MAX_OVERLAP, Upscaler, pick_device
 from .interpolate import interpolate_models
 from .metrics import laplacian_variance
 
@@ -144,6 +146,8 @@ class ServerConfig:
         for name, value, low in checks:
             if not isinstance(value, int) or value < low:
                 raise ConfigError(f"{name} must be an integer >= {low}, got {value!r}")
+        if self.overlap > MAX_OVERLAP:
+            raise ConfigError(f"overlap must be <= {MAX_OVERLAP} LR pixels, got {self.overlap}")
         if self.tile is not None and self.tile != 0 and self.tile < self.min_tile:
             raise ConfigError(
                 f"tile must be 0 (no tiling) or >= {self.min_tile} for overlap {self.overlap}, "
@@ -175,16 +179,23 @@ class ModelInfo:
     summary: str = ""
     psnr_model: str | None = None  # declared PSNR partner (provenance "psnr_model")
     pair: tuple[str, str] | None = None  # (psnr id, gan id) for network interpolation
+    robust_model: str | None = None  # declared robust partner (provenance "denoise_partner")
+    denoise_pair: tuple[str, str] | None = None  # (faithful id, robust id) for --denoise
 
     def to_json(self) -> dict[str, Any]:
         pair = None
         if self.pair is not None:
             pair = {"psnr": self.pair[0], "gan": self.pair[1],
                     "role": "psnr" if self.id == self.pair[0] else "gan"}
+        denoise = None
+        if self.denoise_pair is not None:
+            denoise = {"faithful": self.denoise_pair[0], "robust": self.denoise_pair[1],
+                       "role": "faithful" if self.id == self.denoise_pair[0] else "robust"}
         return {
             "id": self.id, "scale": self.scale, "arch": self.arch,
             "in_channels": self.in_channels, "out_channels": self.out_channels,
             "stage": self.stage, "summary": self.summary, "source": self.source, "pair": pair,
+            "denoise": denoise,
         }
 
 
@@ -195,20 +206,28 @@ def _info_from_file(model_id: str, path: Path, source: Literal["bundled", "file"
     except Exception:  # not one of our safetensors files: detect from the weights
         meta = {}
     if meta.get("format") == "irsrgan":
-        arch, config = str(meta["arch"]), dict(meta["config"])
-        scale, cin, cout = int(meta["scale"]), int(meta["in_channels"]), int(meta["out_channels"])
+        try:
+            arch, config = str(meta["arch"]), dict(meta["config"])
+            scale, cin = int(meta["scale"]), int(meta["in_channels"])
+            cout = int(meta["out_channels"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise CheckpointError(f"{path}: metadata is incomplete or malformed: {exc}") from None
         provenance = meta.get("provenance") or {}
+        if not isinstance(provenance, dict):
+            provenance = {}
     else:
         arch, config, _ = read_generator_state(path)
         scale = int(config.get("scale", 1))
         cin, cout = int(config.get("in_channels", 1)), int(config.get("out_channels", 1))
     stage = provenance.get("stage")
     partner = provenance.get("psnr_model")
+    robust = provenance.get("denoise_partner")
     return ModelInfo(
         id=model_id, path=path, source=source, arch=arch, config=config, scale=scale,
         in_channels=cin, out_channels=cout,
         stage=str(stage) if stage else None, summary=str(provenance.get("summary") or ""),
         psnr_model=str(partner) if partner else None,
+        robust_model=str(robust) if robust else None,
     )
 
 
@@ -247,6 +266,7 @@ def build_catalog(config: ServerConfig) -> tuple[dict[str, ModelInfo], str]:
         while model_id in catalog and catalog[model_id].path.resolve() != path.resolve():
             model_id, n = f"{base}-{n}", n + 1
         if model_id not in catalog:
+            check_model_file(path)  # a broken file stops the server here, not every request
             catalog[model_id] = _info_from_file(model_id, path, "file")
         given.append(model_id)
     if not catalog:
@@ -285,8 +305,19 @@ def _with_pairs(catalog: dict[str, ModelInfo]) -> dict[str, ModelInfo]:
             )
             continue
         pairs[psnr_id] = pairs[gan_id] = (psnr_id, gan_id)
+    denoise: dict[str, tuple[str, str]] = {}
+    for info in catalog.values():
+        robust = catalog.get(info.robust_model or "")
+        if robust is None or robust.id == info.id:
+            continue
+        if (info.arch, info.config) != (robust.arch, robust.config):
+            log.warning("model %s names %s as its robust partner, but they differ: no denoise "
+                        "strength offered", info.id, robust.id)
+            continue
+        denoise[info.id] = (info.id, robust.id)
+        denoise.setdefault(robust.id, (info.id, robust.id))
     return {
-        model_id: replace(info, pair=pairs[model_id]) if model_id in pairs else info
+        model_id: replace(info, pair=pairs.get(model_id), denoise_pair=denoise.get(model_id))
         for model_id, info in catalog.items()
     }
 
@@ -324,8 +355,11 @@ class ModelCache:
         self._lock = threading.Lock()
         self._mixes: dict[str, tuple[str, str]] = {}  # interpolated key name -> (psnr, gan)
 
-    def key(self, model_id: str, alpha: float | None) -> CacheKey:
-        """The cache key of a request; raises ConfigError for an unknown model or bad alpha."""
+    def key(self, model_id: str, alpha: float | None, *, denoise: bool = False) -> CacheKey:
+        """The cache key of a request; raises ConfigError for an unknown model or bad alpha.
+
+        ``alpha`` weighs the model's PSNR/GAN pair, or with ``denoise`` its faithful/robust
+        pair (the denoise strength)."""
         info = self.catalog.get(model_id)
         if info is None:
             raise ConfigError(
@@ -333,15 +367,19 @@ class ModelCache:
             )
         if alpha is None:
             return (model_id, None)
+        what = "denoise strength" if denoise else "alpha"
         if not (isinstance(alpha, (int, float)) and math.isfinite(alpha) and 0 <= alpha <= 1):
-            raise ConfigError(f"alpha must be a number in [0, 1], got {alpha!r}")
-        if info.pair is None:
+            raise ConfigError(f"{what} must be a number in [0, 1], got {alpha!r}")
+        pair = info.denoise_pair if denoise else info.pair
+        if pair is None:
             raise ConfigError(
+                f"denoise needs a faithful/robust model pair; model {model_id!r} has none "
+                "(leave denoise out)" if denoise else
                 f"alpha needs a PSNR/GAN model pair; model {model_id!r} has none "
                 "(leave alpha out)"
             )
         a = _round_alpha(alpha)
-        psnr_id, gan_id = info.pair
+        psnr_id, gan_id = pair
         if a == 0.0:
             return (psnr_id, None)
         if a == 1.0:
@@ -431,6 +469,7 @@ class Job:
     alpha: float | None
     key: CacheKey
     scale: int
+    denoise: dict | None = field(default=None, kw_only=True)
     tile: int | None
     range_mode: RangeMode
     input_info: dict
@@ -476,6 +515,7 @@ class Job:
             "name": self.name,
             "model": self.model_id,
             "alpha": self.alpha,
+            "denoise": self.denoise,
             "scale": self.scale,
             "tile": self.tile,
             "ensemble": self.ensemble,
@@ -550,14 +590,30 @@ class JobManager:
     # ---------------------------------------------------------------- jobs
     def submit(
         self, image: Image, name: str, model_id: str, alpha: float | None, tile: int | None,
-        range_mode: RangeMode, ensemble: bool = False,
+        range_mode: RangeMode, ensemble: bool = False, denoise: str | None = None,
     ) -> Job:
-        key = self.cache.key(model_id, alpha)
-        info = self.cache.catalog[model_id]
+        info = self.cache.catalog.get(model_id)
+        denoised = None
+        faithful = info is not None and info.denoise_pair is not None and (
+            info.denoise_pair[0] == model_id or denoise is not None)
+        if faithful and alpha is None:
+            # a faithful model with its robust partner: the strength the CLI would use (the
+            # robust model itself runs plain unless a strength is asked for)
+            requested = default_strength(denoise, image.pixels.dtype)
+            strength, level = strength_for(image, requested, range_mode)
+            key = self.cache.key(model_id, strength, denoise=True)
+            denoised = {"requested": requested, "strength": strength,
+                        "noise": None if level is None else round(level.effective, 6)}
+        elif denoise is not None:
+            raise ConfigError(f"denoise needs a faithful/robust model pair; model {model_id!r} "
+                              "has none" if info is None or info.denoise_pair is None else
+                              "give alpha or denoise, not both")
+        else:
+            key = self.cache.key(model_id, alpha)
         px = image.pixels
         job = Job(
             id=secrets.token_urlsafe(12), name=name, image=image, model_id=model_id,
-            alpha=None if alpha is None else _round_alpha(alpha),
+            alpha=None if alpha is None else _round_alpha(alpha), denoise=denoised,
             key=key, scale=info.scale, tile=tile, range_mode=range_mode, ensemble=ensemble,
             input_info={
                 "width": image.width, "height": image.height, "dtype": str(px.dtype),
@@ -814,6 +870,12 @@ AlphaField = Annotated[
     Form(ge=0, le=1, description="fidelity-perception weight of the model's PSNR/GAN pair: "
          "0 = PSNR model, 1 = GAN model (only for models with a pair)"),
 ]
+DenoiseField = Annotated[
+    str | None,
+    Form(description="denoise strength for models with a faithful/robust pair: auto "
+         "(estimated from the image's noise and stripes), or 0 (faithful) .. 1 (robust); "
+         "default auto for 8-bit images, 0 for 16-bit and float ones"),
+]
 TileField = Annotated[int | None, Form(ge=0, description="LR tile side; 0 = no tiling")]
 RangeField = Annotated[
     RangeMode, Form(description="value mapping: auto = 8-bit by dtype, 16-bit/float "
@@ -972,7 +1034,7 @@ def create_app(
     # ---------------------------------------------------------------- helpers
     async def prepare(
         image: UploadFile, model: str | None, alpha: float | None, tile: int | None,
-        flir_raw: bool = False,
+        flir_raw: bool = False, denoise: str | None = None,
     ) -> tuple[Image, str, str, int | None]:
         name = safe_filename(image.filename)
         try:
@@ -985,6 +1047,11 @@ def create_app(
         model_id = model or default_model
         try:
             cache.key(model_id, alpha)
+            if denoise is not None:
+                if alpha is not None:
+                    raise ConfigError("give alpha or denoise, not both")
+                parse_strength(denoise)
+                cache.key(model_id, 0.0, denoise=True)  # the model must have a pair
         except ConfigError as exc:
             raise HTTPException(422, str(exc)) from None
         if tile is not None and tile != 0 and not config.min_tile <= tile <= MAX_TILE:
@@ -1005,10 +1072,7 @@ def create_app(
         except ImageError as exc:
             message = str(exc)
             if isinstance(exc, ImageTooLargeError):  # refused from the header: no decoding
-                raise HTTPException(
-                    413, f"image too large: {message} (the limit is {config.max_pixels} "
-                         "pixels, set with --max-pixels)"
-                ) from None
+                raise HTTPException(413, f"image too large: {message}") from None
             raise HTTPException(422, message) from None
         return decoded, name, model_id, tile
 
@@ -1028,11 +1092,14 @@ def create_app(
         range_mode: RangeField = "auto",
         flir_raw: FlirRawField = False,
         ensemble: EnsembleField = False,
+        denoise: DenoiseField = None,
     ) -> Job:
         """The upscaling form shared by /api/upscale and /api/jobs: checked, decoded, queued."""
-        decoded, name, model_id, tile = await prepare(image, model, alpha, tile, flir_raw)
+        decoded, name, model_id, tile = await prepare(image, model, alpha, tile, flir_raw,
+                                                      denoise)
         try:
-            return manager.submit(decoded, name, model_id, alpha, tile, range_mode, ensemble)
+            return manager.submit(decoded, name, model_id, alpha, tile, range_mode, ensemble,
+                                  denoise)
         except QueueFull as exc:
             raise HTTPException(429, str(exc)) from None
         except ConfigError as exc:
@@ -1049,6 +1116,8 @@ def create_app(
         }
         if job.alpha is not None:
             headers["X-Irsrgan-Alpha"] = f"{job.alpha:g}"
+        if job.denoise is not None:
+            headers["X-Irsrgan-Denoise"] = f"{job.denoise['strength']:g}"
         return Response(job.result, media_type=MEDIA_TYPES[job.format], headers=headers)
 
     # ---------------------------------------------------------------- page

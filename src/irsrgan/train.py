@@ -31,7 +31,7 @@ from torch.utils.data import DataLoader, Sampler
 
 from .checkpoint import load_model, save_model
 from .config import Config, ScheduleConfig
-from .errors import ConfigError
+from .errors import CheckpointError, ConfigError
 from .inference import Upscaler
 from .models import create_model
 
@@ -186,15 +186,20 @@ def _datasets(cfg: Config):
         cfg.data.train, scale=cfg.model.scale, patch_size=cfg.data.patch_size,
         preset=get_preset(cfg.data.degradation), seed=cfg.seed,
         in_memory=cfg.data.in_memory, channels=cfg.model.in_channels,
+        hr_augment=cfg.data.augment,
     )
-    val_set = None
-    if cfg.data.val:
-        val_set = ValidationDataset(
-            cfg.data.val, scale=cfg.model.scale, preset=cfg.data.val_degradation,
+
+    def val_dataset(root: str) -> ValidationDataset:
+        return ValidationDataset(
+            root, scale=cfg.model.scale, preset=cfg.data.val_degradation,
             seed=cfg.seed, channels=cfg.model.in_channels, max_size=cfg.data.val_max_size,
             limit=cfg.data.val_limit,
         )
-    return train_set, val_set
+
+    val_set = val_dataset(cfg.data.val) if cfg.data.val else None
+    # out-of-domain sets, logged beside the main one (which alone picks best.pt)
+    extra_val = {name: val_dataset(root) for name, root in cfg.data.extra_val.items()}
+    return train_set, val_set, extra_val
 
 
 # --------------------------------------------------------------------------- state I/O
@@ -208,7 +213,34 @@ def _save_state(path: Path, state: dict[str, Any]) -> None:
 
 
 def _load_state(path: Path) -> dict[str, Any]:
-    return torch.load(path, map_location="cpu", weights_only=True)
+    """A training state written by :func:`_save_state`; one-line errors for anything else."""
+    from .checkpoint import load_torch_file
+
+    try:
+        state = load_torch_file(path)
+    except CheckpointError as exc:
+        raise ConfigError(f"--resume: {exc}") from None
+    if not isinstance(state, dict) or not state.get("irsrgan_train_state"):
+        raise ConfigError(f"--resume: {path} is not an irsrgan training state")
+    return state
+
+
+def _resume_into(path: Path, st: dict[str, Any], parts: dict[str, Any]) -> None:
+    """Load each ``name -> module or optimizer`` of ``parts`` from the state ``st``, refusing
+    (one line) a state written for another architecture or recipe."""
+    for key, target in parts.items():
+        if key not in st:
+            raise ConfigError(f"--resume: {path} has no {key!r}; it was written by another "
+                              "stage or version")
+        try:
+            target.load_state_dict(st[key])
+        except (RuntimeError, ValueError, KeyError, TypeError) as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ConfigError(
+                f"--resume: {path} does not fit the current config ({key}: {first}); it was "
+                f"written for {st.get('arch')} {st.get('model_config')} - resume with the "
+                "config it was trained with, or start a new --out folder"
+            ) from None
 
 
 def _unwrap(model: nn.Module) -> nn.Module:
@@ -230,8 +262,11 @@ def train(cfg: Config, out_dir: str | os.PathLike, *, resume: bool = False,
     if cfg.train.threads:
         torch.set_num_threads(cfg.train.threads)
     if d.main:
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "config.yaml").write_text(cfg.to_yaml())
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+            (out / "config.yaml").write_text(cfg.to_yaml())
+        except OSError as exc:
+            raise ConfigError(f"--out {out}: cannot write there: {exc.strerror or exc}") from None
 
     torch.manual_seed(cfg.seed)
     gen = build_generator(cfg)
@@ -266,16 +301,13 @@ def train(cfg: Config, out_dir: str | os.PathLike, *, resume: bool = False,
         if not state_path.is_file():
             raise ConfigError(f"--resume: no {state_path} to resume from")
         st = _load_state(state_path)
-        gen.load_state_dict(st["generator"])
-        ema.model.load_state_dict(st["generator_ema"])
-        ema.updates = int(st["ema_updates"])
-        opt_g.load_state_dict(st["optimizer_g"])
-        scaler_g.load_state_dict(st["scaler_g"])
+        parts = {"generator": gen, "generator_ema": ema.model, "optimizer_g": opt_g,
+                 "scaler_g": scaler_g}
         if gan:
-            disc.load_state_dict(st["discriminator"])
-            opt_d.load_state_dict(st["optimizer_d"])
-            scaler_d.load_state_dict(st["scaler_d"])
-        step, best_psnr = int(st["step"]), float(st["best_psnr"])
+            parts.update(discriminator=disc, optimizer_d=opt_d, scaler_d=scaler_d)
+        _resume_into(state_path, st, parts)
+        ema.updates = int(st.get("ema_updates", 0))
+        step, best_psnr = int(st.get("step", 0)), float(st.get("best_psnr", -math.inf))
         history_time = float(st.get("elapsed_s", 0.0))
 
     if d.world > 1:
@@ -284,7 +316,7 @@ def train(cfg: Config, out_dir: str | os.PathLike, *, resume: bool = False,
         if gan:
             disc = nn.parallel.DistributedDataParallel(disc, **ddp_kw)
 
-    train_set, val_set = _datasets(cfg)
+    train_set, val_set, extra_val = _datasets(cfg)
     per_epoch = len(train_set) // cfg.data.batch_size
     if per_epoch == 0:
         raise ConfigError(
@@ -307,7 +339,7 @@ def train(cfg: Config, out_dir: str | os.PathLike, *, resume: bool = False,
             yield from loader
             epoch, start = epoch + 1, 0
 
-    logger = _Logger(out, enabled=d.main, resume=resume)
+    logger = _Logger(out, enabled=d.main, resume=resume, resume_step=step)
     bar = tqdm(total=cfg.train.steps, initial=step, disable=not (progress and d.main),
                desc=f"{cfg.name} [{cfg.stage}]", dynamic_ncols=True)
     t_start = time.perf_counter()
@@ -388,7 +420,11 @@ def train(cfg: Config, out_dir: str | os.PathLike, *, resume: bool = False,
         if val_set is not None and (step % cfg.train.val_every == 0 or last):
             if d.main:
                 metrics = validate(ema.model, val_set, device)
-                logger.log({"step": step, **{f"val_{k}": v for k, v in metrics.items()}})
+                row = {"step": step, **{f"val_{k}": v for k, v in metrics.items()}}
+                for name, extra in extra_val.items():
+                    row.update({f"val_{name}_{k}": v
+                                for k, v in validate(ema.model, extra, device).items()})
+                logger.log(row)
                 if metrics["psnr"] > best_psnr:
                     best_psnr = metrics["psnr"]
                     _save_state(out / "best.pt", _state(cfg, gen, ema, opt_g, scaler_g, disc,
@@ -471,7 +507,7 @@ def validate(model: nn.Module, val_set, device: torch.device) -> dict[str, float
 class _Logger:
     """CSV log (one row per event, columns grow as needed) plus TensorBoard when installed."""
 
-    def __init__(self, out: Path, *, enabled: bool, resume: bool) -> None:
+    def __init__(self, out: Path, *, enabled: bool, resume: bool, resume_step: int = 0) -> None:
         self.enabled = enabled
         self.path = out / "log.csv"
         self.rows: list[dict] = []
@@ -480,7 +516,10 @@ class _Logger:
             return
         if resume and self.path.is_file():
             with open(self.path, newline="") as fh:
-                self.rows = list(csv.DictReader(fh))
+                rows = list(csv.DictReader(fh))
+            # rows logged after the checkpoint we resume from are logged again as the steps
+            # are redone: drop them (a run killed after a checkpoint would repeat them)
+            self.rows = [r for r in rows if _step_of(r) <= resume_step]
         try:
             from torch.utils.tensorboard import SummaryWriter
 
@@ -509,3 +548,10 @@ class _Logger:
     def close(self) -> None:
         if self.tb is not None:
             self.tb.close()
+
+
+def _step_of(row: dict[str, Any]) -> float:
+    try:
+        return float(row.get("step") or 0)
+    except ValueError:
+        return math.inf  # a damaged row: dropped on resume

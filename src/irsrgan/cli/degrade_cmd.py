@@ -20,7 +20,14 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from ..batch import plan_jobs, run_batch
+from ..batch import (
+    check_output_folder,
+    default_max_pixels,
+    make_output_folder,
+    output_folder,
+    plan_jobs,
+    run_batch,
+)
 from ..data import item_generator, load_frame
 from ..degradations import PRESET_NAMES, Preset, degrade, get_preset, resize
 from ..errors import ConfigError, ImageError
@@ -43,18 +50,19 @@ def degrade_image(
 
     The pixels go through :func:`irsrgan.image.to_tensor`'s map and back through its exact
     inverse, so a 16-bit radiometric frame stays in raw counts. An alpha channel is resized
-    cleanly (antialiased bicubic), not degraded. NaN pixels of a float image stay NaN where
-    any NaN fell in the LR pixel's footprint.
+    cleanly (antialiased bicubic), not degraded. Non-finite pixels of a float image stay
+    non-finite where any fell in the LR pixel's footprint: +Inf or -Inf when that is all the
+    footprint held, NaN otherwise.
     """
     h, w = image.height, image.width
     if h // scale < 1 or w // scale < 1:
         raise ImageError(f"{w}x{h} is smaller than the scale {scale}")
     clean = image
-    bad = None
+    chans = None
     if image.dtype.kind == "f":
         finite = np.isfinite(image.pixels)
         if not finite.all():
-            bad = ~np.isfinite(image.channels())
+            chans = image.channels()
             fill = float(image.pixels[finite].mean()) if finite.any() else 0.0
             clean = replace(image, pixels=np.where(finite, image.pixels, fill))
     x, vmap = to_tensor(clean)
@@ -65,25 +73,38 @@ def degrade_image(
         alpha = resize(x[:, -1:], lr.shape[-2:], "bicubic_aa")
         lr = torch.cat([lr, alpha], dim=1)
     out = from_tensor(lr, clean, vmap)
-    if bad is not None:
-        m = torch.from_numpy(bad.astype(np.float32))[None]
-        m_lr = F.adaptive_max_pool2d(m[..., : lr.shape[-2] * scale, : lr.shape[-1] * scale],
-                                     lr.shape[-2:])[0].numpy() > 0
+    if chans is not None:
+        size = lr.shape[-2:]
+
+        def pooled(mask: np.ndarray) -> np.ndarray:  # any in the footprint, (h, w, C)
+            m = torch.from_numpy(mask.astype(np.float32))[None]
+            m = m[..., : size[0] * scale, : size[1] * scale]
+            return np.moveaxis(F.adaptive_max_pool2d(m, size)[0].numpy() > 0, 0, -1)
+
+        nan, pos, neg = pooled(np.isnan(chans)), pooled(chans == np.inf), pooled(chans == -np.inf)
+        value = np.where(nan | (pos & neg), np.nan, np.where(pos, np.inf, -np.inf))
+        where = nan | pos | neg
         px = out.pixels.copy()
         if px.ndim == 2:
-            px[m_lr[0]] = np.nan
-        else:
-            px[np.moveaxis(m_lr, 0, -1)] = np.nan
+            where, value = where[..., 0], value[..., 0]
+        elif where.shape != px.shape:  # gray stored as RGB: one channel, written three times
+            where, value = (np.broadcast_to(a, px.shape) for a in (where, value))
+        px[where] = value[where]
         out = replace(out, pixels=px)
     return out
 
 
+# bytes per HR pixel a degradation needs at its peak (float32 copies through the preset's
+# steps, 4 channels at most; docs/LIMITS.md)
+DEGRADE_BYTES_PER_PIXEL = 128
+
+
 def write_preview(
     path: Path, source: Path, scale: int, preset: Preset, seed: int, draws: int = 7,
-    max_size: int = 256,
+    max_size: int = 256, max_pixels: int | None = None,
 ) -> None:
     """A PNG grid: the HR (centre crop) then ``draws`` LRs (nearest-upscaled to the HR size)."""
-    frame = load_frame(source, channels=1)
+    frame = load_frame(source, channels=1, max_pixels=max_pixels)
     h, w = frame.size
     m = max(scale, max_size - max_size % scale)
     ch, cw = min(h - h % scale, m), min(w - w % scale, m)
@@ -108,8 +129,12 @@ def write_preview(
         cv2.putText(t8, label, (3, 12), cv2.FONT_HERSHEY_SIMPLEX, 0.35, 255, 2, cv2.LINE_AA)
         cv2.putText(t8, label, (3, 12), cv2.FONT_HERSHEY_SIMPLEX, 0.35, 0, 1, cv2.LINE_AA)
         grid[r * (ch + gap): r * (ch + gap) + ch, c * (cw + gap): c * (cw + gap) + cw] = t8
-    path.parent.mkdir(parents=True, exist_ok=True)
-    _write_image(path, Image(pixels=grid, format="png", layout="gray"))
+    check_output_folder(path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _write_image(path, Image(pixels=grid, format="png", layout="gray"))
+    except OSError as exc:
+        raise ConfigError(f"--preview {path}: cannot write: {exc.strerror or exc}") from None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -121,6 +146,9 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--preview-draws must be >= 1, got {args.preview_draws}")
     if not 1 <= args.jpeg_quality <= 100:
         raise ConfigError(f"--jpeg-quality must be in 1..100, got {args.jpeg_quality}")
+    if args.max_pixels is not None and args.max_pixels < 1:
+        raise ConfigError(f"--max-pixels must be >= 1, got {args.max_pixels}")
+    max_pixels = args.max_pixels or default_max_pixels(DEGRADE_BYTES_PER_PIXEL)
     preset = get_preset(args.preset)
     inp = Path(args.input)
     if not inp.exists():
@@ -133,19 +161,22 @@ def run(args: argparse.Namespace) -> int:
         prev = Path(args.preview)
         if prev.suffix.lower() != ".png":
             raise ConfigError(f"--preview must be a .png file, got {prev}")
-        write_preview(prev, files[0], args.scale, preset, args.seed, draws=args.preview_draws)
+        write_preview(prev, files[0], args.scale, preset, args.seed, draws=args.preview_draws,
+                      max_pixels=max_pixels)
         print(f"preview of {files[0].name} ({args.preview_draws} draws of '{preset.name}'): "
               f"{prev}")
         if args.output is None:
             return 0
 
     out = Path(args.output)
+    jobs = plan_jobs([inp], out, flir_raw=args.flir_raw)
+    make_output_folder(output_folder(jobs, out))
     result = run_batch(
-        plan_jobs([inp], out, flir_raw=args.flir_raw),
+        jobs,
         lambda image, job: degrade_image(image, args.scale, preset,
                                          file_generator(args.seed, job.name)),
         overwrite=args.overwrite, progress=False, jpeg_quality=args.jpeg_quality,
-        flir_raw=args.flir_raw,
+        flir_raw=args.flir_raw, max_pixels=max_pixels,
     )
     print(result.summary(), file=sys.stderr)
     print(f"degraded {len(result.done)}, skipped {len(result.skipped)} existing, failed "
@@ -179,6 +210,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--preview", metavar="FILE.png",
                    help="write a grid of the first image under several draws")
     p.add_argument("--preview-draws", type=int, default=7, help="draws in the preview (7)")
+    p.add_argument("--max-pixels", type=int, default=None,
+                   help="largest input in pixels, checked from the file header before decoding "
+                   "(default: what fits in half the available memory, see docs/LIMITS.md)")
     p.add_argument("--jpeg-quality", type=int, default=100,
                    help="quality when an output is a JPEG like its input (default 100, the "
                         "least extra loss; the preset's own JPEG steps are separate)")

@@ -6,7 +6,15 @@ import argparse
 import math
 from pathlib import Path
 
-from ..evaluate import TABLE_COLUMNS, evaluate, parse_alpha_list
+from ..errors import ConfigError
+from ..evaluate import (
+    TABLE_COLUMNS,
+    evaluate,
+    evaluate_sets,
+    parse_alpha_list,
+    sets_table_markdown,
+)
+from ..native_eval import evaluate_native
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -25,13 +33,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--model", action="append", default=[], metavar="M",
                    help="model file or bundled name (repeat for several); labelled by file stem")
-    p.add_argument("--data", type=Path, required=True, metavar="DIR",
-                   help="folder of HR images (searched recursively) or one image")
+    p.add_argument("--data", action="append", metavar="[NAME=]DIR",
+                   help="folder of HR images (searched recursively) or one image; repeat for "
+                   "several sets (each gets its own report, plus one table of all: sets.md)")
     p.add_argument("--scale", type=int, metavar="S",
                    help="SR factor; default the models' scale (all must agree)")
-    p.add_argument("--degradation", default="bicubic", metavar="PRESET",
+    p.add_argument("--degradation", action="append", metavar="PRESET",
                    help="preset making the LR: bicubic, irsrgan, realesrgan, thermal, "
-                   "thermal-mix, a YAML file or mix:NAME=W,...; default bicubic")
+                   "thermal-mix, a YAML file or mix:NAME=W,...; default bicubic; repeat for "
+                   "several protocols")
     p.add_argument("--out", "-o", type=Path, required=True, metavar="REPORT",
                    help="report folder (created)")
     p.add_argument("--seed", type=int, default=0,
@@ -58,6 +68,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="CPU inference engine (auto: each architecture's measured fastest)")
     p.add_argument("--ensemble", action="store_true",
                    help="self-ensemble every model over 8 flips/rotations (8x the time)")
+    p.add_argument("--native", type=Path, metavar="DIR",
+                   help="instead of --data: upscale frames that have no ground truth as they "
+                   "are, and write side-by-side crops (nearest, bicubic, each model) and the "
+                   "no-reference faceting and overshoot figures (native.md)")
+    p.add_argument("--denoise", metavar="S,S,...",
+                   help="also score the first model's denoise pair at these strengths "
+                   "(auto or numbers in [0, 1], e.g. auto,0,1)")
+    p.add_argument("--robust", metavar="MODEL",
+                   help="the strength-1 end for --denoise (default: the first model's partner)")
     p.add_argument("--grid", type=int, default=3, metavar="N",
                    help="comparison grids for N images spread over the set (default 3)")
     p.add_argument("--temporal", type=float, default=0.0, metavar="S",
@@ -75,17 +94,58 @@ def _cell(fmt: str, v) -> str:
     return fmt.format(v)
 
 
+def _named_sets(specs: list[str]) -> dict[str, Path] | list[Path]:
+    """``--data`` values: ``NAME=DIR`` pairs (all named) or plain paths."""
+    if not any("=" in s and not Path(s).exists() for s in specs):
+        return [Path(s) for s in specs]
+    out: dict[str, Path] = {}
+    for s in specs:
+        name, sep, path = s.partition("=")
+        if not sep or not name:
+            raise ConfigError(f"--data {s!r}: give every set as NAME=DIR when one is named")
+        if name in out:
+            raise ConfigError(f"--data: the set name {name!r} is given twice")
+        out[name] = Path(path)
+    return out
+
+
 def run(args: argparse.Namespace) -> int:
     alphas = parse_alpha_list(args.sweep_alpha) if args.sweep_alpha is not None else ()
-    summary = evaluate(
-        args.model, args.data, args.out, scale=args.scale, degradation=args.degradation,
-        seed=args.seed, limit=args.limit, max_size=args.max_size, paired_lr=args.paired_lr,
+    denoise = [v.strip() for v in args.denoise.split(",") if v.strip()] if args.denoise else []
+    engine = dict(scale=args.scale, device=args.device, tile=args.tile, backend=args.backend,
+                  ensemble=args.ensemble, denoise=denoise, robust=args.robust)
+    if args.native is not None:
+        if args.data or args.degradation or args.paired_lr or alphas:
+            raise ConfigError("--native takes no --data, --degradation, --paired-lr or "
+                              "--sweep-alpha: its frames are the LR")
+        summary = evaluate_native(args.model, args.native, args.out, limit=args.limit,
+                                  max_size=args.max_size, crops=args.grid or None,
+                                  progress=not args.quiet, **engine)
+        print(summary["table"])
+        print(f"wrote {args.out / 'native.md'} and crops/ ({summary['n_images']} frames)")
+        return 0
+    if not args.data:
+        raise ConfigError("give --data DIR (frames with ground truth) or --native DIR")
+    degradations = args.degradation or ["bicubic"]
+    sets = _named_sets(args.data)
+    options = dict(
+        seed=args.seed, limit=args.limit, max_size=args.max_size,
         model_b=args.model_b, sweep_alphas=alphas,
         lpips="off" if args.no_lpips else "auto", lpips_weights=args.lpips_weights,
-        backbone_weights=args.backbone_weights, device=args.device, tile=args.tile,
-        backend=args.backend, ensemble=args.ensemble, grid=args.grid, progress=not args.quiet,
-        temporal=args.temporal,
+        backbone_weights=args.backbone_weights, grid=args.grid, progress=not args.quiet,
+        **engine,
     )
+    if len(sets) > 1 or len(degradations) > 1:
+        if args.paired_lr is not None or args.temporal:
+            raise ConfigError("--paired-lr and --temporal take one --data set and no "
+                              "--degradation")
+        table = evaluate_sets(args.model, sets, args.out, degradations=degradations, **options)
+        print(sets_table_markdown(table["rows"]))
+        print(f"wrote {args.out / 'sets.md'} and a report per set and protocol")
+        return 0
+    data = next(iter(sets.values())) if isinstance(sets, dict) else sets[0]
+    summary = evaluate(args.model, data, args.out, degradation=degradations[0],
+                       paired_lr=args.paired_lr, temporal=args.temporal, **options)
     means = summary["means"]
     cols = [(k, h, f) for k, h, f in TABLE_COLUMNS
             if any(means[m].get(k) is not None for m in means)]

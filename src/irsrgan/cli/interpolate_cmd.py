@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ..checkpoint import save_model
+from ..errors import ConfigError
 from ..interpolate import interpolate_files
 
 
@@ -23,8 +24,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     model = interpolate_files(args.a, args.b, args.alpha)
-    save_model(model, args.output, provenance={
-        "interpolated_from": [str(args.a), str(args.b)], "alpha": args.alpha,
-    })
+    try:
+        save_model(model, args.output, provenance={
+            "interpolated_from": [str(args.a), str(args.b)], "alpha": args.alpha,
+        })
+    except OSError as exc:
+        raise ConfigError(f"-o {args.output}: cannot write: {exc.strerror or exc}") from None
     print(f"wrote {args.output} (alpha {args.alpha})")
     return 0

@@ -9,11 +9,13 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import sys
 from pathlib import Path
 
 import numpy as np
 
 from .. import metrics
+from ..batch import default_max_pixels
 from ..errors import ConfigError, ImageError, IrsrganError, WeightsMissingError
 from ..image import atomic_write_bytes, list_images, read_image
 
@@ -67,7 +69,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="ImageNet weights of the LPIPS backbone (torchvision VGG16 / AlexNet state dict); "
         "default: torchvision's cache under TORCH_HOME",
     )
+    p.add_argument("--max-pixels", type=int, default=None,
+                   help="largest image in pixels, checked from the file header before decoding "
+                   "(default: what fits in half the available memory, see docs/LIMITS.md)")
     p.set_defaults(func=run)
+
+
+# bytes per pixel scoring one pair needs at its peak (two decoded images, float64 gray copies,
+# SSIM's filtered maps, LPIPS activations; docs/LIMITS.md)
+METRICS_BYTES_PER_PIXEL = 1024
 
 
 def _stem_key(rel: Path) -> str:
@@ -156,16 +166,34 @@ def run(args: argparse.Namespace) -> int:
         if lpips_fn is not None and args.lpips != "vgg":
             notes.append("LPIPS-I left out: it is defined on LPIPS-vgg (--lpips vgg)")
 
+    if args.max_pixels is not None and args.max_pixels < 1:
+        raise ConfigError(f"--max-pixels must be >= 1, got {args.max_pixels}")
+    max_pixels = args.max_pixels or default_max_pixels(METRICS_BYTES_PER_PIXEL)
     rows: list[dict] = []
+    failed: list[tuple[str, str]] = []
     for name, sr_path, hr_path in pairs:
-        sr_img, hr_img = read_image(sr_path), read_image(hr_path)
-        values = metrics.evaluate_pair(sr_img, hr_img, crop_border=args.crop, lpips_fn=lpips_fn)
+        try:
+            sr_img = read_image(sr_path, max_pixels=max_pixels)
+            hr_img = read_image(hr_path, max_pixels=max_pixels)
+            values = metrics.evaluate_pair(sr_img, hr_img, crop_border=args.crop,
+                                           lpips_fn=lpips_fn)
+        except (ImageError, ValueError) as exc:  # one bad pair: reported, the rest go on
+            failed.append((name, str(exc)))
+            continue
+        except MemoryError:
+            failed.append((name, "out of memory (lower --max-pixels)"))
+            continue
         if sr_img.dtype != hr_img.dtype:
             notes.append(f"{name}: no radiometric error, SR is {sr_img.dtype} and HR "
                          f"{hr_img.dtype}")
         rows.append({"name": name, "sr": str(sr_path), "hr": str(hr_path),
                      "dtype": str(hr_img.dtype), **values})
 
+    for name, why in failed:
+        print(f"FAILED {name}: {why}", file=sys.stderr)
+    if not rows:
+        print(f"irsrgan metrics: no pair could be scored ({len(failed)} failed)", file=sys.stderr)
+        return 1
     keys = [k for k, _, _ in COLUMNS if any(k in r for r in rows)]
     means, counts = {}, {}
     for k in keys:
@@ -202,13 +230,14 @@ def run(args: argparse.Namespace) -> int:
             "unmatched_sr": sr_only,
             "unmatched_hr": hr_only,
             "notes": notes,
+            "failed": [{"name": n, "error": e} for n, e in failed],
         }
         data = (json.dumps(report, indent=2) + "\n").encode()
         try:
             atomic_write_bytes(args.json, data)
         except OSError as exc:
-            raise IrsrganError(f"--json {args.json}: cannot write: {exc}") from None
-    return 0
+            raise IrsrganError(f"--json {args.json}: cannot write: {exc.strerror or exc}") from None
+    return 1 if failed else 0
 
 
 def _print_table(rows: list[dict], keys: list[str], means: dict, counts: dict) -> None:

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
 from pathlib import Path
 
-from ..batch import plan_jobs, run_batch
+import numpy as np
+
+from ..batch import default_max_pixels, make_output_folder, output_folder, plan_jobs, run_batch
 from ..checkpoint import DEFAULT_MODEL, load_model
+from ..denoise import DenoiseUpscaler, default_strength, parse_strength, robust_partner
+from ..errors import ConfigError
 from ..image import Image, write_image
 from ..inference import Upscaler
 from ..interpolate import interpolate_models
@@ -29,6 +32,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model-b", help="second model for network interpolation (with --alpha)")
     p.add_argument("--alpha", type=float, default=None,
                    help="interpolate weights: 0 = --model, 1 = --model-b")
+    p.add_argument("--denoise", metavar="auto|0..1", default=None,
+                   help="denoise strength between the model (0, faithful) and its robust "
+                   "partner (1): network interpolation. auto (the default for 8-bit inputs "
+                   "when the model has a partner) estimates each image's noise and stripes; "
+                   "16-bit and float inputs default to 0, the faithful model")
+    p.add_argument("--robust", metavar="MODEL",
+                   help="the strength-1 end of --denoise (default: the partner the model's "
+                   "file names, e.g. irsrgan-robust-x4 for irsrgan-x4)")
     p.add_argument("--tile", type=int, default=None,
                    help="LR tile size in pixels (default: from free memory; 0 = no tiling)")
     p.add_argument("--overlap", type=int, default=16, help="LR tile overlap (default 16)")
@@ -50,16 +61,32 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "(written as NAME.tiff) instead of the 8-bit preview")
     p.add_argument("--sample", action="store_true",
                    help="upscale a generated thermal-like sample (written to OUTPUT/input/)")
+    p.add_argument("--max-pixels", type=int, default=None,
+                   help="largest input in pixels (width x height), checked from the file "
+                   "header before decoding (default: what fits in half the available memory, "
+                   "see docs/LIMITS.md)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     sequence_args.add_arguments(p)
     p.set_defaults(func=run)
+
+
+# bytes per input pixel and channel an x1 upscale needs at its peak (decoded input, unit float,
+# float output, native output); the output terms grow with scale^2 (docs/LIMITS.md)
+UPSCALE_BYTES_PER_PIXEL = 16
+
+
+def upscale_max_pixels(scale: int, channels: int = 4) -> int:
+    """The default ``--max-pixels`` of ``irsrgan upscale`` on this machine."""
+    return default_max_pixels(UPSCALE_BYTES_PER_PIXEL * scale * scale * channels)
 
 
 def build_model(args: argparse.Namespace):
     model = load_model(args.model)
     if args.model_b is not None or args.alpha is not None:
         if args.model_b is None or args.alpha is None:
-            raise SystemExit("irsrgan upscale: --alpha and --model-b go together")
+            raise ConfigError("--alpha and --model-b go together")
+        if not 0.0 <= args.alpha <= 1.0:
+            raise ConfigError(f"--alpha must be in [0, 1], got {args.alpha}")
         model = interpolate_models(model, load_model(args.model_b), args.alpha)
     return model
 
@@ -67,40 +94,97 @@ def build_model(args: argparse.Namespace):
 def run(args: argparse.Namespace) -> int:
     inputs = list(args.inputs)
     if args.sample:
+        make_output_folder(Path(args.output) / "input")
         inputs.append(str(write_sample(Path(args.output) / "input")))
     if not inputs:
         print("irsrgan upscale: give at least one INPUT (or --sample)", file=sys.stderr)
         return 2
+    if args.max_pixels is not None and args.max_pixels < 1:
+        raise ConfigError(f"--max-pixels must be >= 1, got {args.max_pixels}")
     sequences, inputs = sequence_args.split_inputs(inputs, args)
     status = 0
     if sequences:
-        status = sequence_args.run_sequences(sequences, args, make_upscaler(args))
+        status = sequence_args.run_sequences(sequences, args, sequence_upscaler(args))
         if not inputs:
             return status
     out = Path(args.output)
     jobs = plan_jobs(inputs, out, flir_raw=args.flir_raw)
-    target_dir = jobs[0].dst.parent if len(jobs) == 1 else out
-    target_dir.mkdir(parents=True, exist_ok=True)
-    if not _writable(target_dir):
-        print(f"irsrgan upscale: error: output folder {target_dir} is not writable",
-              file=sys.stderr)
-        return 2
-    upscaler = make_upscaler(args)
-    model = upscaler.model
-    result = run_batch(
-        jobs, lambda img, _job: upscaler.upscale_image(img, range_mode=args.range_mode),
-        overwrite=args.overwrite, progress=not args.quiet, desc=f"x{model.scale}",
-        flir_raw=args.flir_raw,
-    )
+    make_output_folder(output_folder(jobs, out))
+    model = build_model(args)
+    engine = dict(device=args.device, tile=args.tile, overlap=args.overlap, half=args.half,
+                  backend=args.backend, ensemble=args.ensemble)
+    upscaler = Upscaler(model, **engine)
+    if args.tile and args.tile < upscaler.minimum_tile():
+        raise ConfigError(f"--tile {args.tile} is too small for --overlap {args.overlap}: "
+                          f"use at least {upscaler.minimum_tile()} (or 0: no tiling)")
+    pair = build_denoise(args, model, engine)
+    strengths: list[tuple[bool, float]] = []
+
+    def process(img: Image, _job) -> Image:
+        if pair is None:
+            return upscaler.upscale_image(img, range_mode=args.range_mode)
+        requested = default_strength(args.denoise, img.dtype)
+        out = pair.upscale_image(img, range_mode=args.range_mode, strength=requested)
+        strengths.append((requested == "auto", pair.last_strength))
+        return out
+
+    max_pixels = args.max_pixels or upscale_max_pixels(model.scale)
+    result = run_batch(jobs, process, overwrite=args.overwrite, progress=not args.quiet,
+                       desc=f"x{model.scale}", flir_raw=args.flir_raw, max_pixels=max_pixels)
     print(result.summary(), file=sys.stderr)
+    print(denoise_summary(strengths, args.denoise), file=sys.stderr, end="")
     return 0 if result.ok and not status else 1
 
 
-def make_upscaler(args: argparse.Namespace) -> Upscaler:
-    return Upscaler(
-        build_model(args), device=args.device, tile=args.tile, overlap=args.overlap,
-        half=args.half, backend=args.backend, ensemble=args.ensemble,
-    )
+def sequence_upscaler(args: argparse.Namespace) -> Upscaler:
+    """One model for every frame of a clip: the model, or with ``--denoise S`` (a number) the
+    model at that fixed strength. A per-frame ``auto`` strength would change the model from
+    frame to frame (flicker), so clips use the faithful model unless a strength is given."""
+    model = build_model(args)
+    engine = dict(device=args.device, tile=args.tile, overlap=args.overlap, half=args.half,
+                  backend=args.backend, ensemble=args.ensemble)
+    if args.denoise is not None and args.denoise != "auto":
+        robust = args.robust or robust_partner(args.model)
+        if robust is None:
+            raise ConfigError(f"--denoise: model {args.model} names no robust partner; give "
+                              "one with --robust MODEL")
+        pair = DenoiseUpscaler(model, load_model(robust), parse_strength(args.denoise),
+                               **engine)
+        return pair.upscaler_for(float(pair.strength))
+    return Upscaler(model, **engine)
+
+
+def denoise_summary(strengths: list[tuple[bool, float]], requested: str | None) -> str:
+    """One line per kind of strength used (auto, fixed, or faithful by default)."""
+    lines = []
+    auto = [v for a, v in strengths if a]
+    if auto:
+        lines.append(f"denoise auto: strength {min(auto):.2f}..{max(auto):.2f} (median "
+                     f"{float(np.median(auto)):.2f}) over {len(auto)} image(s)")
+    fixed = [v for a, v in strengths if not a]
+    if fixed:
+        why = (f"--denoise {requested}" if requested is not None
+               else "16-bit/float inputs keep the faithful model; --denoise auto to change")
+        lines.append(f"denoise {fixed[0]:.2f} for {len(fixed)} image(s) ({why})")
+    return "".join(line + "\n" for line in lines)
+
+
+def build_denoise(args: argparse.Namespace, model, engine: dict) -> DenoiseUpscaler | None:
+    """The faithful/robust pair for --denoise, or None (no partner and none asked for)."""
+    robust = args.robust or robust_partner(args.model)
+    if args.denoise is None and args.robust is None:
+        if robust is None or args.model_b is not None:
+            return None
+        strength = "auto"  # the model has a partner: per image, default_strength decides
+    else:
+        if args.model_b is not None:
+            raise ConfigError("--denoise/--robust and --alpha/--model-b both interpolate "
+                              "models: use one")
+        if robust is None:
+            raise ConfigError(f"--denoise: model {args.model} names no robust partner; give "
+                              "one with --robust MODEL")
+        strength = parse_strength(args.denoise if args.denoise is not None else "auto")
+    return DenoiseUpscaler(model, load_model(robust), strength, **engine)
 
 
 def write_sample(folder: Path) -> Path:
@@ -112,10 +196,3 @@ def write_sample(folder: Path) -> Path:
         write_image(path, Image(pixels=thermal_sample(), format="png", layout="gray"))
     return path
 
-
-def _writable(folder: Path) -> bool:
-    try:
-        with tempfile.TemporaryFile(dir=folder):
-            return True
-    except OSError:
-        return False

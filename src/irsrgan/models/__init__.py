@@ -16,12 +16,14 @@ from .compact import CompactNet
 from .crdbnet import CRDBNet
 from .rrdbnet import RRDBNet
 from .seed import SeedCRDBNet
+from .span import SPANNet
 
 GENERATORS: dict[str, type[nn.Module]] = {
     "rrdbnet": RRDBNet,
     "crdbnet": CRDBNet,
     "compact": CompactNet,
     "seed-crdbnet": SeedCRDBNet,
+    "span": SPANNet,
 }
 
 
@@ -45,6 +47,6 @@ def model_config(model: nn.Module) -> dict[str, Any]:
 
 
 __all__ = [
-    "GENERATORS", "CompactNet", "CRDBNet", "RRDBNet", "SeedCRDBNet", "create_model",
+    "GENERATORS", "CompactNet", "CRDBNet", "RRDBNet", "SeedCRDBNet", "SPANNet", "create_model",
     "model_config",
 ]

@@ -16,6 +16,25 @@ def upsample_stages(scale: int) -> int:
     return int(math.log2(scale))
 
 
+PIXEL_SHUFFLE_SCALES = (1, 2, 3, 4, 8)
+
+
+def check_shuffle_scale(scale: int) -> int:
+    """The scale of a pixel-shuffle generator (1, 2, 3, 4 or 8), or a ValueError."""
+    if scale not in PIXEL_SHUFFLE_SCALES:
+        raise ValueError(f"scale must be 1, 2, 3, 4 or 8, got {scale}")
+    return scale
+
+
+def nearest_skip(x: torch.Tensor, scale: int, out_channels: int) -> torch.Tensor:
+    """The input upsampled by nearest neighbour, as ``out_channels`` channels (their mean
+    when the counts differ): what a residual generator adds its body's output to."""
+    base = F.interpolate(x, scale_factor=scale, mode="nearest")
+    if out_channels != x.shape[1]:
+        base = base.mean(1, keepdim=True).expand(-1, out_channels, -1, -1)
+    return base
+
+
 class DenseBlock(nn.Module):
     """ESRGAN's residual dense block: 5 densely connected 3x3 convs, ``x + 0.2 * conv5``."""
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-from torch.nn import functional as F
+
+from .blocks import check_shuffle_scale, nearest_skip
 
 
 class CompactNet(nn.Module):
@@ -32,8 +33,7 @@ class CompactNet(nn.Module):
         num_convs: int = 16,
     ) -> None:
         super().__init__()
-        if scale not in (1, 2, 3, 4, 8):
-            raise ValueError(f"scale must be 1, 2, 3, 4 or 8, got {scale}")
+        check_shuffle_scale(scale)
         self.config = dict(
             in_channels=in_channels, out_channels=out_channels, scale=scale,
             num_features=num_features, num_convs=num_convs,
@@ -51,7 +51,4 @@ class CompactNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.upsampler(self.body(x))
-        base = F.interpolate(x, scale_factor=self.scale, mode="nearest")
-        if self.out_channels != self.in_channels:
-            base = base.mean(1, keepdim=True).expand(-1, self.out_channels, -1, -1)
-        return out + base
+        return out + nearest_skip(x, self.scale, self.out_channels)

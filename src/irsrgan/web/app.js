@@ -65,6 +65,7 @@ function formatNumber(v, digits = 4) {
 function modelLabel(m) {
   let label = m.id;
   if (m.pair) label += m.pair.role === "psnr" ? " (PSNR)" : " (GAN)";
+  if (m.denoise) label += m.denoise.role === "faithful" ? " (denoise pair)" : " (robust)";
   if (m.id === state.defaultModel) label += " [default]";
   return label;
 }
@@ -94,6 +95,7 @@ function onModelChange() {
     : "";
   const paired = Boolean(m && m.pair);
   $("alpha-row").hidden = !paired;
+  $("denoise-row").hidden = !(m && m.denoise);
   if (paired) {
     $("alpha").value = m.pair.role === "psnr" ? "0" : "1";
     onAlpha();
@@ -176,6 +178,8 @@ async function startJob() {
   const m = currentModel();
   if (m) form.append("model", m.id);
   if (m && m.pair) form.append("alpha", $("alpha").value);
+  // auto is the server's default; 16-bit inputs then keep the faithful model
+  if (m && m.denoise && $("denoise").value !== "auto") form.append("denoise", $("denoise").value);
   const tile = $("tile").value.trim();
   if (tile !== "") form.append("tile", tile);
   form.append("range_mode", $("range").value);
@@ -300,6 +304,9 @@ function fillMetrics(job) {
     ["Input", `${i.width}\u00d7${i.height}, ${i.dtype}, ${i.format.toUpperCase()} (${i.layout})`],
     ["Output", `${o.width}\u00d7${o.height}, ${o.dtype}, ${o.format.toUpperCase()}`],
     ["Model", job.alpha === null ? job.model : `${job.model}, alpha ${job.alpha}`],
+    ...(job.denoise ? [["Denoise", `${job.denoise.strength.toFixed(2)} (` +
+      (job.denoise.requested === "auto" ? `auto, noise ${formatNumber(job.denoise.noise, 3)}`
+        : "fixed") + ")"]] : []),
     ["Time", `${job.elapsed_s.toFixed(2)} s, ${job.progress.total} tiles, ${job.backend}` +
       (job.ensemble ? ", self-ensemble x8" : "")],
     ["Laplacian variance, bicubic", formatNumber(m.laplacian_variance_bicubic)],

@@ -1,0 +1,188 @@
+"""Denoise strength: one knob between a faithful and a robust model of the same network.
+
+Strength 0 is the *faithful* model (trained mostly on clean LR: it keeps every faint detail of
+the input, noise included), 1 the *robust* model (trained mostly on sensor-degraded LR: it
+removes noise and stripes, and with them some faint detail). In between, the two models'
+weights are interpolated (network interpolation, as Real-ESRGAN's "denoise strength"); both
+are fine-tuned from one parent, so the path between them is smooth.
+
+``"auto"`` picks the strength per image from the LR itself: its pixel noise and stripe level
+(:func:`irsrgan.estimate.estimate_noise`, in the unit range the model sees) through
+:func:`auto_strength`, a ramp in log(noise) between two levels measured on the validation sets
+(docs/RESULTS.md, section 7: below ``AUTO_CLEAN`` the faithful model is the better one, above
+``AUTO_NOISY`` the robust one).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from typing import Literal
+
+import numpy as np
+import torch
+from torch import nn
+
+from .checkpoint import read_metadata, resolve_model_path
+from .errors import ConfigError
+from .estimate import NoiseLevel, estimate_noise
+from .image import Image, RangeMode, from_tensor, to_tensor
+from .inference import Upscaler
+from .interpolate import interpolate_models
+
+Strength = float | Literal["auto"]
+
+#: effective noise (unit range) at and below which ``auto`` gives strength 0
+AUTO_CLEAN = 0.002
+#: effective noise at and above which ``auto`` gives strength 1
+AUTO_NOISY = 0.012
+#: strengths are rounded to this step, so a folder needs at most 1 / STEP + 1 models
+STEP = 0.05
+
+
+def quantise(strength: float) -> float:
+    """``strength`` rounded to :data:`STEP` (what is actually used)."""
+    return round(round(float(strength) / STEP) * STEP, 6)
+
+
+def parse_strength(value: str | float) -> Strength:
+    """``"auto"`` or a number in [0, 1] (CLI and API text included)."""
+    if isinstance(value, str):
+        if value.strip().lower() == "auto":
+            return "auto"
+        try:
+            value = float(value)
+        except ValueError:
+            raise ConfigError(f"denoise strength must be 'auto' or a number in [0, 1], "
+                              f"got {value!r}") from None
+    v = float(value)
+    if not 0.0 <= v <= 1.0 or math.isnan(v):
+        raise ConfigError(f"denoise strength must be 'auto' or a number in [0, 1], got {v}")
+    return v
+
+
+def auto_strength(level: NoiseLevel, clean: float = AUTO_CLEAN, noisy: float = AUTO_NOISY
+                  ) -> float:
+    """Strength in [0, 1] for a measured noise level: 0 up to ``clean``, 1 from ``noisy``,
+    linear in log(noise) between (monotone in the noise level)."""
+    e = level.effective
+    if e <= clean:
+        return 0.0
+    if e >= noisy:
+        return 1.0
+    return math.log(e / clean) / math.log(noisy / clean)
+
+
+def estimate_strength(lr_unit: np.ndarray) -> tuple[float, NoiseLevel]:
+    """Auto strength for an LR in the model's unit range, ``(C, H, W)`` or ``(H, W)``: the
+    channels' mean is measured (thermal palettes carry the same noise in every channel)."""
+    x = np.asarray(lr_unit, dtype=np.float64)
+    if x.ndim == 3:
+        x = x.mean(axis=0)
+    level = estimate_noise(x)
+    return auto_strength(level), level
+
+
+def default_strength(requested: Strength | str | None, dtype: np.dtype) -> Strength:
+    """The strength a request gets: what it asked for, else ``auto`` for 8-bit images and 0
+    (the faithful model) for 16-bit and float ones, whose values are measurements."""
+    if requested is not None:
+        return parse_strength(requested)
+    return "auto" if np.dtype(dtype) == np.uint8 else 0.0
+
+
+def strength_for(image: Image, strength: Strength, range_mode: RangeMode = "auto"
+                 ) -> tuple[float, NoiseLevel | None]:
+    """The number ``strength`` means for ``image`` (``auto``: measured on the image as the
+    model will see it), rounded to :data:`STEP`, and the noise measured (None if fixed)."""
+    if strength != "auto":
+        return quantise(parse_strength(strength)), None
+    lr, _ = to_tensor(image, range_mode)
+    value, level = estimate_strength(lr[0].numpy())
+    return quantise(value), level
+
+
+def robust_partner(source: str | os.PathLike) -> str | None:
+    """The robust end that a faithful model's file names (provenance ``denoise_partner``: a
+    bundled name, or a path relative to the model file), or None."""
+    path = resolve_model_path(source)
+    try:
+        partner = read_metadata(path).get("provenance", {}).get("denoise_partner")
+    except Exception:  # not one of our safetensors files: no partner recorded
+        return None
+    if not partner:
+        return None
+    sibling = path.parent / partner
+    return str(sibling) if sibling.is_file() else str(partner)
+
+
+class DenoiseUpscaler:
+    """Upscale with a strength between ``faithful`` (0) and ``robust`` (1), fixed or ``auto``.
+
+    Args:
+        faithful, robust: generators of the same architecture and hyperparameters.
+        strength: a number in [0, 1] or ``"auto"`` (per image, from the LR's noise).
+        upscaler_kwargs: passed to each :class:`~irsrgan.inference.Upscaler` (device, tile,
+            backend, ...).
+
+    ``last_strength`` and ``last_noise`` tell what the most recent image used.
+    """
+
+    def __init__(self, faithful: nn.Module, robust: nn.Module, strength: Strength = "auto",
+                 **upscaler_kwargs) -> None:
+        self.strength = parse_strength(strength)
+        interpolate_models(faithful, robust, 0.0)  # refuses a pair that cannot be mixed
+        self.faithful, self.robust = faithful, robust
+        self.scale = int(faithful.scale)
+        self._kwargs = upscaler_kwargs
+        self._upscalers: dict[float, Upscaler] = {}
+        self.last_strength: float | None = None
+        self.last_noise: NoiseLevel | None = None
+
+    def upscaler_for(self, strength: float) -> Upscaler:
+        """The (cached) Upscaler of the model at ``strength``, rounded to :data:`STEP`."""
+        key = quantise(strength)
+        up = self._upscalers.get(key)
+        if up is None:
+            if key == 0.0:
+                model = self.faithful
+            elif key == 1.0:
+                model = self.robust
+            else:
+                model = interpolate_models(self.faithful, self.robust, key)
+            up = self._upscalers[key] = Upscaler(model, **self._kwargs)
+        return up
+
+    @property
+    def device(self):
+        return self.upscaler_for(0.0).device
+
+    @property
+    def backend(self) -> str:
+        return self.upscaler_for(0.0).backend
+
+    def upscale(self, lr: torch.Tensor, progress=None, *,
+                strength: Strength | None = None) -> torch.Tensor:
+        """Like :meth:`Upscaler.upscale` (``(1, C, H, W)`` in the unit range), at the strength
+        of this LR (``strength`` overrides the pair's for this call)."""
+        strength = self.strength if strength is None else parse_strength(strength)
+        self.last_noise = None
+        if strength == "auto":
+            if lr.ndim != 4 or lr.shape[0] != 1:
+                raise ValueError(f"lr must be (1, C, H, W) for auto strength, got "
+                                 f"{tuple(lr.shape)}")
+            strength, self.last_noise = estimate_strength(lr[0].float().cpu().numpy())
+        self.last_strength = quantise(strength)
+        return self.upscaler_for(strength).upscale(lr, progress)
+
+    def upscale_image(self, image: Image, *, range_mode: RangeMode = "auto",
+                      progress=None, strength: Strength | None = None) -> Image:
+        """Like :meth:`Upscaler.upscale_image`, at this image's strength (``strength``
+        overrides the pair's for this call)."""
+        lr, vmap = to_tensor(image, range_mode)
+        return from_tensor(self.upscale(lr, progress, strength=strength), image, vmap)
+
+
+__all__ = ["AUTO_CLEAN", "AUTO_NOISY", "DenoiseUpscaler", "Strength", "auto_strength",
+           "default_strength", "estimate_strength", "parse_strength", "quantise", "robust_partner",
+           "strength_for"]

@@ -1,0 +1,137 @@
+"""What a single frame says about its sensor: pixel noise, column/row stripes, blur.
+
+Estimators on one frame, no ground truth, in the frame's own units (pass a unit-range image to
+get unit-range levels). "Noise" is temporal noise plus pixel-level fixed pattern: one frame
+cannot tell them apart.
+
+* :func:`pixel_noise`: Immerkaer's estimator ``sigma = sqrt(pi/2) * mean|I * M| / 6`` with
+  ``M = [1,-2,1]^T [1,-2,1]``, per 16x16 block (8x8 for frames under 200 px), median over the
+  10 % of blocks with the least structure (gradient of a 3x3 box-blurred copy). ``M`` has zero
+  response to a pattern constant along columns or rows, so stripes do not count here.
+* :func:`stripe_sigma`: the horizontal second difference ``d = x - (left + right) / 2`` of each
+  row, its robust mean down each column (scene edges dropped), the robust std of that profile,
+  ``sigma_col^2 = var(profile) / 1.5 - sigma_pix^2 / H`` (1.5: white column offsets through
+  ``d``; second term: the pixel noise left in a mean of H values). Pass ``x.T`` for rows.
+* :func:`spectral_blur_sigma`: a fit of the radially averaged power spectrum ``log(P - noise)
+  = c - a log f - 4 pi^2 s^2 f^2`` over 0.04..0.45 cycles/px gives the equivalent gaussian PSF
+  sigma ``s`` of the whole chain (optics, detector, processing).
+
+OpenCV does the filtering (fast, border handling); NumPy the robust statistics.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+_M = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], dtype=np.float64)
+
+
+def _gray64(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x)
+    if x.ndim != 2:
+        raise ValueError(f"image must be (H, W), got {tuple(x.shape)}")
+    return x.astype(np.float64)
+
+
+def robust_std(v: np.ndarray) -> float:
+    """1.4826 x the median absolute deviation (the std for gaussian data, robust to outliers)."""
+    return float(1.4826 * np.median(np.abs(v - np.median(v))))
+
+
+def pixel_noise(x: np.ndarray, frac: float = 0.10) -> float:
+    """Immerkaer noise sigma over the flattest blocks (the image's units)."""
+    x = _gray64(x)
+    if min(x.shape) < 8:
+        return float("nan")
+    resp = np.abs(cv2.filter2D(x, -1, _M, borderType=cv2.BORDER_REFLECT))[1:-1, 1:-1]
+    smooth = cv2.blur(x, (3, 3))
+    gy, gx = np.gradient(smooth)
+    grad = np.hypot(gx, gy)[1:-1, 1:-1]
+    b = 16 if min(x.shape) >= 200 else 8
+    h, w = (resp.shape[0] // b) * b, (resp.shape[1] // b) * b
+    if h == 0 or w == 0:
+        b = min(resp.shape)
+        h, w = (resp.shape[0] // b) * b, (resp.shape[1] // b) * b
+    blocks_r = resp[:h, :w].reshape(h // b, b, w // b, b).mean(axis=(1, 3)).ravel()
+    blocks_g = grad[:h, :w].reshape(h // b, b, w // b, b).mean(axis=(1, 3)).ravel()
+    keep = blocks_g <= np.quantile(blocks_g, frac)
+    return float(np.median(blocks_r[keep]) * math.sqrt(math.pi / 2) / 6.0)
+
+
+def stripe_sigma(x: np.ndarray, sigma_pix: float) -> float:
+    """Column-stripe sigma (the image's units); pass ``x.T`` for rows."""
+    x = _gray64(x)
+    if x.shape[1] < 3:
+        return float("nan")
+    d = x[:, 1:-1] - 0.5 * (x[:, :-2] + x[:, 2:])
+    keep = np.abs(d - np.median(d)) <= 3 * max(robust_std(d), 1e-12)  # drop scene edges
+    profile = (d * keep).sum(axis=0) / np.maximum(keep.sum(axis=0), 1)
+    n_eff = float(max(np.median(keep.sum(axis=0)), 1.0))
+    var = robust_std(profile) ** 2 / 1.5 - sigma_pix**2 / n_eff
+    return math.sqrt(max(var, 0.0))
+
+
+def spectral_blur_sigma(x: np.ndarray, sigma_pix: float) -> float:
+    """Equivalent gaussian PSF sigma (px) from the power spectrum's fall-off (NaN if the
+    spectrum is too close to the noise floor to fit)."""
+    x = _gray64(x)
+    n = min(x.shape)
+    n = n - (n % 2)
+    y0, x0 = (x.shape[0] - n) // 2, (x.shape[1] - n) // 2
+    tile = x[y0:y0 + n, x0:x0 + n]
+    tile = tile - tile.mean()
+    win = np.outer(np.hanning(n), np.hanning(n))
+    spec = np.abs(np.fft.fftshift(np.fft.fft2(tile * win))) ** 2 / (win**2).sum()
+    fy, fx = np.meshgrid(np.fft.fftshift(np.fft.fftfreq(n)), np.fft.fftshift(np.fft.fftfreq(n)),
+                         indexing="ij")
+    fr = np.hypot(fy, fx)
+    edges = np.linspace(0.04, 0.45, 24)
+    f_mid, p = [], []
+    for lo, hi in zip(edges[:-1], edges[1:], strict=True):
+        sel = (fr >= lo) & (fr < hi)
+        if sel.any():
+            f_mid.append(0.5 * (lo + hi))
+            p.append(spec[sel].mean())
+    f_mid, p = np.array(f_mid), np.array(p) - sigma_pix**2
+    ok = p > sigma_pix**2  # well above the noise floor
+    if ok.sum() < 6:
+        return float("nan")
+    a = np.stack([np.ones(ok.sum()), np.log(f_mid[ok]), f_mid[ok] ** 2], axis=1)
+    coef, *_ = np.linalg.lstsq(a, np.log(p[ok]), rcond=None)
+    s2 = -coef[2] / (4 * math.pi**2)
+    return math.sqrt(s2) if s2 > 0 else 0.0
+
+
+@dataclass(frozen=True)
+class NoiseLevel:
+    """A frame's noise levels, in the units of the image they were measured on."""
+
+    pixel: float
+    column: float
+    row: float
+
+    @property
+    def effective(self) -> float:
+        """One number for "how noisy": pixel noise and the stronger stripe direction together
+        (stripes weigh double: they are structured, so a model cannot average them away
+        within a neighbourhood)."""
+        stripe = max(self.column, self.row)
+        return math.sqrt(self.pixel**2 + (2.0 * stripe) ** 2)
+
+
+def estimate_noise(x: np.ndarray) -> NoiseLevel:
+    """Pixel noise and column/row stripe sigma of one gray frame ``(H, W)``."""
+    x = _gray64(x)
+    sp = pixel_noise(x)
+    sp = 0.0 if not math.isfinite(sp) else sp
+    col, row = stripe_sigma(x, sp), stripe_sigma(x.T, sp)
+    return NoiseLevel(sp, 0.0 if not math.isfinite(col) else col,
+                      0.0 if not math.isfinite(row) else row)
+
+
+__all__ = ["NoiseLevel", "estimate_noise", "pixel_noise", "robust_std", "spectral_blur_sigma",
+           "stripe_sigma"]

@@ -1,0 +1,178 @@
+"""Noise estimation and the denoise strength between a faithful and a robust model."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from irsrgan.checkpoint import save_model
+from irsrgan.cli import main
+from irsrgan.denoise import (
+    AUTO_CLEAN,
+    AUTO_NOISY,
+    DenoiseUpscaler,
+    auto_strength,
+    estimate_strength,
+    parse_strength,
+    quantise,
+    robust_partner,
+)
+from irsrgan.errors import CheckpointError, ConfigError
+from irsrgan.estimate import NoiseLevel, estimate_noise, pixel_noise, stripe_sigma
+from irsrgan.image import Image, read_image
+from irsrgan.inference import Upscaler
+from irsrgan.interpolate import interpolate_models
+from irsrgan.models import create_model
+
+from .conftest import write_test_image
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+def _scene(h: int = 96, w: int = 128) -> np.ndarray:
+    """A smooth thermal-like scene in [0.2, 0.8] (little structure at the pixel scale)."""
+    yy, xx = np.mgrid[0:h, 0:w] / max(h, w)
+    return 0.5 + 0.25 * np.sin(3 * xx) * np.cos(2 * yy)
+
+
+def _pair(seed: int = 0):
+    torch.manual_seed(seed)
+    a = create_model("compact", scale=2, num_features=8, num_convs=2)
+    b = create_model("compact", scale=2, num_features=8, num_convs=2)
+    return a.eval(), b.eval()
+
+
+def test_pixel_noise_recovers_an_injected_sigma():
+    rng = np.random.default_rng(0)
+    for sigma in (0.002, 0.01, 0.03):
+        x = _scene(192, 256) + rng.normal(0, sigma, (192, 256))
+        assert pixel_noise(x) == pytest.approx(sigma, rel=0.15)
+
+
+def test_stripe_sigma_recovers_injected_column_stripes():
+    rng = np.random.default_rng(1)
+    x = _scene(192, 256) + rng.normal(0, 0.002, (192, 256))
+    x += rng.normal(0, 0.008, (1, 256))  # constant down each column
+    level = estimate_noise(x)
+    assert level.column == pytest.approx(0.008, rel=0.2)
+    assert level.row < 0.002
+    assert stripe_sigma(x.T, level.pixel) < 0.002
+
+
+def test_auto_strength_ramp_endpoints_and_monotone():
+    assert auto_strength(NoiseLevel(AUTO_CLEAN / 2, 0, 0)) == 0.0
+    assert auto_strength(NoiseLevel(AUTO_NOISY * 2, 0, 0)) == 1.0
+    mid = math.sqrt(AUTO_CLEAN * AUTO_NOISY)  # the ramp is linear in log(noise)
+    assert auto_strength(NoiseLevel(mid, 0, 0)) == pytest.approx(0.5)
+    # stripes count: the same pixel noise with column stripes is noisier
+    assert auto_strength(NoiseLevel(mid, 0.004, 0)) > auto_strength(NoiseLevel(mid, 0, 0))
+
+
+def test_estimated_strength_is_monotone_in_injected_noise():
+    rng = np.random.default_rng(2)
+    base = _scene()
+    strengths = [estimate_strength(base + rng.normal(0, s, base.shape))[0]
+                 for s in (0.0, 0.002, 0.004, 0.008, 0.016, 0.03)]
+    assert strengths == sorted(strengths)
+    assert strengths[0] == 0.0 and strengths[-1] == 1.0
+
+
+@pytest.mark.parametrize("text, expected", [("auto", "auto"), ("AUTO", "auto"), ("0", 0.0),
+                                            ("0.35", 0.35), (1, 1.0)])
+def test_parse_strength(text, expected):
+    assert parse_strength(text) == expected
+
+
+@pytest.mark.parametrize("text", ["-0.1", "1.5", "strong", "nan"])
+def test_parse_strength_refuses(text):
+    with pytest.raises(ConfigError, match="denoise strength"):
+        parse_strength(text)
+
+
+def test_endpoints_equal_the_two_models_and_middle_interpolates():
+    faithful, robust = _pair()
+    lr = torch.from_numpy(_scene(24, 32)).float()[None, None]
+    image = Image(pixels=(lr[0, 0].numpy() * 255).round().astype(np.uint8), format="png",
+                  layout="gray")
+    for strength, model in ((0.0, faithful), (1.0, robust),
+                            (0.3, interpolate_models(faithful, robust, 0.3))):
+        pair = DenoiseUpscaler(faithful, robust, strength, tile=0)
+        got = pair.upscale_image(image).pixels
+        want = Upscaler(model, tile=0).upscale_image(image).pixels
+        assert np.array_equal(got, want), strength
+        assert pair.last_strength == strength
+
+
+def test_auto_uses_more_of_the_robust_model_on_noisier_input():
+    faithful, robust = _pair()
+    pair = DenoiseUpscaler(faithful, robust, "auto", tile=0)
+    rng = np.random.default_rng(3)
+    used = []
+    # the 16-bit frame is stretched (about 2x here): the middle level lands mid-ramp
+    for sigma in (0.0, 0.5 * math.sqrt(AUTO_CLEAN * AUTO_NOISY), 0.03):
+        px = np.clip(_scene() + rng.normal(0, sigma, (96, 128)), 0, 1)
+        pair.upscale_image(Image(pixels=(px * 65535).astype(np.uint16), format="png",
+                                 layout="gray"))
+        used.append(pair.last_strength)
+        assert pair.last_noise is not None
+    assert used[0] == 0.0 and used[-1] == 1.0 and 0.0 < used[1] < 1.0
+    assert len(pair._upscalers) == 3  # one model per rounded strength, cached
+
+
+def test_quantise_rounds_to_the_step():
+    assert quantise(0.33) == 0.35 and quantise(0.0) == 0.0 and quantise(0.999) == 1.0
+
+
+def test_pair_of_different_architectures_is_refused():
+    a = create_model("compact", scale=2, num_features=8, num_convs=2)
+    b = create_model("compact", scale=2, num_features=8, num_convs=3)
+    with pytest.raises(CheckpointError, match="different architectures"):
+        DenoiseUpscaler(a, b, 0.5)
+
+
+def test_partner_from_metadata_and_cli(tmp_path):
+    faithful, robust = _pair(1)
+    save_model(robust, tmp_path / "rob.safetensors")
+    save_model(faithful, tmp_path / "fai.safetensors",
+               provenance={"denoise_partner": "rob.safetensors"})
+    save_model(faithful, tmp_path / "alone.safetensors")
+    assert robust_partner(tmp_path / "fai.safetensors") == str(tmp_path / "rob.safetensors")
+    assert robust_partner(tmp_path / "alone.safetensors") is None
+
+    rng = np.random.default_rng(4)
+    px = (np.clip(_scene(40, 48) + rng.normal(0, 0.03, (40, 48)), 0, 1) * 255).astype(np.uint8)
+    src = write_test_image(tmp_path / "in" / "a.png", px)
+    out = tmp_path / "out"
+    # default: auto for an 8-bit input, the noisy frame goes to the robust end
+    assert main(["upscale", str(src), "-o", str(out), "--model",
+                 str(tmp_path / "fai.safetensors"), "-q", "--tile", "0"]) == 0
+    want = Upscaler(robust, tile=0).upscale_image(read_image(src)).pixels
+    assert np.array_equal(read_image(out / "a.png").pixels, want)
+    # a fixed strength; and a model without a partner refuses --denoise
+    assert main(["upscale", str(src), "-o", str(out), "--model",
+                 str(tmp_path / "fai.safetensors"), "--denoise", "0", "--overwrite", "-q",
+                 "--tile", "0"]) == 0
+    want = Upscaler(faithful, tile=0).upscale_image(read_image(src)).pixels
+    assert np.array_equal(read_image(out / "a.png").pixels, want)
+    assert main(["upscale", str(src), "-o", str(out), "--model",
+                 str(tmp_path / "alone.safetensors"), "--denoise", "auto", "-q"]) == 2
+    assert main(["upscale", str(src), "-o", str(out), "--model",
+                 str(tmp_path / "fai.safetensors"), "--denoise", "2", "-q"]) == 2
+
+
+def test_16bit_input_defaults_to_the_faithful_model(tmp_path):
+    faithful, robust = _pair(2)
+    save_model(robust, tmp_path / "rob.safetensors")
+    save_model(faithful, tmp_path / "fai.safetensors",
+               provenance={"denoise_partner": "rob.safetensors"})
+    rng = np.random.default_rng(5)
+    px = (np.clip(_scene(40, 48) + rng.normal(0, 0.03, (40, 48)), 0, 1) * 60000).astype(
+        np.uint16)
+    src = write_test_image(tmp_path / "in" / "a.png", px)
+    assert main(["upscale", str(src), "-o", str(tmp_path / "out"), "--model",
+                 str(tmp_path / "fai.safetensors"), "-q", "--tile", "0"]) == 0
+    want = Upscaler(faithful, tile=0).upscale_image(read_image(src)).pixels
+    assert np.array_equal(read_image(tmp_path / "out" / "a.png").pixels, want)
