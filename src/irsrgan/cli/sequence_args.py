@@ -75,7 +75,8 @@ def run_sequences(sequences: list[Path], args: argparse.Namespace, upscaler) -> 
                 temporal=args.temporal,
                 job={"model": str(args.model), "model_b": args.model_b, "alpha": args.alpha,
                      "tile": args.tile, "overlap": args.overlap, "ensemble": args.ensemble,
-                     "scale": upscaler.scale},
+                     "scale": upscaler.scale, "denoise": getattr(args, "denoise", None),
+                     "robust": getattr(args, "robust", None)},
             )
         except KeyboardInterrupt:
             if dst is not None and dst.suffix:
