@@ -1,7 +1,9 @@
 """Regenerate the tables of docs/RESULTS.md (and README.md) from the evaluation reports.
 
 Each table sits between ``<!-- table:REPORT -->`` and ``<!-- end -->`` markers and is rebuilt
-from ``reports/REPORT/summary.json`` (written by scripts/run_evaluations.sh):
+from ``reports/REPORT/summary.json`` (written by scripts/run_evaluations.sh); a
+``<!-- sets:REPORT -->`` table from ``reports/REPORT/sets.json`` (``irsrgan evaluate`` over
+several sets and protocols, e.g. scripts/eval_sets.sh):
 
     python scripts/results_tables.py docs/RESULTS.md README.md
 """
@@ -38,12 +40,23 @@ def table(report: str) -> str:
     return "\n".join(lines)
 
 
+def sets_table(report: str) -> str:
+    from irsrgan.evaluate import sets_table_markdown
+
+    rows = json.loads((ROOT / "reports" / report / "sets.json").read_text())["rows"]
+    return (f"*x4, frames centre-cropped to at most 256 px, gains over bicubic of the same LR "
+            f"(seed 0); `reports/{report}/sets.md`*\n\n" + sets_table_markdown(rows))
+
+
 def main() -> None:
     for name in sys.argv[1:] or ["docs/RESULTS.md"]:
         path = Path(name)
         text = path.read_text()
         text = re.sub(r"(<!-- table:([\w.-]+) -->\n).*?(<!-- end -->)",
                       lambda m: m.group(1) + table(m.group(2)) + "\n" + m.group(3),
+                      text, flags=re.S)
+        text = re.sub(r"(<!-- sets:([\w.-]+) -->\n).*?(<!-- end -->)",
+                      lambda m: m.group(1) + sets_table(m.group(2)) + "\n" + m.group(3),
                       text, flags=re.S)
         path.write_text(text)
         print(f"updated {path}")

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# The generalisation ablation (docs/RESULTS.md section 7): each run fine-tunes the shipped
-# irsrgan-psnr-x4 with one recipe change (configs/general/abl-*.yaml), then every run is
-# evaluated on the three validation sets under both protocols. Run from the repository root.
+# The generalisation ablation (docs/RESULTS.md section 7): each run fine-tunes the old
+# irsrgan-psnr-x4 for 1000 steps with one recipe change (configs/general/abl-*.yaml), then
+# every run is evaluated on the three validation sets under both protocols. Run from the
+# repository root.
 # `run_generalisation.sh train` or `... eval` does one half.
 set -euo pipefail
-RUNS="abl-control abl-both-clean70 abl-both abl-scale abl-photo"
+RUNS="abl-control abl-both abl-clean100 abl-both-clean100 abl-both-clean70"
 if [ "${1:-all}" != eval ]; then
   for r in $RUNS; do
     [ -f "runs/$r/model.safetensors" ] && continue

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -21,7 +22,7 @@ from irsrgan.denoise import (
     robust_partner,
 )
 from irsrgan.errors import CheckpointError, ConfigError
-from irsrgan.estimate import NoiseLevel, estimate_noise, pixel_noise, stripe_sigma
+from irsrgan.estimate import NoiseLevel, blockiness, estimate_noise, pixel_noise, stripe_sigma
 from irsrgan.image import Image, read_image
 from irsrgan.inference import Upscaler
 from irsrgan.interpolate import interpolate_models
@@ -62,13 +63,24 @@ def test_stripe_sigma_recovers_injected_column_stripes():
     assert stripe_sigma(x.T, level.pixel) < 0.002
 
 
+def test_blockiness_sees_jpeg_grid():
+    rng = np.random.default_rng(3)
+    x = cv2.GaussianBlur(rng.random((128, 160)), (0, 0), 3)
+    u8 = ((x - x.min()) / np.ptp(x) * 255).astype(np.uint8)
+    ok, buf = cv2.imencode(".jpg", u8, [cv2.IMWRITE_JPEG_QUALITY, 60])
+    jpg = cv2.imdecode(buf, cv2.IMREAD_GRAYSCALE) / 255.0
+    assert blockiness(u8 / 255.0) < 0.15 < blockiness(jpg)
+    assert blockiness(jpg[3:, 5:]) > 0.15  # another grid phase (a crop) is found too
+
+
 def test_auto_strength_ramp_endpoints_and_monotone():
     assert auto_strength(NoiseLevel(AUTO_CLEAN / 2, 0, 0)) == 0.0
     assert auto_strength(NoiseLevel(AUTO_NOISY * 2, 0, 0)) == 1.0
     mid = math.sqrt(AUTO_CLEAN * AUTO_NOISY)  # the ramp is linear in log(noise)
     assert auto_strength(NoiseLevel(mid, 0, 0)) == pytest.approx(0.5)
-    # stripes count: the same pixel noise with column stripes is noisier
-    assert auto_strength(NoiseLevel(mid, 0.004, 0)) > auto_strength(NoiseLevel(mid, 0, 0))
+    levels = np.geomspace(AUTO_CLEAN / 3, AUTO_NOISY * 3, 20)
+    values = [auto_strength(NoiseLevel(v, 0, 0)) for v in levels]
+    assert values == sorted(values)
 
 
 def test_estimated_strength_is_monotone_in_injected_noise():
@@ -77,7 +89,7 @@ def test_estimated_strength_is_monotone_in_injected_noise():
     strengths = [estimate_strength(base + rng.normal(0, s, base.shape))[0]
                  for s in (0.0, 0.002, 0.004, 0.008, 0.016, 0.03)]
     assert strengths == sorted(strengths)
-    assert strengths[0] == 0.0 and strengths[-1] == 1.0
+    assert strengths[0] < 0.2 and strengths[-1] > 0.8
 
 
 @pytest.mark.parametrize("text, expected", [("auto", "auto"), ("AUTO", "auto"), ("0", 0.0),
@@ -111,15 +123,14 @@ def test_auto_uses_more_of_the_robust_model_on_noisier_input():
     pair = DenoiseUpscaler(faithful, robust, "auto", tile=0)
     rng = np.random.default_rng(3)
     used = []
-    # the 16-bit frame is stretched (about 2x here): the middle level lands mid-ramp
-    for sigma in (0.0, 0.5 * math.sqrt(AUTO_CLEAN * AUTO_NOISY), 0.03):
+    for sigma in (0.0, 0.03):
         px = np.clip(_scene() + rng.normal(0, sigma, (96, 128)), 0, 1)
         pair.upscale_image(Image(pixels=(px * 65535).astype(np.uint16), format="png",
                                  layout="gray"))
         used.append(pair.last_strength)
         assert pair.last_noise is not None
-    assert used[0] == 0.0 and used[-1] == 1.0 and 0.0 < used[1] < 1.0
-    assert len(pair._upscalers) == 3  # one model per rounded strength, cached
+    assert used[0] < used[1] and used[0] <= 0.2 and used[1] >= 0.8
+    assert len(pair._upscalers) == 2  # one model per rounded strength, cached
 
 
 def test_quantise_rounds_to_the_step():

@@ -8,9 +8,8 @@ are fine-tuned from one parent, so the path between them is smooth.
 
 ``"auto"`` picks the strength per image from the LR itself: its pixel noise and stripe level
 (:func:`irsrgan.estimate.estimate_noise`, in the unit range the model sees) through
-:func:`auto_strength`, a ramp in log(noise) between two levels measured on the validation sets
-(docs/RESULTS.md, section 7: below ``AUTO_CLEAN`` the faithful model is the better one, above
-``AUTO_NOISY`` the robust one).
+:func:`auto_strength`, a ramp in log(noise) fitted on training frames by
+``scripts/calibrate_denoise.py`` (docs/RESULTS.md, section 7).
 """
 
 from __future__ import annotations
@@ -32,12 +31,14 @@ from .interpolate import interpolate_models
 
 Strength = float | Literal["auto"]
 
-#: effective noise (unit range) at and below which ``auto`` gives strength 0
-AUTO_CLEAN = 0.002
-#: effective noise at and above which ``auto`` gives strength 1
-AUTO_NOISY = 0.012
 #: strengths are rounded to this step, so a folder needs at most 1 / STEP + 1 models
 STEP = 0.05
+#: ``auto``: the strength ramps linearly in log10(pixel noise of the LR, unit range) from 0 at
+#: AUTO_CLEAN to 1 at AUTO_NOISY; fitted by scripts/calibrate_denoise.py on HIT-UAV *training*
+#: frames (the ramp whose worst set/protocol loses least against the better end of the pair);
+#: the validation sets only check it (docs/RESULTS.md, section 7)
+AUTO_CLEAN = 10**-3.55
+AUTO_NOISY = 10**-2.35
 
 
 def quantise(strength: float) -> float:
@@ -64,8 +65,8 @@ def parse_strength(value: str | float) -> Strength:
 def auto_strength(level: NoiseLevel, clean: float = AUTO_CLEAN, noisy: float = AUTO_NOISY
                   ) -> float:
     """Strength in [0, 1] for a measured noise level: 0 up to ``clean``, 1 from ``noisy``,
-    linear in log(noise) between (monotone in the noise level)."""
-    e = level.effective
+    linear in log(pixel noise) between (monotone in the noise level)."""
+    e = level.pixel
     if e <= clean:
         return 0.0
     if e >= noisy:
@@ -184,5 +185,5 @@ class DenoiseUpscaler:
 
 
 __all__ = ["AUTO_CLEAN", "AUTO_NOISY", "DenoiseUpscaler", "Strength", "auto_strength",
-           "default_strength", "estimate_strength", "parse_strength", "quantise", "robust_partner",
-           "strength_for"]
+           "default_strength", "estimate_strength", "parse_strength", "quantise",
+           "robust_partner", "strength_for"]

@@ -106,6 +106,25 @@ def spectral_blur_sigma(x: np.ndarray, sigma_pix: float) -> float:
     return math.sqrt(s2) if s2 > 0 else 0.0
 
 
+def blockiness(x: np.ndarray, block: int = 8) -> float:
+    """JPEG blocking: the mean absolute step across ``block``-px grid lines over the mean
+    step elsewhere, rows and columns together, minus 1 (about 0 for an unblocked image; the
+    grid phase with the strongest steps is used, as a crop can shift it)."""
+    x = _gray64(x)
+    if min(x.shape) < 2 * block + 2:
+        return 0.0
+    dx = np.abs(np.diff(x, axis=1)).mean(axis=0)  # step between column j and j + 1
+    dy = np.abs(np.diff(x, axis=0)).mean(axis=1)
+    best = 0.0
+    for d in (dx, dy):
+        if d.mean() <= 0:
+            continue
+        phases = [d[p::block].mean() / max(np.delete(d, np.s_[p::block]).mean(), 1e-12)
+                  for p in range(block)]
+        best = max(best, max(phases) - 1.0)
+    return float(best)
+
+
 @dataclass(frozen=True)
 class NoiseLevel:
     """A frame's noise levels, in the units of the image they were measured on."""
@@ -133,5 +152,5 @@ def estimate_noise(x: np.ndarray) -> NoiseLevel:
                       0.0 if not math.isfinite(row) else row)
 
 
-__all__ = ["NoiseLevel", "estimate_noise", "pixel_noise", "robust_std", "spectral_blur_sigma",
-           "stripe_sigma"]
+__all__ = ["NoiseLevel", "blockiness", "estimate_noise", "pixel_noise", "robust_std",
+           "spectral_blur_sigma", "stripe_sigma"]
