@@ -3,7 +3,7 @@
 # from the repository root after scripts/train_generalised.sh (reports/shipped/sets.json).
 set -euo pipefail
 sets=(); [ -f reports/shipped/sets.json ] && sets=(--sets reports/shipped/sets.json)
-regen="Regenerate: \`bash scripts/train_generalised.sh\`, then \`bash scripts/package_generalised.sh\` (docs/RESULTS.md, section 7)."
+regen="Regenerate: \`bash scripts/train_generalised.sh\`, then \`bash scripts/package_generalised.sh\` (docs/RESULTS.md, section 9)."
 python3 scripts/ship_model.py runs/faithful-x4 irsrgan-faithful-x4 \
   --recipe-file configs/general/faithful-x4.yaml --fine-tuned-from "\`irsrgan-psnr-x4\` via 1000 steps as \`abl-both-clean100\`" \
   --regenerate "$regen" --denoise-partner irsrgan-robust-x4 "${sets[@]}" \

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The generalisation ablation (docs/RESULTS.md section 7): each run fine-tunes the old
+# The generalisation ablation (docs/RESULTS.md section 9): each run fine-tunes the old
 # irsrgan-psnr-x4 for 1000 steps with one recipe change (configs/general/abl-*.yaml), then
 # every run is evaluated on the three validation sets under both protocols. Run from the
 # repository root.

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The shipped denoise pair (irsrgan-faithful-x4, irsrgan-robust-x4) and everything behind
-# docs/RESULTS.md section 7, with the repo's own commands, from the repository root:
+# docs/RESULTS.md section 9, with the repo's own commands, from the repository root:
 #   1. the ablation runs (scripts/run_generalisation.sh train): each fine-tunes the old
 #      irsrgan-psnr-x4 for 1000 steps with one recipe change;
 #   2. the faithful and robust models: the clean-only and the thermal-mix ablation runs

@@ -9,7 +9,7 @@ are fine-tuned from one parent, so the path between them is smooth.
 ``"auto"`` picks the strength per image from the LR itself: its pixel noise and stripe level
 (:func:`irsrgan.estimate.estimate_noise`, in the unit range the model sees) through
 :func:`auto_strength`, a ramp in log(noise) fitted on training frames by
-``scripts/calibrate_denoise.py`` (docs/RESULTS.md, section 7).
+``scripts/calibrate_denoise.py`` (docs/RESULTS.md, section 9).
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ STEP = 0.05
 #: ``auto``: the strength ramps linearly in log10(pixel noise of the LR, unit range) from 0 at
 #: AUTO_CLEAN to 1 at AUTO_NOISY; fitted by scripts/calibrate_denoise.py on HIT-UAV *training*
 #: frames (the ramp whose worst set/protocol loses least against the better end of the pair);
-#: the validation sets only check it (docs/RESULTS.md, section 7)
+#: the validation sets only check it (docs/RESULTS.md, section 9)
 AUTO_CLEAN = 10**-3.55
 AUTO_NOISY = 10**-2.35
 

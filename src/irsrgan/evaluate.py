@@ -64,7 +64,7 @@ from .data import crop_window, item_generator
 from .degradations import Preset, degrade, get_preset
 from .denoise import DenoiseUpscaler, Strength, parse_strength, robust_partner
 from .errors import CheckpointError, ConfigError, ImageError, IrsrganError, WeightsMissingError
-from .image import ValueMap, atomic_write_bytes, list_images, read_image, value_map_for
+from .image import Image, ValueMap, atomic_write_bytes, list_images, read_image, value_map_for
 from .inference import Upscaler
 from .interpolate import interpolate_models
 
@@ -75,6 +75,8 @@ LR_EPOCH = 0xFFFFFFFF
 #: BT.601 luma, as :func:`irsrgan.image.gray_unit` converts colour.
 LUMA = (0.299, 0.587, 0.114)
 BICUBIC = "bicubic"
+#: the HR frames' own flicker, measured beside the methods' for a clip
+HR_FLICKER = "HR"
 #: Zoomed crop of the comparison grids: a quarter of the shorter side, within these bounds.
 GRID_CROP_MIN, GRID_CROP_MAX = 24, 96
 #: Columns of ``per_image.csv`` in order; those without any value are left out.
@@ -96,6 +98,8 @@ TABLE_COLUMNS = (
     ("lpips_i_ref", "LPIPS-I-ref", "{:.3f}"),
     ("mae", "MAE", "{:.4g}"),
     ("rmse", "RMSE", "{:.4g}"),
+    ("flicker", "flicker", "{:.2e}"),
+    ("flicker_ratio", "flicker ×bicubic", "{:.3f}"),
     ("strength", "denoise", "{:.2f}"),
     ("seconds_per_image", "s / image", "{:.3f}"),
 )
@@ -359,7 +363,11 @@ class EvalItem:
 
 def _gray_native(path: Path) -> tuple[np.ndarray, np.dtype, ValueMap]:
     """The image as ``(H, W)`` native values, its dtype, and its model-space value map."""
-    image = read_image(path)
+    return gray_native(read_image(path))
+
+
+def gray_native(image: Image) -> tuple[np.ndarray, np.dtype, ValueMap]:
+    """:func:`_gray_native` of an image in memory (a frame of a clip)."""
     chans = image.channels()
     if chans.shape[0] >= 3:
         c = chans.astype(np.float64)
@@ -414,28 +422,40 @@ def load_item(
     native, dtype, vmap = _gray_native(path)
     h, w = native.shape
     if lr_path is None:
-        y0, x0, hh, ww = crop_window(h, w, scale, max_size)
-        _check_size(name, hh, ww, scale)
-        hr_native = native[y0:y0 + hh, x0:x0 + ww].astype(np.float64)
-        hr = _unit(hr_native, vmap, name, notes)
-        gen = item_generator(seed, LR_EPOCH, index)
-        lr = degrade(hr, scale, preset, gen)
-    else:
-        lr_native, lr_dtype, lr_own = _gray_native(lr_path)
-        lh, lw = lr_native.shape
-        if h // scale != lh or w // scale != lw:
-            raise ImageError(
-                f"{name} is {w}x{h}, but its paired LR {lr_path} is {lw}x{lh}: expected "
-                f"{w // scale}x{h // scale} at scale {scale}"
-            )
-        y0, x0, hh, ww = crop_window(lh * scale, lw * scale, scale, max_size)
-        _check_size(name, hh, ww, scale)
-        hr_native = native[y0:y0 + hh, x0:x0 + ww].astype(np.float64)
-        hr = _unit(hr_native, vmap, name, notes)
-        lmap = vmap if lr_dtype == dtype else lr_own  # same dtype: keep the pair on one scale
-        ly, lx = y0 // scale, x0 // scale
-        lr = _unit(lr_native[ly:ly + hh // scale, lx:lx + ww // scale], lmap,
-                   f"LR {lr_path.name}", notes)
+        return degraded_item(index, name, native, dtype, vmap, scale=scale, preset=preset,
+                             seed=seed, max_size=max_size)
+    lr_native, lr_dtype, lr_own = _gray_native(lr_path)
+    lh, lw = lr_native.shape
+    if h // scale != lh or w // scale != lw:
+        raise ImageError(
+            f"{name} is {w}x{h}, but its paired LR {lr_path} is {lw}x{lh}: expected "
+            f"{w // scale}x{h // scale} at scale {scale}"
+        )
+    y0, x0, hh, ww = crop_window(lh * scale, lw * scale, scale, max_size)
+    _check_size(name, hh, ww, scale)
+    hr_native = native[y0:y0 + hh, x0:x0 + ww].astype(np.float64)
+    hr = _unit(hr_native, vmap, name, notes)
+    lmap = vmap if lr_dtype == dtype else lr_own  # same dtype: keep the pair on one scale
+    ly, lx = y0 // scale, x0 // scale
+    lr = _unit(lr_native[ly:ly + hh // scale, lx:lx + ww // scale], lmap,
+               f"LR {lr_path.name}", notes)
+    return EvalItem(index, name, hr, lr, vmap, _metric_map(dtype, vmap), np.dtype(dtype),
+                    hr_native, notes)
+
+
+def degraded_item(
+    index: int, name: str, native: np.ndarray, dtype: np.dtype, vmap: ValueMap, *, scale: int,
+    preset: Preset, seed: int, max_size: int | None,
+) -> EvalItem:
+    """An item whose LR is ``native`` (cropped) degraded with ``preset`` and the generator
+    ``item_generator(seed, LR_EPOCH, index)``."""
+    notes: list[str] = []
+    h, w = native.shape
+    y0, x0, hh, ww = crop_window(h, w, scale, max_size)
+    _check_size(name, hh, ww, scale)
+    hr_native = native[y0:y0 + hh, x0:x0 + ww].astype(np.float64)
+    hr = _unit(hr_native, vmap, name, notes)
+    lr = degrade(hr, scale, preset, item_generator(seed, LR_EPOCH, index))
     return EvalItem(index, name, hr, lr, vmap, _metric_map(dtype, vmap), np.dtype(dtype),
                     hr_native, notes)
 
@@ -959,6 +979,15 @@ def _build_lpips(option: LpipsOption, lpips_weights, backbone_weights, device, n
     return option
 
 
+def _is_clip(data: Path) -> bool:
+    """A video, TIFF stack or FLIR SEQ/CSQ file (frame folders are folders of images here)."""
+    if not data.is_file():
+        return False
+    from .sequences import sniff_sequence
+
+    return sniff_sequence(data) not in (None, "folder")
+
+
 def _safe_name(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("_") or "image"
 
@@ -1013,6 +1042,7 @@ def evaluate(
     robust: ModelSpec | None = None,
     grid: int = 3,
     progress: bool = False,
+    temporal: float = 0.0,
 ) -> dict:
     """Score bicubic and every model on a folder of HR images and write the report to ``out``.
 
@@ -1045,6 +1075,8 @@ def evaluate(
             strength each image used is in ``per_image.csv``.
         grid: number of images with a comparison grid (spread evenly over the set).
         progress: show a tqdm progress bar over images.
+        temporal: for a clip, every model's frames go through
+            :class:`~irsrgan.sequences.temporal.TemporalBlend` of this strength (0: off).
 
     Returns:
         The summary written to ``summary.json`` (non-finite numbers as ``None``).
@@ -1062,7 +1094,10 @@ def evaluate(
         raise ConfigError(f"max_size (--max-size) must be a positive integer, got {max_size!r}")
     if isinstance(grid, bool) or not isinstance(grid, int) or grid < 0:
         raise ConfigError(f"grid (--grid) must be an integer >= 0, got {grid!r}")
-    pairs = find_pairs(data, paired, limit)
+    clip = _is_clip(data)
+    if clip and paired is not None:
+        raise ConfigError("paired_lr (--paired-lr) is for folders of images, not for a clip")
+    pairs = [] if clip else find_pairs(data, paired, limit)
     preset = None if paired is not None else get_preset(degradation)
     methods, scale, sweep = build_methods(
         models, scale=scale, model_b=model_b, sweep_alphas=sweep_alphas, device=device,
@@ -1081,15 +1116,34 @@ def evaluate(
 
     from tqdm.auto import tqdm
 
-    grid_at = set(_grid_indices(len(pairs), grid))
+    blends: dict = {}
+    if clip:
+        from .sequences.evaluate import clip_items
+
+        names, items = clip_items(data, limit, scale=scale, preset=preset, seed=seed,
+                                  max_size=max_size)
+        sources = ((item, None) for item in items)
+        meters = {m.label: metrics.FlickerMeter() for m in methods}
+        meters[HR_FLICKER] = metrics.FlickerMeter()
+        if temporal:
+            from .sequences.temporal import TemporalBlend
+
+            blends = {m.label: TemporalBlend(temporal) for m in methods if m.upscaler}
+    else:
+        names = [_rel_name(p, data) for p, _ in pairs]
+        sources = ((load_item(index, hr_path, data, scale=scale, preset=preset, seed=seed,
+                              max_size=max_size, lr_path=lr_path), lr_path)
+                   for index, (hr_path, lr_path) in enumerate(pairs))
+        meters = {}
+    if temporal and not clip:
+        raise ConfigError("temporal (--temporal) needs a clip as data (--data)")
+    grid_at = set(_grid_indices(len(names), grid))
     rows: list[dict] = []
     grids: list[dict] = []
     dtypes: set[str] = set()
-    for index, (hr_path, lr_path) in enumerate(
-        tqdm(pairs, desc="evaluate", unit="img", disable=not progress)
+    for index, (item, lr_path) in enumerate(
+        tqdm(sources, total=len(names), desc="evaluate", unit="img", disable=not progress)
     ):
-        item = load_item(index, hr_path, data, scale=scale, preset=preset, seed=seed,
-                         max_size=max_size, lr_path=lr_path)
         notes.extend(item.notes)
         dtypes.add(str(item.dtype))
         srs: dict[str, torch.Tensor] = {}
@@ -1106,6 +1160,8 @@ def evaluate(
                                    align_corners=False)
             else:
                 sr = m.upscaler.upscale(item.lr)
+                if m.label in blends:
+                    sr = blends[m.label](item.lr, sr)
             srs[m.label] = sr.float().cpu().clamp(0.0, 1.0)
             took[m.label] = time.perf_counter() - t0
             m.seconds += took[m.label]
@@ -1114,6 +1170,8 @@ def evaluate(
                     f"{m.label} gave {tuple(srs[m.label].shape)} for {item.name}, expected "
                     f"{tuple(item.hr.shape)}"
                 )
+        for label, meter in meters.items():
+            meter.update((item.hr if label is HR_FLICKER else srs[label])[0], item.lr[0])
         scores = score_image(item, srs, border=scale, lpips_fn=lpips_fn)
         for m in methods:
             if m.kind == "denoise":
@@ -1130,7 +1188,19 @@ def evaluate(
                                 f"{preset.name} (seed {seed})"))
             grids.append({"image": item.name, "file": rel, **info})
 
-    means, model_summary = summarise(rows, methods, len(pairs))
+    means, model_summary = summarise(rows, methods, len(names))
+    hr_flicker = meters.pop(HR_FLICKER).result() if meters else None
+    for label, meter in meters.items():
+        fl = meter.result()
+        means[label].update(flicker=fl.flicker, flicker_ratio=fl.ratio,
+                            static_fraction=fl.static_fraction)
+    if meters:
+        notes.append(
+            "flicker: RMS change between consecutive SR frames on pixels where the LR does "
+            "not move (model space); flicker ×bicubic divides it by the same for bicubic "
+            "(1 = as steady as bicubic; irsrgan.metrics.FlickerMeter). Each frame's LR is "
+            "degraded with its own seed (frame index), as independent sensor noise. The HR "
+            f"frames themselves score {hr_flicker.ratio:.3f} x bicubic on the same pixels.")
     if any(np.dtype(d) != np.uint8 for d in dtypes):
         notes.append(
             "MAE/RMSE/bias are in native units (raw counts or degrees) of the 16-bit/float "
@@ -1150,8 +1220,8 @@ def evaluate(
         "degradation_config": preset.config if preset is not None else None,
         "paired_lr": str(paired.resolve()) if paired is not None else None,
         "seed": seed,
-        "n_images": len(pairs),
-        "images": [_rel_name(p, data) for p, _ in pairs],
+        "n_images": len(names),
+        "images": names,
         "limit": limit,
         "max_size": max_size,
         "crop_border": scale,
@@ -1159,6 +1229,7 @@ def evaluate(
         "tile": tile,
         "ensemble": ensemble,
         "consistency": consistency,
+        "temporal": temporal if clip else None,
         "backend": ", ".join(sorted({m.upscaler.backend for m in methods if m.upscaler}))
         or None,
         "lpips": (("LPIPS-vgg v0.1" if getattr(lpips_fn, "calibrated", True)
@@ -1177,6 +1248,7 @@ def evaluate(
         "sweep": sweep,
         "notes": list(dict.fromkeys(notes)),
         "files": {"grids": grids},
+        "hr_flicker": hr_flicker._asdict() if hr_flicker is not None else None,
         "elapsed_s": time.perf_counter() - t_start,
     }
     return write_report(summary, rows, out)

@@ -28,6 +28,7 @@ _FLIR_APP1 = b"FLIR\x00"
 _RAW_DATA_RECORD = 1
 _CAMERA_INFO_RECORD = 0x20
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_JPEGLS_SIGNATURE = b"\xff\xd8\xff\xf7"  # SOI + SOF55: the raw frames of FLIR CSQ files
 
 
 def flir_fff(data: bytes) -> bytes | None:
@@ -252,7 +253,9 @@ def _decode_raw_record(record: bytes, name: str, max_pixels: int | None) -> np.n
         if max_pixels is not None and w * h > max_pixels:
             raise ImageTooLargeError(f"{name}: FLIR raw data of {w}x{h} exceeds {max_pixels} "
                                      "pixels")
-    if payload.startswith(_PNG_SIGNATURE):
+    if payload.startswith(_JPEGLS_SIGNATURE):
+        px = _decode_jpegls(payload, name)
+    elif payload.startswith(_PNG_SIGNATURE):
         px = cv2.imdecode(np.frombuffer(payload, np.uint8), cv2.IMREAD_UNCHANGED)
         if px is None or px.dtype != np.uint16 or px.ndim != 2:
             raise ImageError(f"{name}: FLIR raw PNG does not decode to 16-bit gray")
@@ -269,3 +272,15 @@ def _decode_raw_record(record: bytes, name: str, max_pixels: int | None) -> np.n
         raise ImageError(f"{name}: FLIR raw data is {px.shape[1]}x{px.shape[0]}, its record "
                          f"says {width}x{height}")
     return np.ascontiguousarray(px)
+
+
+def _decode_jpegls(payload: bytes, name: str) -> np.ndarray:
+    import imagecodecs
+
+    try:
+        px = imagecodecs.jpegls_decode(payload)
+    except Exception as exc:  # the codec raises its own error types on corrupt data
+        raise ImageError(f"{name}: FLIR raw JPEG-LS data does not decode: {exc}") from exc
+    if px.ndim != 2:
+        raise ImageError(f"{name}: FLIR raw JPEG-LS data is not one gray channel")
+    return px.astype(np.uint16, copy=False)

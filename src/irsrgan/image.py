@@ -259,8 +259,9 @@ def _check_supported(header: Header, name: str) -> None:
         what = "animated PNG" if header.format == "png" else "multi-page TIFF"
         count = f"{header.pages}{' or more' if header.pages >= MAX_PAGES else ''}"
         raise ImageError(
-            f"{name}: {what} with {count} images; irsrgan upscales single images "
-            "(split the pages into files first; stacks as video input are planned)"
+            f"{name}: {what} with {count} images; irsrgan upscales single images here "
+            + ("(irsrgan upscale and metrics read TIFF stacks as clips, like video: "
+               "docs/VIDEO.md)" if header.format != "png" else "(split the frames first)")
         )
     if header.photometric == "separated":
         raise ImageError(f"{name}: CMYK TIFF is not supported (convert it to RGB or gray)")

@@ -15,17 +15,18 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Literal
 
+import numpy as np
 import psutil
 import torch
 from torch import nn
 from torch.nn import functional as F
 
 from .errors import ConfigError
-from .image import Image, RangeMode, from_tensor, to_tensor
+from .image import Image, RangeMode, ValueMap, from_tensor, to_tensor, value_map_for
 
 log = logging.getLogger(__name__)
 
@@ -192,6 +193,52 @@ class Upscaler:
         """Upscale an :class:`~irsrgan.image.Image`; the result keeps its dtype and layout."""
         lr, vmap = to_tensor(image, range_mode)
         return from_tensor(self.upscale(lr, progress), image, vmap)
+
+    def upscale_frames(
+        self,
+        frames: Iterable[Image],
+        *,
+        range_mode: RangeMode = "auto",
+        value_map: ValueMap | None = None,
+        temporal: float = 0.0,
+    ) -> Iterator[Image]:
+        """Upscale a sequence, one frame at a time: an iterator of images in, one out.
+
+        Memory does not depend on the sequence's length. Every frame goes through the same
+        value map, so that the model sees a scene's values the same way in every frame
+        (per-frame stretching would turn a change of the frame's extremes into a change of
+        every pixel): ``value_map`` when given, else the map :func:`~irsrgan.image.value_map_for`
+        chooses for the first frame (8-bit: its dtype; 16-bit and float: its min..max, later
+        frames may go past [0, 1] and come back exactly). ``range_mode="stretch"`` stretches
+        each frame on its own instead, as :meth:`upscale_image` does for stills.
+
+        ``temporal`` (0 to 1) blends each output with the previous one carried forward where
+        the input does not move (:class:`irsrgan.sequences.temporal.TemporalBlend`).
+        """
+        from .sequences.temporal import TemporalBlend
+
+        per_frame = range_mode == "stretch" and value_map is None
+        if temporal and per_frame:
+            raise ValueError("temporal blending needs one value map for the clip, not "
+                             "range_mode='stretch'")
+        blend = TemporalBlend(temporal) if temporal else None
+        vmap = value_map
+        for image in frames:
+            if per_frame:
+                yield self.upscale_image(image, range_mode="stretch")
+                continue
+            chans = image.channels()
+            if vmap is None:
+                vmap = value_map_for(chans, range_mode)
+            unit = vmap.to_unit(chans)
+            bad = ~np.isfinite(unit)
+            if bad.any():  # NaN marks invalid pixels: the mean in, NaN out (as to_tensor)
+                unit[bad] = float(unit[~bad].mean()) if (~bad).any() else 0.0
+            lr = torch.from_numpy(unit)[None]
+            sr = self.upscale(lr)
+            if blend is not None:
+                sr = blend(lr, sr)
+            yield from_tensor(sr, image, vmap)
 
     # ------------------------------------------------------------------ internals
     def _run(self, lr: torch.Tensor, progress: ProgressFn | None) -> torch.Tensor:

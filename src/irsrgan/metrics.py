@@ -1,5 +1,6 @@
 """Image quality metrics: PSNR, SSIM, LPIPS, LPIPS-I and a referenced variant, high-frequency
-energy ratio, radiometric error in native units, and :func:`evaluate_pair`.
+energy ratio, radiometric error in native units, flicker of sequences (:class:`FlickerMeter`),
+and :func:`evaluate_pair`.
 
 Every metric is a pure function over tensors ``(B, C, H, W)`` that returns one value per image,
 shape ``(B,)``, computed in float64 (float32 on devices without float64). :class:`LPIPS` is the
@@ -853,3 +854,147 @@ def evaluate_pair(
         )
         out.update(mae=rad.mae, rmse=rad.rmse, bias=rad.bias)
     return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Flicker (temporal consistency of a sequence)
+# ---------------------------------------------------------------------------------------------
+
+#: Flicker: the frame difference of the reference is blurred with this gaussian (sigma in
+#: reference pixels, window radius ``int(3.5 * sigma + 0.5)``) before deciding what is static,
+#: so that sensor noise alone does not mark a pixel as moving.
+FLICKER_SIGMA = 1.5
+#: A reference pixel is static where its blurred change between two frames is at most this
+#: (unit range: 2.55 grey levels of 8 bits).
+FLICKER_THRESHOLD = 0.01
+
+
+class Flicker(NamedTuple):
+    """Temporal change on static pixels (unit range, RMS over pixels, channels and frame
+    pairs) of a sequence and of its reference, and their ratio."""
+
+    flicker: float
+    reference: float  # the same for the reference (bicubic upscale of LR, or HR itself)
+    ratio: float  # flicker / reference: 1 = as steady as the reference; NaN if reference = 0
+    static_fraction: float  # share of pixels that were static, over all frame pairs
+    pairs: int  # frame pairs measured
+
+
+class FlickerMeter:
+    """Flicker of a sequence, accumulated frame by frame (memory: one frame pair).
+
+    For frames ``t - 1, t`` of the sequence ``y`` and of its reference ``r`` (the LR input, or
+    the HR ground truth when it has ``y``'s size):
+
+    * *static* pixels: ``|G * (r_t - r_{t-1})| <= threshold`` (``G``: gaussian of
+      :data:`FLICKER_SIGMA` reference pixels, mean over channels), nearest-upscaled to
+      ``y``'s grid;
+    * the reference's change: ``b_t - b_{t-1}`` with ``b`` the bicubic upscale of ``r``
+      (``align_corners=False``, unclamped; ``r`` itself when it has ``y``'s size);
+    * ``flicker = RMS(y_t - y_{t-1})`` and ``reference = RMS(b_t - b_{t-1})`` over the static
+      pixels of every pair, and ``ratio = flicker / reference``.
+
+    So on pixels where the input does not move, ``ratio`` compares how much the output changes
+    from frame to frame with how much bicubic upscaling of the same input changes: bicubic
+    scores exactly 1, an upscaler that amplifies frame-to-frame noise or renders texture
+    differently in every frame scores above 1, one that steadies it below 1. Moving pixels
+    are left out (a warping error after optical flow would be needed there).
+
+    Shape:
+        ``update(y, r)``: ``(C, H, W)`` or ``(1, C, H, W)``, ``r`` ``(C, H / s, W / s)`` for an
+        integer ``s >= 1``, both in the unit range.
+    """
+
+    def __init__(self, *, sigma: float = FLICKER_SIGMA,
+                 threshold: float = FLICKER_THRESHOLD) -> None:
+        if not sigma > 0 or not threshold >= 0:
+            raise ConfigError(f"flicker needs sigma > 0 and threshold >= 0, got {sigma}, "
+                              f"{threshold}")
+        self.sigma, self.threshold = float(sigma), float(threshold)
+        self._prev: tuple[torch.Tensor, torch.Tensor] | None = None
+        self._sum_y = self._sum_b = 0.0
+        self._static = self._total = 0
+        self.pairs = 0
+
+    def update(self, y: torch.Tensor, r: torch.Tensor) -> None:
+        y = _frame(y, "y").double()
+        r = _frame(r, "r").double()
+        if y.shape[1] != r.shape[1]:
+            raise ImageError(f"y and r must have the same channels, got {y.shape[1]} and "
+                             f"{r.shape[1]}")
+        (h, w), (rh, rw) = y.shape[-2:], r.shape[-2:]
+        s = h // rh
+        if s < 1 or (rh * s, rw * s) != (h, w):
+            raise ImageError(f"the reference must be the sequence's size divided by an "
+                             f"integer, got {rw}x{rh} for {w}x{h} (W x H)")
+        if self._prev is not None:
+            y0, r0 = self._prev
+            if y0.shape != y.shape or r0.shape != r.shape:
+                raise ImageError(f"frames change size: {tuple(y0.shape)} then {tuple(y.shape)}")
+            dr = r - r0
+            motion = gaussian_blur(dr.mean(1, keepdim=True), self.sigma).abs()
+            static = (motion <= self.threshold).to(y.dtype)
+            if s > 1:
+                static = static.repeat_interleave(s, -2).repeat_interleave(s, -1)
+                db = F.interpolate(dr, scale_factor=s, mode="bicubic", align_corners=False)
+            else:
+                db = dr
+            self._sum_y += float(((y - y0).pow(2) * static).sum())
+            self._sum_b += float((db.pow(2) * static).sum())
+            self._static += int(static.sum()) * y.shape[1]
+            self._total += static.numel() * y.shape[1]
+            self.pairs += 1
+        self._prev = (y, r)
+
+    def result(self) -> Flicker:
+        if self._static == 0:
+            return Flicker(math.nan, math.nan, math.nan, 0.0, self.pairs)
+        fl = math.sqrt(self._sum_y / self._static)
+        ref = math.sqrt(self._sum_b / self._static)
+        ratio = fl / ref if ref > 0 else math.nan
+        return Flicker(fl, ref, ratio, self._static / self._total, self.pairs)
+
+
+def flicker(
+    y: torch.Tensor, r: torch.Tensor, *, sigma: float = FLICKER_SIGMA,
+    threshold: float = FLICKER_THRESHOLD,
+) -> Flicker:
+    """Flicker of the sequence ``y`` ``(T, C, H, W)`` against its reference ``r``
+    ``(T, C, H / s, W / s)`` (see :class:`FlickerMeter`).
+
+    Example:
+        >>> r = torch.rand(1, 1, 8, 8).expand(4, -1, -1, -1)  # a static scene
+        >>> y = F.interpolate(r, scale_factor=2, mode="bicubic")
+        >>> flicker(y + 0.01 * torch.randn(4, 1, 16, 16), r).flicker > flicker(y, r).flicker
+        True
+    """
+    if y.ndim != 4 or r.ndim != 4 or y.shape[0] != r.shape[0]:
+        raise ImageError(f"y and r must be (T, C, H, W) with the same T, got "
+                         f"{tuple(y.shape)} and {tuple(r.shape)}")
+    meter = FlickerMeter(sigma=sigma, threshold=threshold)
+    for t in range(y.shape[0]):
+        meter.update(y[t], r[t])
+    return meter.result()
+
+
+def _frame(x: torch.Tensor, name: str) -> torch.Tensor:
+    if isinstance(x, torch.Tensor) and x.ndim == 3:
+        x = x[None]
+    x = _check_image(x, name)
+    if x.shape[0] != 1:
+        raise ImageError(f"{name} must be one frame (C, H, W) or (1, C, H, W), got "
+                         f"{tuple(x.shape)}")
+    return x
+
+
+def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Separable gaussian (radius ``int(3.5 * sigma + 0.5)``), reflect border."""
+    radius = int(SSIM_TRUNCATE * sigma + 0.5)
+    t = torch.arange(-radius, radius + 1, dtype=x.dtype, device=x.device)
+    g = torch.exp(-0.5 * (t / sigma) ** 2)
+    g = g / g.sum()
+    h, w = x.shape[-2:]
+    mode = "reflect" if radius < min(h, w) else "replicate"
+    x = F.pad(x, (radius, radius, radius, radius), mode=mode)
+    x = F.conv2d(x, g.view(1, 1, -1, 1))
+    return F.conv2d(x, g.view(1, 1, 1, -1))

@@ -82,6 +82,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="the strength-1 end for --denoise (default: the first model's partner)")
     p.add_argument("--grid", type=int, default=3, metavar="N",
                    help="comparison grids for N images spread over the set (default 3)")
+    p.add_argument("--temporal", type=float, default=0.0, metavar="S",
+                   help="for a clip (--data VIDEO): temporal blend of strength S on static "
+                   "pixels for every model (see irsrgan upscale --temporal)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
@@ -136,15 +139,16 @@ def run(args: argparse.Namespace) -> int:
         consistency=args.consistency, **engine,
     )
     if len(sets) > 1 or len(degradations) > 1:
-        if args.paired_lr is not None:
-            raise ConfigError("--paired-lr takes one --data set and no --degradation")
+        if args.paired_lr is not None or args.temporal:
+            raise ConfigError("--paired-lr and --temporal take one --data set and no "
+                              "--degradation")
         table = evaluate_sets(args.model, sets, args.out, degradations=degradations, **options)
         print(sets_table_markdown(table["rows"]))
         print(f"wrote {args.out / 'sets.md'} and a report per set and protocol")
         return 0
     data = next(iter(sets.values())) if isinstance(sets, dict) else sets[0]
     summary = evaluate(args.model, data, args.out, degradation=degradations[0],
-                       paired_lr=args.paired_lr, **options)
+                       paired_lr=args.paired_lr, temporal=args.temporal, **options)
     means = summary["means"]
     cols = [(k, h, f) for k, h, f in TABLE_COLUMNS
             if any(means[m].get(k) is not None for m in means)]

@@ -46,8 +46,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "units (raw counts or degrees)."
         ),
     )
-    p.add_argument("sr", metavar="SR", type=Path, help="super-resolved image or folder")
-    p.add_argument("hr", metavar="HR", type=Path, help="reference image or folder")
+    p.add_argument("sr", metavar="SR", type=Path,
+                   help="super-resolved image or folder, or clip (video, TIFF stack)")
+    p.add_argument("hr", metavar="HR", type=Path,
+                   help="reference image or folder; for an SR clip: the HR clip, or the clip "
+                   "that was upscaled (flicker against its bicubic upscale)")
     p.add_argument(
         "--crop", type=int, default=0, metavar="N",
         help="pixels removed at each border before scoring (papers use the scale); default 0",
@@ -139,6 +142,10 @@ def _json_value(v):
 
 
 def run(args: argparse.Namespace) -> int:
+    from .sequence_metrics import is_clip, run_clip
+
+    if is_clip(args.sr) or is_clip(args.hr):
+        return run_clip(args)
     if args.crop < 0:
         raise ConfigError(f"--crop must be >= 0, got {args.crop}")
     pairs, sr_only, hr_only = match_pairs(args.sr, args.hr)

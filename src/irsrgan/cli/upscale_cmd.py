@@ -24,6 +24,7 @@ from ..image import Image, write_image
 from ..inference import Upscaler
 from ..interpolate import interpolate_models
 from ..radiometry import UNIT_SYMBOLS, UNITS, check_overrides, image_in_units
+from . import sequence_args
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -86,6 +87,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "header before decoding (default: what fits in half the available memory, "
                    "see docs/LIMITS.md)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    sequence_args.add_arguments(p)
     p.set_defaults(func=run)
 
 
@@ -124,6 +126,12 @@ def run(args: argparse.Namespace) -> int:
     check_overrides(args.emissivity, args.reflected_temp)
     if args.max_pixels is not None and args.max_pixels < 1:
         raise ConfigError(f"--max-pixels must be >= 1, got {args.max_pixels}")
+    sequences, inputs = sequence_args.split_inputs(inputs, args)
+    status = 0
+    if sequences:
+        status = sequence_args.run_sequences(sequences, args, sequence_upscaler(args))
+        if not inputs:
+            return status
     out = Path(args.output)
     jobs = plan_jobs(inputs, out, flir_raw=args.flir_raw)
     make_output_folder(output_folder(jobs, out))
@@ -166,7 +174,25 @@ def run(args: argparse.Namespace) -> int:
             print(f"  {line}", file=sys.stderr)
         if len(flir_lines) > 5:
             print(f"  ... and {len(flir_lines) - 5} more", file=sys.stderr)
-    return 0 if result.ok else 1
+    return 0 if result.ok and not status else 1
+
+
+def sequence_upscaler(args: argparse.Namespace) -> Upscaler:
+    """One model for every frame of a clip: the model, or with ``--denoise S`` (a number) the
+    model at that fixed strength. A per-frame ``auto`` strength would change the model from
+    frame to frame (flicker), so clips use the faithful model unless a strength is given."""
+    model = build_model(args)
+    engine = dict(device=args.device, tile=args.tile, overlap=args.overlap, half=args.half,
+                  backend=args.backend, ensemble=args.ensemble)
+    if args.denoise is not None and args.denoise != "auto":
+        robust = args.robust or robust_partner(args.model)
+        if robust is None:
+            raise ConfigError(f"--denoise: model {args.model} names no robust partner; give "
+                              "one with --robust MODEL")
+        pair = DenoiseUpscaler(model, load_model(robust), parse_strength(args.denoise),
+                               **engine)
+        return pair.upscaler_for(float(pair.strength))
+    return Upscaler(model, **engine)
 
 
 def use_consistency(option: bool | None, image: Image) -> bool:
