@@ -197,12 +197,7 @@ def run(args: argparse.Namespace) -> int:
     if not rows:
         print(f"irsrgan metrics: no pair could be scored ({len(failed)} failed)", file=sys.stderr)
         return 1
-    keys = [k for k, _, _ in COLUMNS if any(k in r for r in rows)]
-    means, counts = {}, {}
-    for k in keys:
-        vals = [r[k] for r in rows if _finite(r.get(k))]
-        counts[k] = len(vals)
-        means[k] = float(np.mean(vals)) if vals else math.nan
+    keys, means, counts = column_means(rows)
     excluded = [k for k in keys if counts[k] < sum(k in r for r in rows)]
     if excluded:
         notes.append(
@@ -258,6 +253,17 @@ def in_common_units(sr: Image, hr: Image) -> tuple[Image, Image, str]:
             hr = image_in_units(hr, a.units)
     units = {x.flir.units for x in (sr, hr) if x.flir is not None}
     return sr, hr, UNIT_SYMBOLS[units.pop()] if len(units) == 1 else "native"
+
+
+def column_means(rows: list[dict]) -> tuple[list[str], dict, dict]:
+    """The table's columns present in ``rows``, their means over finite values, and counts."""
+    keys = [k for k, _, _ in COLUMNS if any(k in r for r in rows)]
+    means, counts = {}, {}
+    for k in keys:
+        vals = [r[k] for r in rows if _finite(r.get(k))]
+        counts[k] = len(vals)
+        means[k] = float(np.mean(vals)) if vals else math.nan
+    return keys, means, counts
 
 
 def _print_table(rows: list[dict], keys: list[str], means: dict, counts: dict) -> None:

@@ -10,17 +10,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from .. import metrics
 from ..errors import ConfigError, ImageError, IrsrganError
 from ..image import atomic_write_bytes, gray_unit
 from ..sequences import open_sequence, sniff_sequence
-from .metrics_cmd import COLUMNS, _finite, _json_value, _print_table
+from .metrics_cmd import _json_value, _print_table, column_means
 
 
 def is_clip(path: Path) -> bool:
@@ -56,12 +54,7 @@ def run_clip(args: argparse.Namespace) -> int:
         if next(hr_frames, None) is not None:
             raise ImageError(f"HR {args.hr} has more frames than SR {args.sr} ({len(rows)})")
     fl = meter.result()
-    keys = [k for k, _, _ in COLUMNS if any(k in r for r in rows)]
-    means, counts = {}, {}
-    for k in keys:
-        vals = [r[k] for r in rows if _finite(r.get(k))]
-        counts[k] = len(vals)
-        means[k] = float(np.mean(vals)) if vals else math.nan
+    keys, means, counts = column_means(rows)
     if keys:
         _print_table(rows, keys, means, counts)
     against = "the HR clip's own change" if same_size else "bicubic upscaling of the input"

@@ -110,6 +110,20 @@ def _tmp_beside(path: Path) -> Path:
     return path.parent / f".{path.stem}.{os.getpid()}.tmp{path.suffix}"
 
 
+@contextlib.contextmanager
+def _written_atomically(path: Path):
+    """Yield a temporary path beside ``path``; on success it replaces ``path``, on any error
+    it is removed (no partial output)."""
+    tmp = _tmp_beside(path)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+
+
 # --------------------------------------------------------------------------- frame folder
 class FolderOutput:
     """One file per frame, named like the input frame, in ``folder``."""
@@ -157,21 +171,15 @@ class TiffStackOutput:
         parts = sorted(self.work.path.glob("frame_*.tif"))
         if not parts:
             raise ImageError(f"{self.output}: no frames were selected, nothing to write")
-        tmp = _tmp_beside(self.output)
-        try:
-            total = sum(p.stat().st_size for p in parts)
-            with tifffile.TiffWriter(tmp, bigtiff=total > 3_900_000_000) as tif:
-                for part in parts:
-                    image = read_image(part)
-                    px = image.pixels
-                    desc = image.tiff_tags.get("ImageDescription")
-                    tif.write(px, photometric="rgb" if px.ndim == 3 else "minisblack",
-                              description=desc, metadata=None, contiguous=False)
-            os.replace(tmp, self.output)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
-            raise
+        total = sum(p.stat().st_size for p in parts)
+        with _written_atomically(self.output) as tmp, tifffile.TiffWriter(
+                tmp, bigtiff=total > 3_900_000_000) as tif:
+            for part in parts:
+                image = read_image(part)
+                px = image.pixels
+                desc = image.tiff_tags.get("ImageDescription")
+                tif.write(px, photometric="rgb" if px.ndim == 3 else "minisblack",
+                          description=desc, metadata=None, contiguous=False)
         self.work.remove()
 
     def abort(self) -> None:
@@ -259,24 +267,18 @@ class VideoOutput:
         segments = [s for s in segments if not s.name.endswith(".part.nut")]
         if not segments:
             raise ImageError(f"{self.output}: no frames were selected, nothing to write")
-        tmp = _tmp_beside(self.output)
-        try:
-            with av.open(str(tmp), "w", format=VIDEO_SUFFIXES[self.output.suffix.lower()]) as out:
-                stream = None
-                for seg in segments:
-                    with av.open(str(seg)) as src:
-                        if stream is None:
-                            stream = out.add_stream_from_template(src.streams.video[0])
-                        for packet in src.demux(src.streams.video[0]):
-                            if packet.dts is None:
-                                continue
-                            packet.stream = stream
-                            out.mux(packet)
-            os.replace(tmp, self.output)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
-            raise
+        fmt = VIDEO_SUFFIXES[self.output.suffix.lower()]
+        with _written_atomically(self.output) as tmp, av.open(str(tmp), "w", format=fmt) as out:
+            stream = None
+            for seg in segments:
+                with av.open(str(seg)) as src:
+                    if stream is None:
+                        stream = out.add_stream_from_template(src.streams.video[0])
+                    for packet in src.demux(src.streams.video[0]):
+                        if packet.dts is None:
+                            continue
+                        packet.stream = stream
+                        out.mux(packet)
         self.work.remove()
 
     def abort(self) -> None:
