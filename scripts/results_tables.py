@@ -48,16 +48,24 @@ def sets_table(report: str) -> str:
             f"(seed 0); `reports/{report}/sets.md`*\n\n" + sets_table_markdown(rows))
 
 
+def _rebuilt(m: re.Match, build, file: str) -> str:
+    """The table between the markers rebuilt, or left as it is (with a note) when its report
+    is not on this machine (reports/ is not in git)."""
+    if not (ROOT / "reports" / m.group(2) / file).is_file():
+        print(f"  kept: reports/{m.group(2)}/{file} not found", file=sys.stderr)
+        return m.group(0)
+    return m.group(1) + build(m.group(2)) + "\n" + m.group(3)
+
+
 def main() -> None:
     for name in sys.argv[1:] or ["docs/RESULTS.md"]:
         path = Path(name)
         text = path.read_text()
-        text = re.sub(r"(<!-- table:([\w.-]+) -->\n).*?(<!-- end -->)",
-                      lambda m: m.group(1) + table(m.group(2)) + "\n" + m.group(3),
-                      text, flags=re.S)
-        text = re.sub(r"(<!-- sets:([\w.-]+) -->\n).*?(<!-- end -->)",
-                      lambda m: m.group(1) + sets_table(m.group(2)) + "\n" + m.group(3),
-                      text, flags=re.S)
+        for kind, build, file in (("table", table, "summary.json"),
+                                  ("sets", sets_table, "sets.json")):
+            text = re.sub(rf"(<!-- {kind}:([\w.-]+) -->\n).*?(<!-- end -->)",
+                          lambda m, build=build, file=file: _rebuilt(m, build, file),
+                          text, flags=re.S)
         path.write_text(text)
         print(f"updated {path}")
 
