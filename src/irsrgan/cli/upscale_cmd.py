@@ -185,12 +185,7 @@ def sequence_upscaler(args: argparse.Namespace) -> Upscaler:
     engine = dict(device=args.device, tile=args.tile, overlap=args.overlap, half=args.half,
                   backend=args.backend, ensemble=args.ensemble)
     if args.denoise is not None and args.denoise != "auto":
-        robust = args.robust or robust_partner(args.model)
-        if robust is None:
-            raise ConfigError(f"--denoise: model {args.model} names no robust partner; give "
-                              "one with --robust MODEL")
-        pair = DenoiseUpscaler(model, load_model(robust), parse_strength(args.denoise),
-                               **engine)
+        pair = build_denoise(args, model, engine)
         return pair.upscaler_for(float(pair.strength))
     return Upscaler(model, **engine)
 
