@@ -27,7 +27,7 @@ from .errors import ConfigError
 from .estimate import NoiseLevel, estimate_noise
 from .image import Image, RangeMode, from_tensor, to_tensor
 from .inference import Upscaler
-from .interpolate import interpolate_models
+from .interpolate import check_interpolable, interpolate_models
 
 Strength = float | Literal["auto"]
 
@@ -132,7 +132,7 @@ class DenoiseUpscaler:
     def __init__(self, faithful: nn.Module, robust: nn.Module, strength: Strength = "auto",
                  **upscaler_kwargs) -> None:
         self.strength = parse_strength(strength)
-        interpolate_models(faithful, robust, 0.0)  # refuses a pair that cannot be mixed
+        check_interpolable(faithful, robust)
         self.faithful, self.robust = faithful, robust
         self.scale = int(faithful.scale)
         self._kwargs = upscaler_kwargs

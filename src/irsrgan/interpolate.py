@@ -15,16 +15,21 @@ from .checkpoint import load_model
 from .errors import CheckpointError, ConfigError
 
 
-def interpolate_models(a: nn.Module, b: nn.Module, alpha: float) -> nn.Module:
-    """A new model with weights ``(1 - alpha) * a + alpha * b``; alpha 0 is ``a`` exactly and
-    alpha 1 is ``b`` exactly."""
-    if not 0.0 <= alpha <= 1.0:
-        raise ConfigError(f"alpha must be in [0, 1], got {alpha}")
+def check_interpolable(a: nn.Module, b: nn.Module) -> None:
+    """Raise CheckpointError unless ``a`` and ``b`` share architecture and hyperparameters."""
     if a.arch != b.arch or a.config != b.config:
         raise CheckpointError(
             f"cannot interpolate different architectures: {a.arch} {a.config} vs "
             f"{b.arch} {b.config}"
         )
+
+
+def interpolate_models(a: nn.Module, b: nn.Module, alpha: float) -> nn.Module:
+    """A new model with weights ``(1 - alpha) * a + alpha * b``; alpha 0 is ``a`` exactly and
+    alpha 1 is ``b`` exactly."""
+    if not 0.0 <= alpha <= 1.0:
+        raise ConfigError(f"alpha must be in [0, 1], got {alpha}")
+    check_interpolable(a, b)
     sa, sb = a.state_dict(), b.state_dict()
     mixed = {}
     for key, va in sa.items():
