@@ -19,7 +19,7 @@ import logging
 import math
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -186,19 +186,28 @@ def _datasets(cfg: Config):
         cfg.data.train, scale=cfg.model.scale, patch_size=cfg.data.patch_size,
         preset=get_preset(cfg.data.degradation), seed=cfg.seed,
         in_memory=cfg.data.in_memory, channels=cfg.model.in_channels,
-        hr_augment=cfg.data.augment,
+        hr_augment=cfg.data.augment, repeat=cfg.data.repeat,
     )
 
-    def val_dataset(root: str) -> ValidationDataset:
+    def val_dataset(root: str, preset: str) -> ValidationDataset:
         return ValidationDataset(
-            root, scale=cfg.model.scale, preset=cfg.data.val_degradation,
+            root, scale=cfg.model.scale, preset=preset,
             seed=cfg.seed, channels=cfg.model.in_channels, max_size=cfg.data.val_max_size,
             limit=cfg.data.val_limit,
         )
 
-    val_set = val_dataset(cfg.data.val) if cfg.data.val else None
+    val_set = val_dataset(cfg.data.val, cfg.data.val_degradation) if cfg.data.val else None
     # out-of-domain sets, logged beside the main one (which alone picks best.pt)
-    extra_val = {name: val_dataset(root) for name, root in cfg.data.extra_val.items()}
+    extra_val = {}
+    for name, spec in cfg.data.extra_val.items():
+        if isinstance(spec, str):
+            spec = {"path": spec}
+        unknown = set(spec) - {"path", "degradation"}
+        if "path" not in spec or unknown:
+            raise ConfigError(f"data.extra_val.{name}: expected a folder or {{path, degradation}}"
+                              f", got {spec!r}")
+        extra_val[name] = val_dataset(spec["path"],
+                                      spec.get("degradation", cfg.data.val_degradation))
     return train_set, val_set, extra_val
 
 
@@ -249,9 +258,10 @@ def _unwrap(model: nn.Module) -> nn.Module:
 
 # --------------------------------------------------------------------------- the loop
 def train(cfg: Config, out_dir: str | os.PathLike, *, resume: bool = False,
-          progress: bool = True) -> dict[str, Any]:
+          progress: bool = True,
+          on_validate: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
     """Run one stage of ``cfg`` into ``out_dir``. Returns the final summary (steps, best PSNR,
-    time)."""
+    time). ``on_validate(row)`` is called on rank 0 with each validation's logged row."""
     from tqdm import tqdm
 
     from .losses import build_generator_loss, gan_loss_d
@@ -340,8 +350,14 @@ def train(cfg: Config, out_dir: str | os.PathLike, *, resume: bool = False,
             epoch, start = epoch + 1, 0
 
     logger = _Logger(out, enabled=d.main, resume=resume, resume_step=step)
-    bar = tqdm(total=cfg.train.steps, initial=step, disable=not (progress and d.main),
-               desc=f"{cfg.name} [{cfg.stage}]", dynamic_ncols=True)
+    budget_s = cfg.train.max_minutes * 60 if cfg.train.max_minutes else None
+    if budget_s:  # the time budget ends the run: the bar counts seconds and shows the ETA
+        bar = tqdm(total=round(budget_s), unit="s", disable=not (progress and d.main),
+                   desc=f"{cfg.name} [{cfg.stage}]", dynamic_ncols=True,
+                   bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} s [{remaining} left{postfix}]")
+    else:
+        bar = tqdm(total=cfg.train.steps, initial=step, disable=not (progress and d.main),
+                   desc=f"{cfg.name} [{cfg.stage}]", dynamic_ncols=True)
     t_start = time.perf_counter()
     wait_time = compute_time = 0.0
     it = batches()
@@ -401,8 +417,11 @@ def train(cfg: Config, out_dir: str | os.PathLike, *, resume: bool = False,
             row = {"step": step, "lr": lr_now, **values, "elapsed_s": round(elapsed, 2),
                    "data_wait_share": round(wait_time / max(1e-9, wait_time + compute_time), 4)}
             logger.log(row)
-            bar.set_postfix(loss=f"{values['total']:.4f}", refresh=False)
-        bar.update(1)
+            bar.set_postfix(loss=f"{values['total']:.4f}", step=step, refresh=False)
+        if budget_s:
+            bar.update(min(time.perf_counter() - t_start, budget_s) - bar.n)
+        else:
+            bar.update(1)
 
         last = step == cfg.train.steps
         if cfg.train.max_minutes:
@@ -425,6 +444,8 @@ def train(cfg: Config, out_dir: str | os.PathLike, *, resume: bool = False,
                     row.update({f"val_{name}_{k}": v
                                 for k, v in validate(ema.model, extra, device).items()})
                 logger.log(row)
+                if on_validate is not None:
+                    on_validate(row)
                 if metrics["psnr"] > best_psnr:
                     best_psnr = metrics["psnr"]
                     _save_state(out / "best.pt", _state(cfg, gen, ema, opt_g, scaler_g, disc,

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Evidence for `irsrgan adapt` (docs/RESULTS.md, section 10): for each out-of-domain set, the
+# first half of its frames (name order) is the user's camera folder: adapt the default model
+# on it for MINUTES (default 15; adapt calibrates the degradation on its training part and
+# holds out the last quarter to choose a checkpoint); the second half is never seen and
+# scores base vs adapted under the clean and thermal protocols and the calibrated one.
+#   bash scripts/adapt_evidence.sh [MINUTES] [SET...]   (SET: thermitage-dunr, raw16)
+# Writes runs/adapt-SET/ (halves, work folder, adapted model and card) and
+# reports/adapt-SET/sets.md.
+set -euo pipefail
+minutes=${1:-15}; shift || true
+sets=("$@"); [ ${#sets[@]} -gt 0 ] || sets=(thermitage-dunr raw16)
+D=../shared/data
+for set in "${sets[@]}"; do
+  case $set in
+    thermitage-dunr) src=$D/thermitage-dunr ;;
+    raw16) src=$D/flir-radiometric/raw16 ;;
+    *) echo "unknown set $set" >&2; exit 2 ;;
+  esac
+  out=runs/adapt-$set
+  rm -rf "$out/A" "$out/B"; mkdir -p "$out/A" "$out/B"
+  mapfile -t files < <(find "$src" -maxdepth 1 -type f \( -name '*.tif*' -o -name '*.png' \) | sort -V)
+  half=$(( ${#files[@]} / 2 ))
+  for f in "${files[@]:0:$half}"; do ln -s "$(realpath "$f")" "$out/A/"; done
+  for f in "${files[@]:$half}"; do ln -s "$(realpath "$f")" "$out/B/"; done
+  irsrgan adapt "$out/A" -o "$out/adapted.safetensors" --work "$out/work" \
+    --minutes "$minutes" --no-progress
+  irsrgan evaluate --data "$set-B=$out/B" --degradation bicubic --degradation thermal \
+    --degradation "$out/work/camera.yaml" --model irsrgan-faithful-x4 \
+    --model "$out/adapted.safetensors" --scale 4 --max-size 256 --no-lpips -q --grid 2 \
+    --out "reports/adapt-$set"
+done
