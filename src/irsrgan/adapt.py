@@ -191,15 +191,13 @@ def _scores(model, cfg: Config) -> Scores:
 
 
 def _elapsed_minutes(run: Path) -> float:
-    """Training minutes already spent in ``run`` (from its log), 0 for a new run."""
-    log = run / "log.csv"
-    if not (run / "last.pt").is_file() or not log.is_file():
+    """Training minutes already spent in ``run`` (its last checkpoint), 0 for a new run."""
+    state = run / "last.pt"
+    if not state.is_file():
         return 0.0
-    import csv
+    from .checkpoint import load_torch_file
 
-    with open(log, newline="") as fh:
-        times = [float(r["elapsed_s"]) for r in csv.DictReader(fh) if r.get("elapsed_s")]
-    return max(times, default=0.0) / 60.0
+    return float(load_torch_file(state).get("elapsed_s", 0.0)) / 60.0
 
 
 def adapt(inputs: Sequence[str | os.PathLike], output: str | os.PathLike, *,
@@ -318,7 +316,7 @@ def adapt(inputs: Sequence[str | os.PathLike], output: str | os.PathLike, *,
             chosen, best_gain = label, (g_cam + g_clean) / 2
     model, scores = candidates[chosen]
     adapted = chosen != "base"
-    spent_total = _elapsed_minutes(run) if (run / "log.csv").is_file() else 0.0
+    spent_total = _elapsed_minutes(run)
     provenance = {
         "recipe": "adapt", "adapted_from": base_name, "adapted": adapted, "chosen": chosen,
         "train_frames": len(train_frames), "held_out_frames": len(held_frames),
