@@ -120,3 +120,16 @@ def test_cli_refuses_bad_arguments(frames, tmp_path, capsys):
     assert ".safetensors" in capsys.readouterr().err
     assert main(["adapt", str(frames), "-o", str(tmp_path / "m.safetensors"),
                  "--minutes", "0"]) == 2
+
+
+def test_refuses_to_overwrite_the_base_or_use_a_foreign_work_folder(frames, tiny_base, tmp_path):
+    with pytest.raises(ConfigError, match="base model's own file"):
+        adapt([frames], tiny_base, base=str(tiny_base), minutes=0.01, progress=False,
+              say=lambda s: None)
+    mine = tmp_path / "photos"
+    (mine / "train").mkdir(parents=True)
+    (mine / "train" / "keep.png").write_bytes(b"x")
+    with pytest.raises(ConfigError, match="did not make"):
+        adapt([frames], tmp_path / "m.safetensors", base=str(tiny_base), work=mine,
+              minutes=0.01, progress=False, say=lambda s: None)
+    assert (mine / "train" / "keep.png").read_bytes() == b"x"

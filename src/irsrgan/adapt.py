@@ -232,7 +232,12 @@ def adapt(inputs: Sequence[str | os.PathLike], output: str | os.PathLike, *,
     if base_model.scale != scale:
         raise ConfigError(f"--from {base_name} is a x{base_model.scale} model, not x{scale}")
 
+    if output.resolve() == base_path.resolve():
+        raise ConfigError(f"-o {output} is the base model's own file; write elsewhere")
     work = Path(work) if work is not None else output.with_suffix(".adapt")
+    if work.is_dir() and any(work.iterdir()) and not (work / PLAN_FILE).is_file():
+        raise ConfigError(f"--work {work} is a non-empty folder that adapt did not make; "
+                          "give an empty or new one")
     work.mkdir(parents=True, exist_ok=True)
     plan = {"frames": [str(p) for p in frames], "held_out": [str(p) for p in held_frames],
             "base": str(base_path), "scale": scale, "seed": seed,
