@@ -5,6 +5,7 @@ previews a browser plays, and the limits (bytes, frame size, frames, seconds) re
 from __future__ import annotations
 
 import asyncio
+import io
 import threading
 from fractions import Fraction
 from pathlib import Path
@@ -13,25 +14,36 @@ import numpy as np
 import pytest
 import tifffile
 
-from .test_server import (  # noqa: F401 - the models fixture
+pytest.importorskip("fastapi", reason="the web extras are not installed: pip install '.[web]'")
+av = pytest.importorskip("av", reason="clips need PyAV: pip install '.[video]'")
+
+from irsrgan import server  # noqa: E402
+from irsrgan.checkpoint import load_model  # noqa: E402
+from irsrgan.errors import ConfigError  # noqa: E402
+from irsrgan.inference import Upscaler  # noqa: E402
+from irsrgan.sequences import ClipLimits, open_sequence, upscale_sequence  # noqa: E402
+from irsrgan.server import create_app  # noqa: E402
+
+from .conftest import require_shared_data  # noqa: E402
+from .test_sequences import count_decoded, make_clip  # noqa: E402
+from .test_server import (  # noqa: E402
     FINISHED,
     OVERLAP,
     TestClient,
     _config,
     _slow_loader,
+    _tiny,
     _wait,
-    models,
 )
 
-from irsrgan import server  # noqa: E402, I001
-from irsrgan.checkpoint import load_model  # noqa: E402
-from irsrgan.inference import Upscaler  # noqa: E402
-from irsrgan.sequences import ClipLimits, open_sequence, upscale_sequence  # noqa: E402
-from irsrgan.server import create_app  # noqa: E402
 
-from .test_sequences import count_decoded, make_clip  # noqa: E402
-
-av = pytest.importorskip("av")
+@pytest.fixture(scope="module")
+def models(tmp_path_factory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("models")
+    return {
+        "tiny-x2": _tiny(folder / "tiny-x2.safetensors", seed=1),
+        "tiny-psnr-x2": _tiny(folder / "tiny-psnr-x2.safetensors", seed=0),
+    }
 
 
 def _frames(n: int, h: int = 24, w: int = 32, dtype=np.uint8, seed: int = 0) -> list:
@@ -162,19 +174,11 @@ def test_tiff_stack_clip_comes_back_as_a_tiff_stack(models, tmp_path):
         assert done["output"]["filename"] == "stack_x2.tif"
         res = client.get(f"/api/jobs/{job['id']}/result")
         assert res.headers["content-type"] == "image/tiff"
-    pages = tifffile.imread(io_bytes(res.content))
+    pages = tifffile.imread(io.BytesIO(res.content))
     assert pages.shape == (3, 48, 64) and pages.dtype == np.uint16
 
 
-def io_bytes(data: bytes):
-    import io
-
-    return io.BytesIO(data)
-
-
 def test_flir_seq_clip_becomes_a_16bit_tiff_stack(models, tmp_path):
-    from .conftest import require_shared_data
-
     seq = require_shared_data("flir-sequences") / "SampleSEQ.seq"
     with open_sequence(seq) as reader:
         n = reader.info.frames
@@ -186,7 +190,7 @@ def test_flir_seq_clip_becomes_a_16bit_tiff_stack(models, tmp_path):
         done = _wait(client, job["id"], timeout=600)
         assert done["status"] == "done", done
         assert done["output"]["filename"] == "SampleSEQ_x2.tiff"
-        pages = tifffile.imread(io_bytes(client.get(f"/api/jobs/{job['id']}/result").content))
+        pages = tifffile.imread(io.BytesIO(client.get(f"/api/jobs/{job['id']}/result").content))
     assert pages.shape == (n, 2 * h, 2 * w) and pages.dtype == np.uint16
 
 
@@ -329,8 +333,6 @@ def test_limits_are_offered_and_the_config_checks_them(models):
     assert limits["max_clip_bytes"] == 256 * 1024 * 1024
     assert limits["max_clip_frames"] == 600 and limits["max_clip_seconds"] == 60
     assert limits["max_clip_pixels"] == 1280 * 1024
-    from irsrgan.errors import ConfigError
-
     with pytest.raises(ConfigError, match="max_clip_frames must be an integer >= 1, got 0"):
         _config(models, max_clip_frames=0)
     with pytest.raises(ConfigError, match="max_clip_seconds must be > 0"):
