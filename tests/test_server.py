@@ -552,7 +552,7 @@ def test_tile_override_reports_tiles(client, models):
     assert job["tile"] == 24
     job = _wait(client, job["id"])
     # cores of 24 - 2 * 4 = 16 LR px: ceil(40 / 16) * ceil(56 / 16) = 3 * 4 tiles
-    assert job["progress"] == {"done": 12, "total": 12, "fraction": 1.0}
+    assert job["progress"] == {"done": 12, "total": 12, "fraction": 1.0, "unit": "tiles"}
     res = client.get(f"/api/jobs/{job['id']}/result?keep=true")
     np.testing.assert_array_equal(decode_image(res.content).pixels,
                                   _library(models["tiny-x2"], data, tile=24).pixels)
@@ -608,7 +608,7 @@ def test_two_jobs_progress_independently_and_cancel_stops_one(models):
         assert stopped_at < 24
         jb = _wait(client, b["id"])
         assert jb["status"] == "done" and jb["progress"] == {"done": 24, "total": 24,
-                                                             "fraction": 1.0}
+                                                             "fraction": 1.0, "unit": "tiles"}
         time.sleep(0.1)
         assert client.get(f"/api/jobs/{a['id']}").json()["progress"]["done"] == stopped_at
         r = client.get(f"/api/jobs/{a['id']}/result")
