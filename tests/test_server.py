@@ -707,6 +707,11 @@ def test_serve_command(models, monkeypatch, capsys):
     assert app.state.default_model == "other-x4" and app.state.config.max_pixels == 1000
     assert "127.0.0.1" in app.state.config.allowed_hosts
     assert "http://127.0.0.1:8123/" in capsys.readouterr().err
+    main(["serve", "--model", str(models["other-x4"]), "--max-clip-mb", "0.5",
+          "--max-clip-frames", "7", "--max-clip-seconds", "2.5", "--max-clip-pixels", "999"])
+    c = seen["app"].state.config
+    assert (c.max_clip_bytes, c.max_clip_frames, c.max_clip_seconds, c.max_clip_pixels) == (
+        512 * 1024, 7, 2.5, 999)
     main(["serve", "--model", str(models["other-x4"]), "--host", "0.0.0.0"])
     assert seen["app"].state.config.allowed_hosts is None
     assert "no authentication" in capsys.readouterr().err
