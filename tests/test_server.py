@@ -221,7 +221,7 @@ def test_page_is_self_contained(client):
     assert client.get("/static/../server.py").status_code == 404
     paths = client.get("/openapi.json").json()["paths"]
     assert {"/api/health", "/api/models", "/api/upscale", "/api/jobs", "/api/jobs/{job_id}",
-            "/api/jobs/{job_id}/result", "/api/jobs/{job_id}/preview"} <= set(paths)
+            "/api/jobs/{job_id}/result", "/api/jobs/{job_id}/preview", "/api/clips"} <= set(paths)
     assert set(paths["/api/jobs/{job_id}"]) == {"get", "delete"}
     assert client.get("/docs").status_code == 200
 
@@ -389,6 +389,25 @@ def test_8bit_preview_shows_the_files_pixels(client, range_mode):
     assert prev.dtype == out.dtype == np.uint8 and prev.shape == out.shape == (48, 64)
     assert np.abs(prev.astype(int) - out.astype(int)).max() <= 1
     assert out.min() < 70 and out.max() > 110  # not stretched to 0..255
+
+
+def test_page_footnote_and_docs_say_what_the_previews_do(client):
+    """The page's footnote and docs/WEB.md describe the previews as the code makes them (the
+    two tests above check the code): 8-bit as stored, 16-bit/float stretched by percentiles."""
+    from irsrgan.sequences import preview
+
+    def words(text: str) -> str:
+        return " ".join(text.split())
+
+    page = words(client.get("/").text)
+    docs = words((Path(__file__).parents[1] / "docs" / "WEB.md").read_text())
+    assert server.PREVIEW_PERCENTILES == preview.PREVIEW_PERCENTILES == (0.5, 99.5)
+    for text in (page, docs):
+        assert "an 8-bit input is shown as stored" in text
+        assert "16-bit or float input stretched linearly between its 0.5 and 99.5 percentiles" \
+            in text.replace("input is stretched", "input stretched")
+        assert "first frame" in text  # clips: one stretch, from the first frame
+    assert "display-stretched and coloured" not in page  # the old, wrong footnote
 
 
 def test_file_type_is_decided_by_content_not_name(client):

@@ -100,7 +100,8 @@ PREVIEW_PERCENTILES = (0.5, 99.5)  # display stretch of 16-bit and float images
 MAX_TILE = 8192
 _PAIR_NAME = re.compile(r"^(?P<base>.+)-psnr-(?P<scale>x\d+)$")
 _CSP = (
-    "default-src 'self'; img-src 'self' blob: data:; style-src 'self'; script-src 'self'; "
+    "default-src 'self'; img-src 'self' blob: data:; media-src 'self' blob:; style-src 'self'; "
+    "script-src 'self'; "
     "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
     "form-action 'self'"
 )
