@@ -166,14 +166,18 @@ def test_tiff_stack_clip_comes_back_as_a_tiff_stack(models, tmp_path):
     src = tmp_path / "stack.tif"
     tifffile.imwrite(src, np.stack(_frames(3, dtype=np.uint16, seed=4)),
                      photometric="minisblack")
-    with TestClient(create_app(_config(models))) as client:
+    app = create_app(_config(models))
+    with TestClient(app) as client:
         job = _post_clip(client, src, model="tiny-x2").json()
         assert job["input"]["kind"] == "tiff" and job["input"]["frames"] == 3
         done = _wait(client, job["id"])
         assert done["status"] == "done", done
         assert done["output"]["filename"] == "stack_x2.tif"
-        res = client.get(f"/api/jobs/{job['id']}/result")
+        folder = app.state.manager.get(job["id"]).folder
+        res = client.get(f"/api/jobs/{job['id']}/result?keep=true")
         assert res.headers["content-type"] == "image/tiff"
+        assert folder.is_dir() and client.get(f"/api/jobs/{job['id']}").status_code == 200
+    assert not folder.exists()  # kept until shutdown, then removed
     pages = tifffile.imread(io.BytesIO(res.content))
     assert pages.shape == (3, 48, 64) and pages.dtype == np.uint16
 
@@ -305,6 +309,29 @@ def test_clip_upload_without_content_length_is_counted_and_cut(tmp_path):
     sent = run(10)  # 400 kB: stopped at the 5th chunk (200 kB > 165.5 kB)
     assert sent[0]["status"] == 413 and len(received) == 4
     assert b"the limit is 100000 bytes" in sent[1]["body"]
+
+
+def test_a_chunked_clip_upload_over_the_limit_is_refused_by_the_app(models, tmp_path):
+    """No Content-Length: the bytes are counted while the form is parsed; 413, no job."""
+    boundary = "xyzzy"
+    head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"clip\"; "
+            f"filename=\"c.mkv\"\r\nContent-Type: application/octet-stream\r\n\r\n").encode()
+    tail = f"\r\n--{boundary}--\r\n".encode()
+
+    def body():
+        yield head
+        for _ in range(40):
+            yield b"\0" * 4096
+        yield tail
+
+    app = create_app(_config(models, max_clip_bytes=50_000))
+    with TestClient(app) as client:
+        r = client.post("/api/clips", content=body(),
+                        headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+        assert "content-length" not in {k.lower() for k in r.request.headers}
+        assert r.status_code == 413, r.text
+        assert "the limit is 50000 bytes" in r.json()["detail"]
+        assert app.state.manager.jobs == {}
 
 
 # --------------------------------------------------------------------------- jobs

@@ -1352,7 +1352,8 @@ def create_app(
             raise HTTPException(422, f"{name}: file is empty")
         if sniff_format(data) is None:
             raise HTTPException(
-                415, f"{name}: not a PNG, TIFF, JPEG or BMP file (checked by content, not name)"
+                415, f"{name}: not a PNG, TIFF, JPEG or BMP file (checked by content, not name); "
+                     "clips (video, FLIR SEQ/CSQ) go to POST /api/clips"
             )
         try:
             decoded = await run_in_threadpool(
