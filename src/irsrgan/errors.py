@@ -26,3 +26,14 @@ class ConfigError(IrsrganError, ValueError):
 
 class WeightsMissingError(IrsrganError, FileNotFoundError):
     """Pretrained backbone weights (VGG, AlexNet) are not available offline."""
+
+
+class SequenceTooLongError(ImageTooLargeError):
+    """A sequence has more frames or lasts longer than the caller allows (checked from the
+    container's header, else while reading, before decoding past the limit).
+
+    ``limit`` names what was exceeded: ``"frames"`` or ``"seconds"``."""
+
+    def __init__(self, message: str, limit: str) -> None:
+        super().__init__(message)
+        self.limit = limit
