@@ -146,7 +146,7 @@ class AdaptResult:
 
 def _config(base_model, *, work: Path, camera: str, patch: int, batch_size: int, seed: int,
             minutes: float, n_train: int, lr: float, threads: int | None,
-            val_max_size: int | None, base_source: str) -> Config:
+            val_max_size: int | None, base_source: str, camera_weight: float) -> Config:
     cfg = dict(base_model.config)
     for key in ("scale", "in_channels", "out_channels"):
         cfg.pop(key, None)
@@ -160,8 +160,8 @@ def _config(base_model, *, work: Path, camera: str, patch: int, batch_size: int,
         data=DataConfig(
             train=str(work / "train"), val=held, patch_size=patch,
             batch_size=min(batch_size, n_train * repeat),
-            degradation={"mix": [{"preset": camera, "weight": CAMERA_WEIGHT},
-                                 {"preset": "bicubic", "weight": 1 - CAMERA_WEIGHT}]},
+            degradation={"mix": [{"preset": camera, "weight": camera_weight},
+                                 {"preset": "bicubic", "weight": 1 - camera_weight}]},
             val_degradation="bicubic", val_limit=None, val_max_size=val_max_size,
             num_workers=0, in_memory=True, repeat=repeat,
             extra_val={"camera": {"path": held, "degradation": camera}},
@@ -204,7 +204,8 @@ def adapt(inputs: Sequence[str | os.PathLike], output: str | os.PathLike, *,
           scale: int = 4, minutes: float = 15.0, base: str | None = None,
           preset: str | os.PathLike | None = None, held_out: float = 0.25,
           work: str | os.PathLike | None = None, seed: int = 0, batch_size: int = 8,
-          lr: float = 1e-4, threads: int | None = None, val_max_size: int | None = 256,
+          lr: float = 1e-4, camera_weight: float = CAMERA_WEIGHT,
+          threads: int | None = None, val_max_size: int | None = 256,
           progress: bool = True, say: Callable[[str], None] = print) -> AdaptResult:
     """Adapt ``base`` (default: :data:`DEFAULT_BASE` for ``scale``) to the camera of the
     frames under ``inputs`` for ``minutes``; write ``output`` and its card. Rerunning with the
@@ -217,6 +218,8 @@ def adapt(inputs: Sequence[str | os.PathLike], output: str | os.PathLike, *,
         raise ConfigError(f"-o {output}: the adapted model is a .safetensors file")
     if minutes <= 0:
         raise ConfigError(f"--minutes must be positive, got {minutes}")
+    if not 0 < camera_weight < 1:
+        raise ConfigError(f"--camera-weight must be between 0 and 1, got {camera_weight}")
     frames, sides, skipped = readable_frames(collect_frames(inputs))
     for line in skipped:
         say(f"skipped {line}")
@@ -241,7 +244,7 @@ def adapt(inputs: Sequence[str | os.PathLike], output: str | os.PathLike, *,
     work.mkdir(parents=True, exist_ok=True)
     plan = {"frames": [str(p) for p in frames], "held_out": [str(p) for p in held_frames],
             "base": str(base_path), "scale": scale, "seed": seed,
-            "preset": str(preset) if preset else None}
+            "preset": str(preset) if preset else None, "camera_weight": camera_weight}
     plan_path = work / PLAN_FILE
     run = work / "run"
     if plan_path.is_file() and (run / "last.pt").is_file():
@@ -271,7 +274,8 @@ def adapt(inputs: Sequence[str | os.PathLike], output: str | os.PathLike, *,
     left = minutes - spent
     cfg = _config(base_model, work=work, camera=camera, patch=patch, batch_size=batch_size,
                   seed=seed, minutes=max(left, 1e-3), n_train=len(train_frames), lr=lr,
-                  threads=threads, val_max_size=val_max_size, base_source=str(base_path))
+                  threads=threads, val_max_size=val_max_size, base_source=str(base_path),
+                  camera_weight=camera_weight)
 
     scores_path = work / "base_scores.json"
     if scores_path.is_file():
@@ -339,7 +343,8 @@ def adapt(inputs: Sequence[str | os.PathLike], output: str | os.PathLike, *,
     save_model(model, output, provenance=provenance)
     card = output.with_suffix(".md")
     card.write_text(_card(output, base_name, len(train_frames), len(held_frames), calibration,
-                          base_scores, scores, adapted, chosen, steps, spent_total, camera))
+                          base_scores, scores, adapted, chosen, steps, spent_total, camera,
+                          camera_weight))
     if adapted:
         g_cam, g_clean = scores.gain_over(base_scores)
         say(f"adapted ({chosen} checkpoint): held-out {g_clean:+.2f} dB clean, "
@@ -365,7 +370,7 @@ def _last_step(run: Path) -> int:
 
 def _card(output: Path, base: str, n_train: int, n_held: int, calibration: dict,
           base_scores: Scores, scores: Scores, adapted: bool, chosen: str, steps: int,
-          minutes: float, camera: str) -> str:
+          minutes: float, camera: str, camera_weight: float) -> str:
     def row(name: str, s: Scores) -> str:
         return (f"| {name} | {s.clean:.2f} ({s.clean - s.clean_bicubic:+.2f}) | "
                 f"{s.camera:.2f} ({s.camera - s.camera_bicubic:+.2f}) |")
@@ -381,8 +386,8 @@ def _card(output: Path, base: str, n_train: int, n_held: int, calibration: dict,
         f"# {output.stem}", "",
         f"A camera-adapted model made by `irsrgan adapt` from `{base}`.", "",
         f"- Frames: {n_train} trained on, {n_held} held out (the last ones in name order).",
-        f"- Training: {steps} steps, {minutes:.1f} min; LR made {CAMERA_WEIGHT:.0%} by the "
-        f"calibrated preset (`{camera}`) and {1 - CAMERA_WEIGHT:.0%} by clean antialiased "
+        f"- Training: {steps} steps, {minutes:.1f} min; LR made {camera_weight:.0%} by the "
+        f"calibrated preset (`{camera}`) and {1 - camera_weight:.0%} by clean antialiased "
         "bicubic.",
         f"- Calibration (10th / 50th / 90th percentile over frames): "
         f"`{json.dumps(measured)}`", "",

@@ -34,6 +34,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--preset", default=None, metavar="CAMERA.yaml",
                    help="a degradation preset (from `irsrgan calibrate`); default: calibrate "
                    "on the training frames")
+    p.add_argument("--camera-weight", type=float, default=0.5,
+                   help="share of training LR made by the camera's degradation, the rest by "
+                   "clean bicubic (default 0.5; lower keeps more of the base's clean "
+                   "sharpness)")
     p.add_argument("--held-out", type=float, default=0.25,
                    help="share of the frames (the last in name order) kept to check the "
                    "model (default 0.25)")
@@ -51,5 +55,6 @@ def run(args: argparse.Namespace) -> int:
     result = adapt(args.inputs, args.output, scale=args.scale, minutes=args.minutes,
                    base=args.base, preset=args.preset, held_out=args.held_out, work=args.work,
                    seed=args.seed, batch_size=args.batch_size, lr=args.lr,
+                   camera_weight=args.camera_weight,
                    threads=args.threads, progress=not args.no_progress)
     return 0 if result.output.is_file() else 1
