@@ -249,7 +249,7 @@ def build_catalog(config: ServerConfig) -> tuple[dict[str, ModelInfo], str]:
         for name, path in bundled_models().items():
             try:
                 catalog[name] = _info_from_file(name, path, "bundled")
-            except (CheckpointError, OSError, ValueError, KeyError) as exc:
+            except (CheckpointError, OSError) as exc:
                 log.warning("bundled model %s cannot be read, not offered: %s", name, exc)
     given: list[str] = []
     bundled = bundled_models()
@@ -717,7 +717,7 @@ class JobManager:
             with self._lock:
                 job.error_kind = "internal"
                 self._finish(job, "failed", f"model {job.model_id} cannot be loaded: {exc}")
-        except (IrsrganError, ValueError) as exc:
+        except IrsrganError as exc:
             with self._lock:
                 job.error_kind = "input"
                 self._finish(job, "failed", str(exc))
@@ -1031,10 +1031,7 @@ def create_app(
         CheckpointError: a model file cannot be read.
     """
     config = config or ServerConfig()
-    try:
-        device = pick_device(config.device)
-    except ValueError as exc:
-        raise ConfigError(f"device: {exc}") from None
+    device = pick_device(config.device)
     catalog, default_model = build_catalog(config)
     cache = ModelCache(catalog, config, loader or (lambda path: load_model(path)))
     manager = JobManager(cache, config)

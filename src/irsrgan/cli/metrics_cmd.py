@@ -180,7 +180,7 @@ def run(args: argparse.Namespace) -> int:
             sr_img, hr_img, unit = in_common_units(sr_img, hr_img)
             values = metrics.evaluate_pair(sr_img, hr_img, crop_border=args.crop,
                                            lpips_fn=lpips_fn)
-        except (ImageError, ValueError) as exc:  # one bad pair: reported, the rest go on
+        except IrsrganError as exc:  # one bad pair: reported, the rest go on
             failed.append((name, str(exc)))
             continue
         except MemoryError:
