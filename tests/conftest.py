@@ -11,6 +11,12 @@ from irsrgan.image import Image, write_image
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 
+#: What "the same" means for each kind of number the tests compare, in one table.
+TOL = {
+    # one PSNR reached along two paths (validation, evaluate, metrics; a tiled and a whole run)
+    "psnr_db": 1e-6,
+}
+
 
 @pytest.fixture(autouse=True)
 def _threads():

@@ -54,8 +54,8 @@ def load_backbone_features(
             raise WeightsMissingError(
                 f"ImageNet weights for {name} not found: looked for {path}"
                 + ("" if weights is not None else " (torchvision's cache, under TORCH_HOME)")
-                + ". Nothing is downloaded at run time: copy the file there, pass an explicit "
-                "path, or choose a loss/metric that needs no ImageNet weights."
+                + ".", "Nothing is downloaded at run time: copy the file there, pass an "
+                "explicit path, or choose a loss/metric that needs no ImageNet weights."
             )
     features = _build_features(name)
     if pretrained:

@@ -36,12 +36,18 @@ DeviceName = Literal["auto", "cpu", "cuda", "mps"]
 ProgressFn = Callable[[int, int], None]
 
 
-def pick_device(device: str | torch.device | None = "auto") -> torch.device:
-    """``auto`` picks CUDA, then MPS, then CPU."""
+def pick_device(
+    device: str | torch.device | None = "auto", *, local_rank: int | None = None
+) -> torch.device:
+    """``auto`` picks CUDA, then MPS, then CPU. ``local_rank`` (one of several processes under
+    ``torchrun``): ``auto`` takes that process's GPU, ``cuda:local_rank``, and never MPS
+    (the processes then talk through gloo, on the CPU)."""
     if device is None or str(device) == "auto":
         if torch.cuda.is_available():
-            return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return torch.device("cuda", local_rank) if local_rank is not None else (
+                torch.device("cuda"))
+        if local_rank is None and getattr(torch.backends, "mps", None) and (
+                torch.backends.mps.is_available()):
             return torch.device("mps")
         return torch.device("cpu")
     try:

@@ -59,7 +59,9 @@ from .consistency import consistent_image
 from .denoise import default_strength, parse_strength, strength_for
 from .errors import CheckpointError, ConfigError, ImageError, ImageTooLargeError, IrsrganError
 from .image import (
+    BT601_LUMA,
     Image,
+    RangeMode,
     ValueMap,
     decode_image,
     encode_image,
@@ -74,7 +76,6 @@ from .radiometry import UNIT_SYMBOLS, Units, image_in_units
 
 log = logging.getLogger(__name__)
 
-RangeMode = Literal["auto", "dtype", "stretch"]
 JobStatus = Literal["queued", "running", "cancelling", "done", "failed", "cancelled"]
 
 MEDIA_TYPES = {"png": "image/png", "tiff": "image/tiff", "jpeg": "image/jpeg", "bmp": "image/bmp"}
@@ -801,7 +802,7 @@ def gray_values(data: bytes) -> tuple[np.ndarray, int, int]:
     img = decode_image(data, "result")
     chans = img.channels().astype(np.float32)
     gray = chans[0] if chans.shape[0] < 3 else (
-        0.299 * chans[0] + 0.587 * chans[1] + 0.114 * chans[2])
+        BT601_LUMA[0] * chans[0] + BT601_LUMA[1] * chans[1] + BT601_LUMA[2] * chans[2])
     return np.ascontiguousarray(gray, dtype="<f4"), img.width, img.height
 
 
@@ -814,7 +815,7 @@ def _drop_data(job: Job) -> None:
 def _gray(x: torch.Tensor) -> torch.Tensor:
     """``(1, C, H, W)`` -> ``(1, 1, H, W)``: BT.601 luma for colour, the first channel else."""
     if x.shape[1] >= 3:
-        w = x.new_tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)
+        w = x.new_tensor(BT601_LUMA).view(1, 3, 1, 1)
         return (x[:, :3] * w).sum(1, keepdim=True)
     return x[:, :1]
 

@@ -32,7 +32,7 @@ from torch.utils.data import DataLoader, Sampler
 from .checkpoint import load_model, save_model
 from .config import Config, ScheduleConfig
 from .errors import CheckpointError, ConfigError
-from .inference import Upscaler
+from .inference import Upscaler, pick_device
 from .models import create_model
 
 log = logging.getLogger(__name__)
@@ -155,14 +155,6 @@ def init_distributed(device: torch.device) -> Dist:
     return Dist(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", 0)))
 
 
-def _device(d: Dist) -> torch.device:
-    if torch.cuda.is_available():
-        return torch.device("cuda", d.local_rank)
-    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available() and d.world == 1:
-        return torch.device("mps")
-    return torch.device("cpu")
-
-
 def build_generator(cfg: Config) -> nn.Module:
     m = cfg.model
     kwargs = dict(m.kwargs)
@@ -258,7 +250,7 @@ def train(cfg: Config, out_dir: str | os.PathLike, *, resume: bool = False,
 
     out = Path(out_dir)
     d = init_distributed(torch.device("cuda" if torch.cuda.is_available() else "cpu"))
-    device = _device(d)
+    device = pick_device("auto", local_rank=d.local_rank if d.world > 1 else None)
     if cfg.train.threads:
         torch.set_num_threads(cfg.train.threads)
     if d.main:
@@ -482,10 +474,13 @@ def _provenance(cfg: Config, step: int, metrics: dict, elapsed: float | None = N
 
 @torch.no_grad()
 def validate(model: nn.Module, val_set, device: torch.device) -> dict[str, float]:
-    """Mean PSNR/SSIM (border = scale) of ``model`` and of bicubic on the validation set."""
+    """Mean PSNR/SSIM (border = scale) of ``model`` and of bicubic on the validation set,
+    scored by :func:`irsrgan.metrics.score` on each image's bit-depth scale, as ``irsrgan
+    evaluate`` and ``irsrgan metrics`` score (for 16-bit frames the model space is a
+    per-image stretch; the scores are not)."""
     from torch.nn import functional as F
 
-    from .metrics import psnr, ssim
+    from .metrics import score
 
     was_training = model.training
     upscaler = Upscaler(model, device=device, tile=0, overlap=8, channels_last=False)
@@ -496,9 +491,11 @@ def validate(model: nn.Module, val_set, device: torch.device) -> dict[str, float
         lr, hr = item["lr"][None], item["hr"][None]
         sr = upscaler.upscale(lr).clamp(0, 1)
         bic = F.interpolate(lr, scale_factor=s, mode="bicubic", align_corners=False).clamp(0, 1)
-        sums["psnr"] += float(psnr(sr, hr, crop_border=s).mean())
-        sums["ssim"] += float(ssim(sr, hr, crop_border=s).mean())
-        sums["bicubic_psnr"] += float(psnr(bic, hr, crop_border=s).mean())
+        maps = dict(value_map=val_set.value_maps[i], scale_map=val_set.scale_maps[i])
+        scores = score(sr, hr, crop_border=s, **maps)
+        sums["psnr"] += float(scores["psnr"].mean())
+        sums["ssim"] += float(scores["ssim"].mean())
+        sums["bicubic_psnr"] += float(score(bic, hr, crop_border=s, **maps)["psnr"].mean())
     model.train(was_training)
     n = max(1, len(val_set))
     return {k: v / n for k, v in sums.items()}
