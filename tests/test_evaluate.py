@@ -414,3 +414,19 @@ def test_denoise_methods_equal_their_ends(tmp_path, models, data):
         assert 0.0 <= float(rows[(name, "denoise@auto")]["strength"]) <= 1.0
     with pytest.raises(ev.ConfigError, match="names no robust partner"):
         ev.evaluate([models["A"]], root, tmp_path / "r2", lpips="off", denoise=["auto"])
+
+
+def test_html_report_reads_as_prose_not_python(tmp_path, models, data):
+    """No Python ``None`` and no raw JSON in index.html: unknown settings are said in words,
+    provenance is one readable line per entry."""
+    root, _ = data
+    summary = ev.evaluate([models["A"]], root, tmp_path / "report", scale=S, grid=0,
+                          lpips="off")
+    assert summary["settings"]["max_size"] is None and summary["settings"]["tile"] is None
+    text = (tmp_path / "report" / "index.html").read_text("utf-8")
+    cells = re.sub(r"(<[^>]+>)+", "|", text)  # the text between tags
+    assert not re.search(r"\bNone\b", cells)
+    assert "{&quot;" not in text and '{"' not in text  # no json.dumps of a dict
+    assert "|max size|whole frames|" in cells and "|limit|none: every image|" in cells
+    assert "|tile|chosen from free memory|" in cells
+    assert "|arch|: compact" in cells and "recipe = unit-test-A" in cells

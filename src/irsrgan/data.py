@@ -166,7 +166,11 @@ def _image_size(path: Path) -> tuple[int, int] | None:
 def _find_images(root: str | os.PathLike, what: str) -> tuple[Path, list[Path]]:
     root = Path(root)
     if not root.exists():
-        raise ConfigError(f"{what} {root} does not exist")
+        where = "" if root.is_absolute() else (
+            f" (a relative path is taken from the working directory {Path.cwd()}, so this is "
+            f"{Path.cwd() / root}; run from the folder it is relative to, or give an absolute "
+            "path)")
+        raise ConfigError(f"{what} {root} does not exist{where}")
     paths = list_images(root)
     if not paths:
         raise ConfigError(f"{what} {root} holds no PNG, TIFF, JPEG or BMP images")

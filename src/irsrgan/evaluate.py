@@ -834,14 +834,18 @@ def write_html(summary: dict, rows: list[dict], path: Path) -> None:
     files = summary["files"]
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>irsrgan evaluate: "
              f"{esc(str(s['data']))}</title><style>{_CSS}</style></head><body>",
-             f"<h1>irsrgan evaluate — x{s['scale']}, {esc(str(s['degradation']))}</h1>"]
+             f"<h1>irsrgan evaluate — x{s['scale']}, "
+             f"{esc(str(s['degradation'] or 'paired LR'))}</h1>"]
     kv = [
         ("data", s["data"]), ("images", s["n_images"]), ("scale", s["scale"]),
         ("LR", f"paired LR folder {s['paired_lr']}" if s["paired_lr"]
          else f"degradation preset {s['degradation']}, seed {s['seed']}"),
-        ("max size", s["max_size"]), ("limit", s["limit"]),
+        ("max size", f"{s['max_size']} px a side" if s["max_size"] else "whole frames"),
+        ("limit", s["limit"] if s["limit"] else "none: every image"),
         ("border cropped", f"{s['crop_border']} px"), ("device", s["device"]),
-        ("tile", s["tile"]), ("backend", s["backend"]),
+        ("tile", f"{s['tile']} px" if s["tile"] else
+         "none: whole images" if s["tile"] == 0 else "chosen from free memory"),
+        ("backend", s["backend"] or "none: bicubic only"),
         ("self-ensemble", "8 flips/rotations" if s.get("ensemble") else "off"),
         ("metrics", s["convention"]),
         ("elapsed", f"{summary['elapsed_s']:.1f} s"),
@@ -903,8 +907,7 @@ def write_html(summary: dict, rows: list[dict], path: Path) -> None:
     prov_rows = []
     for label, info in summary["methods"].items():
         prov = {k: v for k, v in info.items() if k not in ("kind", "alpha")}
-        prov_rows.append([esc(label), esc(info["kind"]),
-                          f"<code>{esc(json.dumps(prov, sort_keys=True))}</code>"])
+        prov_rows.append([esc(label), esc(info["kind"]), _describe_html(prov)])
     parts.append("<h2>Methods and provenance</h2>" + _table(
         ["method", "kind", "provenance"], prov_rows, "kv"))
     labels = list(means)
@@ -917,6 +920,26 @@ def write_html(summary: dict, rows: list[dict], path: Path) -> None:
     parts.append(f"<p>Data: <a href='{esc(files['per_image'])}'>per-image values (CSV)</a>, "
                  f"<a href='{esc(files['summary'])}'>summary (JSON)</a>.</p></body></html>")
     atomic_write_bytes(path, "\n".join(parts).encode("utf-8"))
+
+
+def _describe(value: Any) -> str:
+    """A provenance value as short text: ``key = value`` pairs, nested ones in parentheses;
+    what is not known (``None``) left out."""
+    if isinstance(value, dict):
+        return ", ".join(f"{k} = {_describe(v)}" if not isinstance(v, dict) else
+                         f"{k} ({_describe(v)})" for k, v in value.items() if v is not None)
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_describe(v) for v in value)
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return str(value)
+
+
+def _describe_html(prov: dict) -> str:
+    """One line per known provenance entry (``None`` left out), ``-`` when none is known."""
+    lines = [f"<b>{html.escape(str(k))}</b>: {html.escape(_describe(v))}"
+             for k, v in prov.items() if v is not None and v != {}]
+    return "<br>".join(lines) or "-"
 
 
 def write_report(summary: dict, rows: list[dict], out: Path) -> dict:

@@ -58,6 +58,18 @@ def lr_at(step: int, base_lr: float, cfg: ScheduleConfig, total_steps: int,
     return cfg.min_lr + 0.5 * (base_lr - cfg.min_lr) * (1 + math.cos(math.pi * progress))
 
 
+def schedule_warning(cfg: Config) -> str | None:
+    """A warning when the warm-up does not end within the run (the run would end before its
+    learning rate reaches ``train.lr``), else ``None``."""
+    warmup, steps = cfg.train.schedule.warmup_steps, cfg.train.steps
+    if warmup <= steps:
+        return None
+    final = lr_at(steps - 1, cfg.train.lr, cfg.train.schedule, steps)
+    return (f"train.schedule.warmup_steps {warmup} is longer than the run (train.steps "
+            f"{steps}): the learning rate only climbs to {final:.2g} of train.lr "
+            f"{cfg.train.lr:.2g}; shorten the warm-up or train longer")
+
+
 class EMA:
     """Exponential moving average of a model's weights: ``ema = d * ema + (1 - d) * param``.
 
@@ -243,12 +255,15 @@ def _unwrap(model: nn.Module) -> nn.Module:
 def train(cfg: Config, out_dir: str | os.PathLike, *, resume: bool = False,
           progress: bool = True) -> dict[str, Any]:
     """Run one stage of ``cfg`` into ``out_dir``. Returns the final summary (steps, best PSNR,
-    time)."""
+    time, and this process's ``rank``: 0 alone, or the torchrun rank)."""
     from tqdm import tqdm
 
     from .losses import build_generator_loss, gan_loss_d
 
     out = Path(out_dir)
+    warning = schedule_warning(cfg)
+    if warning:
+        log.warning(warning)
     d = init_distributed(torch.device("cuda" if torch.cuda.is_available() else "cpu"))
     device = pick_device("auto", local_rank=d.local_rank if d.world > 1 else None)
     if cfg.train.threads:
@@ -443,7 +458,8 @@ def train(cfg: Config, out_dir: str | os.PathLike, *, resume: bool = False,
                    provenance=_provenance(cfg, step, summary.get("val", {}), elapsed))
     logger.close()
     summary.update(steps=step, best_psnr=best_psnr, elapsed_s=elapsed, stop=stop_reason,
-                   data_wait_share=wait_time / max(1e-9, wait_time + compute_time))
+                   data_wait_share=wait_time / max(1e-9, wait_time + compute_time),
+                   rank=d.rank)
     return summary
 
 
