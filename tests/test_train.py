@@ -19,6 +19,8 @@ from irsrgan.image import Image, write_image
 from irsrgan.models import create_model
 from irsrgan.train import EMA, GlobalBatchSampler, frozen_batchnorm_stats, lr_at, train
 
+from .conftest import TOL
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -208,11 +210,11 @@ def test_resume_equals_continuous(tmp_path, hr_folder, monkeypatch):
     a = load_file(tmp_path / "continuous" / "model.safetensors")
     b = load_file(tmp_path / "stopped" / "model.safetensors")
     for k in a:
-        torch.testing.assert_close(a[k], b[k], rtol=0, atol=1e-6)
+        torch.testing.assert_close(a[k], b[k], rtol=0, atol=TOL["resume"])
     sa = torch.load(tmp_path / "continuous" / "last.pt", weights_only=True)["generator"]
     sb = torch.load(tmp_path / "stopped" / "last.pt", weights_only=True)["generator"]
     for k in sa:
-        torch.testing.assert_close(sa[k], sb[k], rtol=0, atol=1e-6)
+        torch.testing.assert_close(sa[k], sb[k], rtol=0, atol=TOL["resume"])
 
 
 def test_resume_without_checkpoint_is_a_clear_error(tmp_path, hr_folder):
@@ -238,7 +240,7 @@ def test_ddp_two_processes_equal_one(tmp_path, hr_folder):
     a = load_file(tmp_path / "single" / "model.safetensors")
     b = load_file(tmp_path / "ddp" / "model.safetensors")
     for k in a:
-        torch.testing.assert_close(a[k], b[k], rtol=0, atol=1e-5)
+        torch.testing.assert_close(a[k], b[k], rtol=0, atol=TOL["ddp"])
 
 
 def test_resume_after_a_kill_does_not_repeat_log_rows(tmp_path, hr_folder, monkeypatch):

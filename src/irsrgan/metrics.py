@@ -296,10 +296,10 @@ def score(
         >>> from irsrgan.image import ValueMap
         >>> hr = torch.zeros(1, 1, 16, 16); sr = hr + 100 / 65535
         >>> score(sr, hr)["psnr"]  # already on the 16-bit scale: 100 counts off
-        tensor([56.3276], dtype=torch.float64)
+        tensor([56.3295], dtype=torch.float64)
         >>> stretch, full = ValueMap(1000.0, 1000.0), ValueMap(0.0, 65535.0)
         >>> score(hr + 0.1, hr, value_map=stretch, scale_map=full)["psnr"]  # the same 100
-        tensor([56.3276], dtype=torch.float64)
+        tensor([56.3295], dtype=torch.float64)
     """
     if (value_map is None) != (scale_map is None):
         raise ConfigError("score: give value_map and scale_map together, or neither")
