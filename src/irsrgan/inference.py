@@ -44,10 +44,9 @@ def pick_device(
     (the processes then talk through gloo, on the CPU)."""
     if device is None or str(device) == "auto":
         if torch.cuda.is_available():
-            return torch.device("cuda", local_rank) if local_rank is not None else (
-                torch.device("cuda"))
-        if local_rank is None and getattr(torch.backends, "mps", None) and (
-                torch.backends.mps.is_available()):
+            return torch.device("cuda") if local_rank is None else torch.device("cuda", local_rank)
+        mps = getattr(torch.backends, "mps", None)
+        if local_rank is None and mps and mps.is_available():
             return torch.device("mps")
         return torch.device("cpu")
     try:
