@@ -1,6 +1,7 @@
 """Image quality metrics: PSNR, SSIM, LPIPS, LPIPS-I and a referenced variant, high-frequency
 energy ratio, radiometric error in native units, flicker of sequences (:class:`FlickerMeter`),
-and :func:`evaluate_pair`.
+:func:`score` (PSNR/SSIM on the bit-depth scale: the one scorer of training's validation,
+``irsrgan evaluate`` and ``irsrgan metrics``) and :func:`evaluate_pair`.
 
 Every metric is a pure function over tensors ``(B, C, H, W)`` that returns one value per image,
 shape ``(B,)``, computed in float64 (float32 on devices without float64). :class:`LPIPS` is the
@@ -893,7 +894,7 @@ def evaluate_pair(
     lpips_fn: LpipsLike | None = None,
     pixel_scale: float = LPIPS_I_PIXEL_SCALE,
 ) -> dict[str, float]:
-    """Every metric of one SR/HR pair (the CLI, the evaluation report and validation use it).
+    """Every metric of one SR/HR pair (`irsrgan metrics`); PSNR and SSIM come from :func:`score`.
 
     Images (:class:`irsrgan.image.Image`) are compared in gray on the scale of their bit depth
     (:func:`unit_pair`); arrays and tensors (``(H, W)``, ``(C, H, W)`` or ``(1, C, H, W)``) are
