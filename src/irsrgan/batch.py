@@ -18,7 +18,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from .errors import ConfigError, ImageError
+from .errors import ConfigError, IrsrganError
 from .flir import flir_fff
 from .image import IMAGE_SUFFIXES, Image, as_format, read_image, write_image
 
@@ -259,9 +259,9 @@ def run_batch(
             out = as_format(process(image, job), job.dst)
             job.dst.parent.mkdir(parents=True, exist_ok=True)
             write_image(job.dst, out, jpeg_quality=jpeg_quality)
-        except (ImageError, ValueError, OSError, RuntimeError) as exc:
+        except (IrsrganError, OSError, RuntimeError) as exc:
             msg = str(exc)
-            if isinstance(exc, OSError) and not isinstance(exc, ImageError):
+            if isinstance(exc, OSError) and not isinstance(exc, IrsrganError):
                 msg = f"cannot write {job.dst}: {exc.strerror or exc}"
             result.failed.append((job.src, msg))
             continue

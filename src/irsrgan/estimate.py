@@ -32,13 +32,15 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from .errors import ImageError
+
 _M = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], dtype=np.float64)
 
 
 def _gray64(x: np.ndarray) -> np.ndarray:
     x = np.asarray(x)
     if x.ndim != 2:
-        raise ValueError(f"image must be (H, W), got {tuple(x.shape)}")
+        raise ImageError(f"image must be (H, W), got {tuple(x.shape)}")
     return x.astype(np.float64)
 
 

@@ -30,7 +30,7 @@ import os
 import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
 import cv2
 import numpy as np
@@ -60,6 +60,8 @@ logging.getLogger("tifffile").setLevel(logging.CRITICAL)
 ImageFormat = Literal["png", "tiff", "jpeg", "bmp"]
 Layout = Literal["gray", "gray-as-rgb", "rgb", "rgba", "gray-alpha"]
 RangeMode = Literal["auto", "dtype", "stretch"]
+#: BT.601 luma weights (R, G, B): how every part of irsrgan turns colour into gray.
+BT601_LUMA = (0.299, 0.587, 0.114)
 
 SUPPORTED_DTYPES = (np.uint8, np.uint16, np.int16, np.float32, np.float64)
 IMAGE_SUFFIXES = {".png", ".tif", ".tiff", ".jpg", ".jpeg", ".bmp"}
@@ -565,7 +567,7 @@ class ValueMap:
 def value_map_for(pixels: np.ndarray, mode: RangeMode = "auto") -> ValueMap:
     """Choose the map from the dtype: 8-bit by its range, 16-bit and float per image."""
     dtype = pixels.dtype
-    if mode not in ("auto", "dtype", "stretch"):
+    if mode not in get_args(RangeMode):
         raise ImageError(f"range mode must be 'auto', 'dtype' or 'stretch', got {mode!r}")
     if mode == "auto":
         mode = "dtype" if dtype == np.uint8 else "stretch"
@@ -579,6 +581,20 @@ def value_map_for(pixels: np.ndarray, mode: RangeMode = "auto") -> ValueMap:
         return ValueMap(offset=0.0, scale=1.0)
     lo, hi = float(finite.min()), float(finite.max())
     return ValueMap(offset=lo, scale=(hi - lo) if hi > lo else 1.0)
+
+
+def bit_depth_map(dtype: np.dtype, value_map: ValueMap) -> ValueMap:
+    """The scale quality metrics use (data range 1): for integer dtypes the full range of the
+    bit depth (uint8 ``/255``, uint16 ``/65535``, int16 its range), whatever part of it the
+    image spans; float images have no bit depth and keep ``value_map`` (their own min..max).
+
+    Example:
+        >>> bit_depth_map(np.dtype(np.uint16), ValueMap(offset=1000.0, scale=500.0))
+        ValueMap(offset=0.0, scale=65535.0)
+    """
+    if np.dtype(dtype).kind in "ui":
+        return value_map_for(np.zeros(1, dtype=dtype), "dtype")
+    return value_map
 
 
 def to_tensor(
@@ -642,7 +658,7 @@ def gray_unit(image: Image) -> np.ndarray:
     """
     chans = image.channels().astype(np.float64)
     if chans.shape[0] >= 3:
-        gray = 0.299 * chans[0] + 0.587 * chans[1] + 0.114 * chans[2]
+        gray = BT601_LUMA[0] * chans[0] + BT601_LUMA[1] * chans[1] + BT601_LUMA[2] * chans[2]
     else:
         gray = chans[0]
     vmap = value_map_for(image.pixels, "dtype")

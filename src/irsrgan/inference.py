@@ -25,7 +25,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .errors import ConfigError
+from .errors import ConfigError, ImageError
 from .image import Image, RangeMode, ValueMap, from_tensor, to_tensor, value_map_for
 
 log = logging.getLogger(__name__)
@@ -36,12 +36,17 @@ DeviceName = Literal["auto", "cpu", "cuda", "mps"]
 ProgressFn = Callable[[int, int], None]
 
 
-def pick_device(device: str | torch.device | None = "auto") -> torch.device:
-    """``auto`` picks CUDA, then MPS, then CPU."""
+def pick_device(
+    device: str | torch.device | None = "auto", *, local_rank: int | None = None
+) -> torch.device:
+    """``auto`` picks CUDA, then MPS, then CPU. ``local_rank`` (one of several processes under
+    ``torchrun``): ``auto`` takes that process's GPU, ``cuda:local_rank``, and never MPS
+    (the processes then talk through gloo, on the CPU)."""
     if device is None or str(device) == "auto":
         if torch.cuda.is_available():
-            return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return torch.device("cuda") if local_rank is None else torch.device("cuda", local_rank)
+        mps = getattr(torch.backends, "mps", None)
+        if local_rank is None and mps and mps.is_available():
             return torch.device("mps")
         return torch.device("cpu")
     try:
@@ -172,7 +177,7 @@ class Upscaler:
         Output is not clamped (clamping belongs to the conversion to an image).
         """
         if lr.ndim != 4:
-            raise ValueError(f"lr must be (B, C, H, W), got {tuple(lr.shape)}")
+            raise ImageError(f"lr must be (B, C, H, W), got {tuple(lr.shape)}")
         b, c, h, w = lr.shape
         m_in, m_out = self.model.in_channels, self.model.out_channels
         if c == m_in:
@@ -183,7 +188,7 @@ class Upscaler:
         if c == 1:
             out = self._run(lr.expand(-1, m_in, -1, -1), progress)
             return out.mean(1, keepdim=True)
-        raise ValueError(
+        raise ImageError(
             f"cannot run a {m_in}-channel model on {c}-channel input (shape {tuple(lr.shape)})"
         )
 
@@ -219,7 +224,7 @@ class Upscaler:
 
         per_frame = range_mode == "stretch" and value_map is None
         if temporal and per_frame:
-            raise ValueError("temporal blending needs one value map for the clip, not "
+            raise ConfigError("temporal blending needs one value map for the clip, not "
                              "range_mode='stretch'")
         blend = TemporalBlend(temporal) if temporal else None
         vmap = value_map
@@ -291,7 +296,7 @@ class Upscaler:
             tiles_x = [(0, pw, torch.ones(w * s), -ov * s)]
         else:
             if tile < self.minimum_tile():
-                raise ValueError(
+                raise ConfigError(
                     f"tile {tile} too small for overlap {ov}: use at least {self.minimum_tile()}"
                 )
             tiles_y = self._axis_tiles(h, ph, tile, ov, s, mult)
@@ -410,7 +415,7 @@ class _OrtRunner:
             )
         except Exception as exc:  # any export problem: fall back to PyTorch
             if required:
-                raise ValueError(f"cannot run this model with ONNX Runtime: {exc}") from exc
+                raise ConfigError(f"cannot run this model with ONNX Runtime: {exc}") from exc
             log.debug("ONNX Runtime unavailable for this model (%s); using PyTorch", exc)
             return None
         return cls(session)

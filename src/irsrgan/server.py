@@ -74,7 +74,9 @@ from .errors import (
     SequenceTooLongError,
 )
 from .image import (
+    BT601_LUMA,
     Image,
+    RangeMode,
     ValueMap,
     decode_image,
     encode_image,
@@ -89,7 +91,6 @@ from .radiometry import UNIT_SYMBOLS, Units, image_in_units
 
 log = logging.getLogger(__name__)
 
-RangeMode = Literal["auto", "dtype", "stretch"]
 JobStatus = Literal["queued", "running", "cancelling", "done", "failed", "cancelled"]
 
 MEDIA_TYPES = {"png": "image/png", "tiff": "image/tiff", "jpeg": "image/jpeg", "bmp": "image/bmp"}
@@ -278,7 +279,7 @@ def build_catalog(config: ServerConfig) -> tuple[dict[str, ModelInfo], str]:
         for name, path in bundled_models().items():
             try:
                 catalog[name] = _info_from_file(name, path, "bundled")
-            except (CheckpointError, OSError, ValueError, KeyError) as exc:
+            except (CheckpointError, OSError) as exc:
                 log.warning("bundled model %s cannot be read, not offered: %s", name, exc)
     given: list[str] = []
     bundled = bundled_models()
@@ -834,7 +835,7 @@ class JobManager:
             with self._lock:
                 job.error_kind = "internal"
                 self._finish(job, "failed", f"model {job.model_id} cannot be loaded: {exc}")
-        except (IrsrganError, ValueError) as exc:
+        except IrsrganError as exc:
             with self._lock:
                 job.error_kind = "input"
                 self._finish(job, "failed", str(exc))
@@ -968,7 +969,7 @@ def gray_values(data: bytes) -> tuple[np.ndarray, int, int]:
     img = decode_image(data, "result")
     chans = img.channels().astype(np.float32)
     gray = chans[0] if chans.shape[0] < 3 else (
-        0.299 * chans[0] + 0.587 * chans[1] + 0.114 * chans[2])
+        BT601_LUMA[0] * chans[0] + BT601_LUMA[1] * chans[1] + BT601_LUMA[2] * chans[2])
     return np.ascontiguousarray(gray, dtype="<f4"), img.width, img.height
 
 
@@ -983,7 +984,7 @@ def _drop_data(job: Job) -> None:
 def _gray(x: torch.Tensor) -> torch.Tensor:
     """``(1, C, H, W)`` -> ``(1, 1, H, W)``: BT.601 luma for colour, the first channel else."""
     if x.shape[1] >= 3:
-        w = x.new_tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)
+        w = x.new_tensor(BT601_LUMA).view(1, 3, 1, 1)
         return (x[:, :3] * w).sum(1, keepdim=True)
     return x[:, :1]
 
@@ -1267,10 +1268,7 @@ def create_app(
         CheckpointError: a model file cannot be read.
     """
     config = config or ServerConfig()
-    try:
-        device = pick_device(config.device)
-    except ValueError as exc:
-        raise ConfigError(f"device: {exc}") from None
+    device = pick_device(config.device)
     catalog, default_model = build_catalog(config)
     cache = ModelCache(catalog, config, loader or (lambda path: load_model(path)))
     manager = JobManager(cache, config)

@@ -32,7 +32,7 @@ from torch.utils.data import DataLoader, Sampler
 from .checkpoint import load_model, save_model
 from .config import Config, ScheduleConfig
 from .errors import CheckpointError, ConfigError
-from .inference import Upscaler
+from .inference import Upscaler, pick_device
 from .models import create_model
 
 log = logging.getLogger(__name__)
@@ -56,6 +56,18 @@ def lr_at(step: int, base_lr: float, cfg: ScheduleConfig, total_steps: int,
     progress = (step - cfg.warmup_steps) / max(1, total_steps - cfg.warmup_steps)
     progress = min(1.0, max(0.0, progress, time_fraction))
     return cfg.min_lr + 0.5 * (base_lr - cfg.min_lr) * (1 + math.cos(math.pi * progress))
+
+
+def schedule_warning(cfg: Config) -> str | None:
+    """A warning when the warm-up does not end within the run (the run would end before its
+    learning rate reaches ``train.lr``), else ``None``."""
+    warmup, steps = cfg.train.schedule.warmup_steps, cfg.train.steps
+    if warmup <= steps:
+        return None
+    final = lr_at(steps - 1, cfg.train.lr, cfg.train.schedule, steps)
+    return (f"train.schedule.warmup_steps {warmup} is longer than the run (train.steps "
+            f"{steps}): the learning rate only climbs to {final:.2g} of train.lr "
+            f"{cfg.train.lr:.2g}; shorten the warm-up or train longer")
 
 
 class EMA:
@@ -153,14 +165,6 @@ def init_distributed(device: torch.device) -> Dist:
     if not dist.is_initialized():
         dist.init_process_group(backend=backend)
     return Dist(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", 0)))
-
-
-def _device(d: Dist) -> torch.device:
-    if torch.cuda.is_available():
-        return torch.device("cuda", d.local_rank)
-    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available() and d.world == 1:
-        return torch.device("mps")
-    return torch.device("cpu")
 
 
 def build_generator(cfg: Config) -> nn.Module:
@@ -261,14 +265,18 @@ def train(cfg: Config, out_dir: str | os.PathLike, *, resume: bool = False,
           progress: bool = True,
           on_validate: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
     """Run one stage of ``cfg`` into ``out_dir``. Returns the final summary (steps, best PSNR,
-    time). ``on_validate(row)`` is called on rank 0 with each validation's logged row."""
+    time, and this process's ``rank``: 0 alone, or the torchrun rank). ``on_validate(row)``
+    is called on rank 0 with each validation's logged row."""
     from tqdm import tqdm
 
     from .losses import build_generator_loss, gan_loss_d
 
     out = Path(out_dir)
+    warning = schedule_warning(cfg)
+    if warning:
+        log.warning(warning)
     d = init_distributed(torch.device("cuda" if torch.cuda.is_available() else "cpu"))
-    device = _device(d)
+    device = pick_device("auto", local_rank=d.local_rank if d.world > 1 else None)
     if cfg.train.threads:
         torch.set_num_threads(cfg.train.threads)
     if d.main:
@@ -472,7 +480,8 @@ def train(cfg: Config, out_dir: str | os.PathLike, *, resume: bool = False,
                    provenance=_provenance(cfg, step, summary.get("val", {}), elapsed))
     logger.close()
     summary.update(steps=step, best_psnr=best_psnr, elapsed_s=elapsed, stop=stop_reason,
-                   data_wait_share=wait_time / max(1e-9, wait_time + compute_time))
+                   data_wait_share=wait_time / max(1e-9, wait_time + compute_time),
+                   rank=d.rank)
     return summary
 
 
@@ -503,10 +512,13 @@ def _provenance(cfg: Config, step: int, metrics: dict, elapsed: float | None = N
 
 @torch.no_grad()
 def validate(model: nn.Module, val_set, device: torch.device) -> dict[str, float]:
-    """Mean PSNR/SSIM (border = scale) of ``model`` and of bicubic on the validation set."""
+    """Mean PSNR/SSIM (border = scale) of ``model`` and of bicubic on the validation set,
+    scored by :func:`irsrgan.metrics.score` on each image's bit-depth scale, as ``irsrgan
+    evaluate`` and ``irsrgan metrics`` score (for 16-bit frames the model space is a
+    per-image stretch; the scores are not)."""
     from torch.nn import functional as F
 
-    from .metrics import psnr, ssim
+    from .metrics import score
 
     was_training = model.training
     upscaler = Upscaler(model, device=device, tile=0, overlap=8, channels_last=False)
@@ -517,9 +529,11 @@ def validate(model: nn.Module, val_set, device: torch.device) -> dict[str, float
         lr, hr = item["lr"][None], item["hr"][None]
         sr = upscaler.upscale(lr).clamp(0, 1)
         bic = F.interpolate(lr, scale_factor=s, mode="bicubic", align_corners=False).clamp(0, 1)
-        sums["psnr"] += float(psnr(sr, hr, crop_border=s).mean())
-        sums["ssim"] += float(ssim(sr, hr, crop_border=s).mean())
-        sums["bicubic_psnr"] += float(psnr(bic, hr, crop_border=s).mean())
+        maps = dict(value_map=val_set.value_maps[i], scale_map=val_set.scale_maps[i])
+        scores = score(sr, hr, crop_border=s, **maps)
+        sums["psnr"] += float(scores["psnr"].mean())
+        sums["ssim"] += float(scores["ssim"].mean())
+        sums["bicubic_psnr"] += float(score(bic, hr, crop_border=s, **maps)["psnr"].mean())
     model.train(was_training)
     n = max(1, len(val_set))
     return {k: v / n for k, v in sums.items()}
