@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 
 from . import estimate
-from .errors import ImageError
+from .errors import ConfigError, ImageError
 from .image import decode_image, list_images, to_tensor
 
 #: std of the area (box) downsample's kernel in LR pixels (a box of width 1: 1/sqrt(12))
@@ -153,7 +153,7 @@ class Calibration:
     def preset(self, name: str = "camera", scale: int = 4) -> dict[str, Any]:
         """A preset mapping (``steps`` in the ``thermal`` form plus ``measured``) for ``scale``."""
         if scale < 1:
-            raise ValueError(f"scale must be >= 1, got {scale}")
+            raise ConfigError(f"scale must be >= 1, got {scale}")
         s = self.summary()
         steps: list[dict[str, Any]] = []
         blur = s["blur_sigma"]
