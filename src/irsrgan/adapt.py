@@ -25,7 +25,6 @@ import contextlib
 import json
 import math
 import os
-import re
 import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -38,31 +37,13 @@ import yaml
 from .checkpoint import load_model, resolve_model_path, save_model
 from .config import Config, DataConfig, ModelConfig, ScheduleConfig, TrainConfig
 from .errors import ConfigError, ImageError
-from .image import decode_image, list_images
+from .image import collect_images, decode_image
 
 #: the base model for each scale when none is named (the faithful end of the shipped pair)
 DEFAULT_BASE = {4: "irsrgan-faithful-x4", 2: "irsrgan-psnr-x2"}
 #: share of LR made by the calibrated preset (the rest: clean antialiased bicubic)
 CAMERA_WEIGHT = 0.5
 PLAN_FILE = "plan.json"
-
-
-def natural_key(path: Path) -> list:
-    """Sort key that puts ``frame_2`` before ``frame_10``."""
-    return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", str(path))]
-
-
-def collect_frames(inputs: Sequence[str | os.PathLike]) -> list[Path]:
-    paths: list[Path] = []
-    for item in inputs:
-        p = Path(item)
-        if not p.exists():
-            raise ImageError(f"{p}: no such file or folder")
-        paths += list_images(p)
-    unique = sorted({p.resolve() for p in paths}, key=natural_key)
-    if not unique:
-        raise ImageError(f"no image in {', '.join(map(str, inputs))}")
-    return unique
 
 
 def split_frames(paths: Sequence[Path], held_out: float) -> tuple[list[Path], list[Path]]:
@@ -220,7 +201,7 @@ def adapt(inputs: Sequence[str | os.PathLike], output: str | os.PathLike, *,
         raise ConfigError(f"--minutes must be positive, got {minutes}")
     if not 0 < camera_weight < 1:
         raise ConfigError(f"--camera-weight must be between 0 and 1, got {camera_weight}")
-    frames, sides, skipped = readable_frames(collect_frames(inputs))
+    frames, sides, skipped = readable_frames(collect_images(inputs))
     for line in skipped:
         say(f"skipped {line}")
     if output.resolve() in frames:
@@ -400,5 +381,5 @@ def _card(output: Path, base: str, n_train: int, n_held: int, calibration: dict,
     ])
 
 
-__all__ = ["AdaptResult", "DEFAULT_BASE", "Scores", "adapt", "collect_frames",
-           "patch_size_for", "readable_frames", "split_frames"]
+__all__ = ["AdaptResult", "DEFAULT_BASE", "Scores", "adapt", "patch_size_for", "readable_frames",
+           "split_frames"]

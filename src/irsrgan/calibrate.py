@@ -31,14 +31,13 @@ import math
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from . import estimate
 from .errors import ConfigError, ImageError
-from .image import decode_image, list_images, to_tensor
+from .image import collect_images, decode_image, to_tensor
 
 #: std of the area (box) downsample's kernel in LR pixels (a box of width 1: 1/sqrt(12))
 _AREA_SIGMA = 1.0 / math.sqrt(12.0)
@@ -267,12 +266,10 @@ def _describe(spec: Any) -> str:
 def calibrate(inputs: Sequence[str | os.PathLike]) -> Calibration:
     """Measure every image under ``inputs`` (files or folders). Unreadable files are skipped
     and listed; no readable frame at all is an :class:`~irsrgan.errors.ImageError`."""
-    paths: list[Path] = []
-    for item in inputs:
-        p = Path(item)
-        if not p.exists():
-            raise ImageError(f"{p}: no such file or folder")
-        paths += list_images(p)
+    try:
+        paths = collect_images(inputs)
+    except ImageError as exc:
+        raise ImageError(f"no readable image: {exc}") from None
     frames, skipped = [], []
     for path in paths:
         try:

@@ -27,7 +27,9 @@ import contextlib
 import json
 import logging
 import os
+import re
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal, get_args
@@ -673,3 +675,23 @@ def list_images(root: str | os.PathLike) -> list[Path]:
     return sorted(
         p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
     )
+
+
+def natural_key(path: str | os.PathLike) -> list:
+    """Sort key that puts ``frame_2`` before ``frame_10``."""
+    return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", str(path))]
+
+
+def collect_images(inputs: Sequence[str | os.PathLike]) -> list[Path]:
+    """The image files under each of ``inputs`` (files or folders), resolved, each once, in
+    natural order; a missing input or no image at all is an :class:`ImageError`."""
+    paths: list[Path] = []
+    for item in inputs:
+        p = Path(item)
+        if not p.exists():
+            raise ImageError(f"{p}: no such file or folder")
+        paths += list_images(p)
+    unique = sorted({p.resolve() for p in paths}, key=natural_key)
+    if not unique:
+        raise ImageError(f"no image in {', '.join(map(str, inputs))}")
+    return unique

@@ -6,7 +6,6 @@ own native frames (see :mod:`irsrgan.calibrate`), usable wherever a preset is
 from __future__ import annotations
 
 import argparse
-import math
 from pathlib import Path
 
 import yaml
@@ -14,6 +13,7 @@ import yaml
 from ..calibrate import calibrate
 from ..errors import ConfigError
 from ..image import atomic_write_bytes
+from .info_cmd import json_safe
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -36,23 +36,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def _plain(value):
-    """YAML-safe: NaN -> None, tuples -> lists."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value
-
-
 def run(args: argparse.Namespace) -> int:
     if args.output.suffix.lower() not in (".yaml", ".yml"):
         raise ConfigError(f"-o {args.output}: the preset is YAML; name it *.yaml")
     cal = calibrate(args.inputs)
     name = args.name or args.output.stem
-    preset = _plain(cal.preset(name=name, scale=args.scale))
+    preset = json_safe(cal.preset(name=name, scale=args.scale))
     report = cal.report(scale=args.scale)
     header = "".join(f"# {line}\n" if line else "#\n" for line in report.splitlines())
     text = header + yaml.safe_dump(preset, sort_keys=False, default_flow_style=None)
