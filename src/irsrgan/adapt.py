@@ -258,12 +258,8 @@ def adapt(inputs: Sequence[str | os.PathLike], output: str | os.PathLike, *,
                   threads=threads, val_max_size=val_max_size, base_source=str(base_path),
                   camera_weight=camera_weight)
 
-    scores_path = work / "base_scores.json"
-    if scores_path.is_file():
-        base_scores = Scores(**json.loads(scores_path.read_text()))
-    else:
-        base_scores = _scores(base_model, cfg)
-        scores_path.write_text(json.dumps(base_scores.__dict__))
+    # scored afresh on every run (seconds): the candidates are scored by this same code
+    base_scores = _scores(base_model, cfg)
     say(f"base {base_name} on {len(held_frames)} held-out frame(s): camera "
         f"{base_scores.camera:.2f} dB, clean {base_scores.clean:.2f} dB "
         f"(bicubic {base_scores.camera_bicubic:.2f} / {base_scores.clean_bicubic:.2f})")
