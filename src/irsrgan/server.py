@@ -853,7 +853,8 @@ class JobManager:
         if job.cancel_event.is_set():
             raise JobCancelled
 
-    def _work(self, job: Job) -> None:
+    def _start(self, job: Job) -> Any:
+        """Mark ``job`` running and return its upscaler with the job's tile and ensemble."""
         with self._lock:
             self._check(job)
             job.status, job.stage, job.started = "running", "loading model", time.time()
@@ -865,6 +866,10 @@ class JobManager:
                 upscaler.tile = job.tile
             upscaler.ensemble = job.ensemble
         job.backend = upscaler.backend
+        return upscaler
+
+    def _work(self, job: Job) -> None:
+        upscaler = self._start(job)
         image = job.image
         if image is None:  # released meanwhile
             raise JobCancelled
@@ -903,17 +908,7 @@ class JobManager:
         from .sequences import ClipLimits, upscale_sequence
         from .sequences.preview import ClipPreview
 
-        with self._lock:
-            self._check(job)
-            job.status, job.stage, job.started = "running", "loading model", time.time()
-        upscaler = self.cache.get(job.key)
-        self._check(job)
-        if (job.tile is not None and job.tile != upscaler.tile) or job.ensemble:
-            upscaler = copy.copy(upscaler)
-            if job.tile is not None:
-                upscaler.tile = job.tile
-            upscaler.ensemble = job.ensemble
-        job.backend = upscaler.backend
+        upscaler = self._start(job)
         assert job.folder is not None and job.src is not None and job.output is not None
         rate = job.input_info.get("rate")
         preview = ClipPreview(job.previews["bicubic"], job.previews["result"],
