@@ -293,6 +293,9 @@ def adapt(inputs: Sequence[str | os.PathLike], output: str | os.PathLike, *,
         if file.is_file():
             model = load_model(file)
             candidates[label] = (model, _scores(model, cfg))
+            g_cam, g_clean = candidates[label][1].gain_over(base_scores)
+            say(f"candidate {label}: held-out {g_clean:+.2f} dB clean, {g_cam:+.2f} dB camera "
+                "over the base")
     chosen, best_gain = "base", 0.0
     for label, (_, sc) in candidates.items():
         if label == "base":
