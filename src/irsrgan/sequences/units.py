@@ -40,7 +40,7 @@ def check_units(
     if units != "counts" and output_kind == "video":
         raise ConfigError(f"-o {output}: --units {units} gives float32 temperatures, which "
                           f"{output.suffix or 'a'} video cannot hold: write a TIFF stack "
-                          f"(-o {output.stem}.tiff, or a folder), or use --units counts")
+                          f"(-o {output.stem}.tiff), or use --units counts")
 
 
 def frames_in_units(
