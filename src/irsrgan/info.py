@@ -14,6 +14,7 @@ from .flir import FlirSource, source_from_description
 from .image import _layout_of, read_image, sniff_format
 from .metadata import camera_name
 from .radiometry import UNIT_SYMBOLS, ZERO_CELSIUS, from_kelvin, raw_to_kelvin
+from .sequences.readers import sniff_sequence
 
 
 def _stats(values: np.ndarray) -> dict:
@@ -28,7 +29,7 @@ def file_info(path: str | os.PathLike) -> dict:
     """A JSON-ready description of one image file (a TIFF stack: :func:`stack_info`).
     Raises :class:`ImageError`."""
     path = Path(path)
-    if _tiff_pages(path) > 1:
+    if sniff_format(_head(path)) == "tiff" and sniff_sequence(path) == "tiff":
         return stack_info(path)
     image = read_image(path, flir_raw=True)
     px = image.pixels
@@ -49,18 +50,12 @@ def file_info(path: str | os.PathLike) -> dict:
     return info
 
 
-def _tiff_pages(path: Path) -> int:
-    """Pages of a TIFF (0 for anything else or an unreadable TIFF, which read_image reports)."""
-    import tifffile
-
+def _head(path: Path) -> bytes:
     try:
         with open(path, "rb") as fh:
-            if sniff_format(fh.read(16)) != "tiff":
-                return 0
-        with tifffile.TiffFile(path) as tif:
-            return len(tif.pages)
-    except Exception:  # noqa: BLE001 - reported by read_image
-        return 0
+            return fh.read(16)
+    except OSError:
+        return b""  # read_image reports it
 
 
 def stack_info(path: Path) -> dict:
