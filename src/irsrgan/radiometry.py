@@ -123,13 +123,16 @@ def raw_to_units(raw: np.ndarray, camera: FlirCamera, units: Units) -> np.ndarra
 
 def image_in_units(
     image: Image, units: Units, *, emissivity: float | None = None,
-    reflected_temp_c: float | None = None,
+    reflected_temp_c: float | None = None, name: str | None = None,
 ) -> Image:
-    """A FLIR raw-count image (:func:`irsrgan.image.read_image` with ``flir_raw``) as float32
-    temperatures in ``units``; its description carries the constants used (overrides
-    included). ``counts`` with no override returns ``image``. Raises :class:`ImageError`
-    when the image has no camera constants, :class:`ConfigError` for bad overrides."""
-    name = image.path.name if image.path is not None else "<image>"
+    """A FLIR raw-count image (:func:`irsrgan.image.read_image` with ``flir_raw``, or a frame
+    of a FLIR SEQ/CSQ) as float32 temperatures in ``units``; its description carries the
+    constants used (overrides included). ``counts`` with no override returns ``image``.
+    ``name`` names it in errors and the description (default: its file name). Raises
+    :class:`ImageError` when the image has no camera constants, :class:`ConfigError` for bad
+    overrides."""
+    if name is None:
+        name = image.path.name if image.path is not None else "<image>"
     source = image.flir
     if source is None or source.units != "counts":
         raise ImageError(f"{name}: not FLIR raw counts; temperatures need a FLIR R-JPEG read "

@@ -66,13 +66,14 @@ def run_sequences(sequences: list[Path], args: argparse.Namespace, upscaler) -> 
         try:
             with open_sequence(src) as reader:
                 info = reader.info
-            dst, notes = output_path(src, info, output)
+            dst, notes = output_path(src, info, output, units=args.units)
             for note in notes:
                 print(f"note: {note}", file=sys.stderr)
             result = upscale_sequence(
                 src, dst, upscaler, selection=selection, codec=args.codec,
                 range_mode=args.range_mode, overwrite=args.overwrite, progress=not args.quiet,
-                temporal=args.temporal,
+                temporal=args.temporal, units=args.units, emissivity=args.emissivity,
+                reflected_temp_c=args.reflected_temp, consistency=bool(args.consistency),
                 job={"model": str(args.model), "model_b": args.model_b, "alpha": args.alpha,
                      "tile": args.tile, "overlap": args.overlap, "ensemble": args.ensemble,
                      "scale": upscaler.scale, "denoise": getattr(args, "denoise", None),

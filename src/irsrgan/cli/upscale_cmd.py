@@ -70,7 +70,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "(written as NAME.tiff) instead of the 8-bit preview")
     p.add_argument("--units", choices=UNITS, default="counts",
                    help="with --flir-raw: write raw counts (16-bit TIFF, default) or "
-                   "temperatures (float32 TIFF) converted with the camera's constants")
+                   "temperatures (float32 TIFF) converted with the camera's constants; FLIR "
+                   "SEQ/CSQ clips: each frame with its own, into a float32 TIFF stack")
     p.add_argument("--emissivity", type=float, metavar="E",
                    help="with --flir-raw: object emissivity (0..1] instead of the file's")
     p.add_argument("--reflected-temp", type=float, metavar="DEGC",
@@ -79,7 +80,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--consistency", action=argparse.BooleanOptionalAction, default=None,
                    help="correct the output so that the mean of every SxS block equals its "
                    "input pixel (what the sensor measured); default: on for 16-bit and "
-                   "float (temperature) outputs, off for 8-bit")
+                   "float (temperature) outputs, off for 8-bit; clips: off unless given")
     p.add_argument("--sample", action="store_true",
                    help="upscale a generated thermal-like sample (written to OUTPUT/input/)")
     p.add_argument("--max-pixels", type=int, default=None,

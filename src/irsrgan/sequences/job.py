@@ -20,12 +20,15 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from ..consistency import consistent_image
 from ..errors import ConfigError, ImageError
 from ..image import IMAGE_SUFFIXES, Image, RangeMode, ValueMap, value_map_for
 from ..inference import Upscaler
+from ..radiometry import UNIT_SYMBOLS, ZERO_CELSIUS
 from .frames import Frame, Selection, SequenceInfo
 from .limits import ClipLimits
 from .readers import FolderReader, open_sequence
+from .units import FLIR_KINDS, check_units, converts, frames_in_units
 from .writers import (
     DEFAULT_SEGMENT_FRAMES,
     TIFF_SUFFIXES,
@@ -60,14 +63,15 @@ class SequenceResult:
         return "\n".join(lines + [f"note: {n}" for n in self.notes])
 
 
-def output_path(src: Path, info: SequenceInfo, output: Path) -> tuple[Path, list[str]]:
+def output_path(src: Path, info: SequenceInfo, output: Path,
+                units: str = "counts") -> tuple[Path, list[str]]:
     """Where the upscaled sequence goes, and notes on choices made.
 
     ``output`` with a video or TIFF suffix is the file itself; otherwise it is a folder that
     receives a copy of the same kind named like the input: a video keeps its name (16-bit
     video becomes ``.mkv``: only FFV1 keeps 16 bits), a TIFF stack its name, a frame folder
-    its name (with the same frame names), and FLIR SEQ/CSQ become a 16-bit TIFF stack of raw
-    counts, ``STEM.tiff``.
+    its name (with the same frame names), and FLIR SEQ/CSQ become a TIFF stack, ``STEM.tiff``:
+    16-bit raw counts, or float32 temperatures with ``units`` other than ``counts``.
     """
     suffix = output.suffix.lower()
     if suffix in VIDEO_SUFFIXES or suffix in TIFF_SUFFIXES:
@@ -82,9 +86,13 @@ def output_path(src: Path, info: SequenceInfo, output: Path) -> tuple[Path, list
             name = src.stem + ".mkv"
             notes.append(f"16-bit video is written as lossless FFV1 in Matroska: {name}")
         return output / name, notes
-    if info.kind in ("flir-seq", "flir-csq"):
-        notes.append("FLIR SEQ/CSQ raw counts are written as a 16-bit TIFF stack (or give "
-                     "-o NAME.mkv for lossless FFV1 video)")
+    if info.kind in FLIR_KINDS:
+        if units == "counts":
+            notes.append("FLIR SEQ/CSQ raw counts are written as a 16-bit TIFF stack (or give "
+                         "-o NAME.mkv for lossless FFV1 video)")
+        else:
+            notes.append(f"FLIR SEQ/CSQ temperatures ({units}) are written as a float32 TIFF "
+                         "stack")
         return output / (src.stem + ".tiff"), notes
     return output / src.name, notes
 
@@ -183,6 +191,10 @@ def upscale_sequence(
     process: Callable[[Iterator], Iterator] | None = None,
     limits: ClipLimits | None = None,
     on_frame: Callable[[int, Frame, Image], None] | None = None,
+    units: str = "counts",
+    emissivity: float | None = None,
+    reflected_temp_c: float | None = None,
+    consistency: bool = False,
 ) -> SequenceResult:
     """Upscale the sequence ``src`` into ``output`` (a file or folder of the kind its suffix
     says; see :func:`output_path` for choosing it).
@@ -205,6 +217,17 @@ def upscale_sequence(
         on_frame: called as ``on_frame(position, source_frame, upscaled_image)`` after each
             frame is upscaled (progress, previews); an exception it raises stops the job as an
             interruption does.
+        units: ``counts`` (default: the frames as read), or for FLIR SEQ/CSQ ``celsius``,
+            ``kelvin`` or ``fahrenheit``: each frame converted to float32 temperatures with
+            its own camera constants before upscaling, as stills are
+            (:func:`irsrgan.radiometry.image_in_units`); needs a TIFF stack output.
+        emissivity, reflected_temp_c: FLIR overrides of every frame's constants (as stills'
+            ``--emissivity`` and ``--reflected-temp``, degC); with ``counts`` they are only
+            recorded in each page's description.
+        consistency: correct every output frame so that the mean of each SxS block equals
+            its input pixel (:func:`irsrgan.consistency.consistent_image`, as stills'
+            ``--consistency``), after the temporal blend; off by default for clips, since it
+            puts each frame's own noise back into the static pixels the blend steadies.
 
     Raises:
         ImageError, ConfigError: unreadable input, unsupported output, or an interrupted job
@@ -222,16 +245,21 @@ def upscale_sequence(
     kind = _output_kind(output)
     with open_sequence(src, max_pixels=max_pixels) as reader:
         info = reader.info
+        check_units(src, info, output, kind, units, emissivity, reflected_temp_c)
         result.notes += [f"{d} dropped (only the video is upscaled)" for d in info.dropped]
         source = reader.frames()
         if limits is not None:
             limits.check(info)
             source = limits.guard(source, info)
         frames = selection.apply(source)
+        if converts(units, emissivity, reflected_temp_c):
+            frames = frames_in_units(frames, src, units, emissivity, reflected_temp_c)
         first = next(frames, None)
         if first is None:
             raise ConfigError(f"{src}: the selection (--start/--end/--every) holds no frames "
                               f"of {info.frames if info.frames is not None else 'its'} frames")
+        if units != "counts":
+            result.notes.append(units_note(first.image, units))
         head = [first, *itertools.islice(frames, VALUE_MAP_FRAMES - 1)]
         vmap = None if range_mode == "stretch" else clip_value_map(
             [f.image for f in head], range_mode)
@@ -241,6 +269,9 @@ def upscale_sequence(
             "start": selection.start, "end": selection.end, "every": selection.every,
             "range_mode": range_mode, "value_map": [vmap.offset, vmap.scale] if vmap else None,
             "temporal": temporal,
+            **({"units": units, "emissivity": emissivity, "reflected_temp_c": reflected_temp_c}
+               if converts(units, emissivity, reflected_temp_c) else {}),
+            **({"consistency": True} if consistency else {}),
             **(job or {}),
         }
         out = _open_output(kind, output, src, reader, info, selection, description, codec,
@@ -263,6 +294,8 @@ def upscale_sequence(
         try:
             for image in upscale(images()):
                 position, frame = positions.pop(0)
+                if consistency:
+                    image = consistent_image(image, frame.image)
                 writer.put(position, frame, image)
                 if on_frame is not None:
                     on_frame(position, frame, image)
@@ -280,6 +313,14 @@ def upscale_sequence(
     if kind == "video" and info.kind != "video" and info.rate is None:
         result.notes.append(f"{src} has no frame times: the video runs at 25 frames/s")
     return result
+
+
+def units_note(image: Image, units: str) -> str:
+    """What the temperatures were converted with (the first selected frame's constants)."""
+    cam = image.flir.camera
+    return (f"float32 {UNIT_SYMBOLS[units]}, each frame converted with its own camera "
+            f"constants (first: emissivity {cam.emissivity:.3g}, reflected "
+            f"{cam.reflected_apparent_temperature - ZERO_CELSIUS:.2f} degC)")
 
 
 def clip_value_map(images: list[Image], range_mode: RangeMode = "auto") -> ValueMap:

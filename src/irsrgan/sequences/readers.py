@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ImageError
-from ..flir import raw_from_fff
+from ..flir import FlirSource, camera_from_fff, flir_description, raw_from_fff
 from ..image import IMAGE_SUFFIXES, Image, _layout_of, read_image, sniff_format
 from .frames import Frame, SequenceInfo, SequenceKind, natural_key
 
@@ -350,9 +350,11 @@ def _flir_kind(path: Path) -> SequenceKind | None:
 class FlirSequenceReader(_Reader):
     """FLIR SEQ and CSQ: FFF record files one after the other, each a frame of raw 16-bit
     sensor counts (plain words or PNG in SEQ, JPEG-LS in CSQ), decoded by
-    :func:`irsrgan.flir.raw_from_fff`. Frame times come from each frame's camera-info record
-    (milliseconds; ``time_base`` 1/1000, relative to the first frame). Padding between records
-    is skipped by searching for the next record that parses."""
+    :func:`irsrgan.flir.raw_from_fff`, each with its own camera constants
+    (:func:`irsrgan.flir.camera_from_fff`, in ``Image.flir``). Frame times come from each
+    frame's camera-info record (milliseconds; ``time_base`` 1/1000, relative to the first
+    frame). Padding between records is skipped by searching for the next record that
+    parses."""
 
     def __init__(self, path: Path, *, max_pixels: int | None = None) -> None:
         self.path = path
@@ -393,12 +395,32 @@ class FlirSequenceReader(_Reader):
             yield at, size, records
             at += max(size, 64)
 
-    def _decode(self, start: int, size: int, records: list, index: int) -> np.ndarray:
+    def _block(self, start: int, size: int) -> bytes:
         block = self.mm[start:start + size]
         if 0 < size - len(block) <= MAX_TAIL_SHORTFALL:
             # some cameras end the file a few bytes short of the last record's declared length
             block += bytes(size - len(block))
-        return raw_from_fff(block, f"{self.path} frame {index}", max_pixels=self.max_pixels)
+        return block
+
+    def _decode(self, start: int, size: int, records: list, index: int) -> np.ndarray:
+        return raw_from_fff(self._block(start, size), f"{self.path} frame {index}",
+                            max_pixels=self.max_pixels)
+
+    def _image(self, start: int, size: int, index: int) -> Image:
+        """Frame ``index``'s raw counts, with its own camera constants (None when its record
+        file has no CameraInfo record: counts only) in ``flir`` and, as JSON, in the
+        ImageDescription (:func:`irsrgan.flir.flir_description`, as R-JPEGs read raw)."""
+        block = self._block(start, size)
+        name = f"{self.path} frame {index}"
+        px = raw_from_fff(block, name, max_pixels=self.max_pixels)
+        try:
+            camera = camera_from_fff(block, name)
+        except ImageError:
+            camera = None
+        source = FlirSource(camera, (px.shape[1], px.shape[0]), None)
+        desc = flir_description(source, f"{self.path.name} frame {index}")
+        return Image(px, format="tiff", layout="gray", tiff_tags={"ImageDescription": desc},
+                     flir=source)
 
     def _time(self, start: int, size: int, records: list) -> int | None:
         """Milliseconds since the epoch from the camera-info record, None if absent."""
@@ -425,12 +447,10 @@ class FlirSequenceReader(_Reader):
 
     def frames(self) -> Iterator[Frame]:
         for index, rec in enumerate(self._records()):
-            px = self._decode(*rec, index)
+            image = self._image(rec[0], rec[1], index)
             t = self._time(*rec)
             pts = t - self.t0 if t is not None and self.t0 is not None else None
-            yield Frame(index, Image(px, format="tiff", layout="gray", tiff_tags={
-                "ImageDescription": f"FLIR raw sensor counts from {self.path.name}, "
-                                    f"frame {index}"}), pts)
+            yield Frame(index, image, pts)
 
     def close(self) -> None:
         if getattr(self, "mm", None) is not None:
