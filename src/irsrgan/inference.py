@@ -26,7 +26,17 @@ from torch import nn
 from torch.nn import functional as F
 
 from .errors import ConfigError
-from .image import Image, RangeMode, ValueMap, from_tensor, to_tensor, value_map_for
+from .image import (
+    Image,
+    RangeMode,
+    ValueMap,
+    from_tensor,
+    native_rows,
+    output_like,
+    to_tensor,
+    value_map_for,
+)
+from .streaming import ImageRows
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +86,12 @@ def _boundaries(length: int, cores: int, multiple: int) -> list[int]:
     """Core boundaries ``0 = b_0 < ... < b_n = length`` of near-equal cores."""
     bounds = [round(i * length / cores / multiple) * multiple for i in range(cores)] + [length]
     return bounds
+
+
+def _span(weight: torch.Tensor) -> tuple[int, int]:
+    """The first and one-past-last index where ``weight`` is nonzero."""
+    nz = weight.nonzero()
+    return int(nz[0]), int(nz[-1]) + 1
 
 
 def _ramp(positions: torch.Tensor, boundary: float, half: float) -> torch.Tensor:
@@ -194,6 +210,43 @@ class Upscaler:
         lr, vmap = to_tensor(image, range_mode)
         return from_tensor(self.upscale(lr, progress), image, vmap)
 
+    def upscale_bands(self, lr: torch.Tensor) -> Iterator[tuple[int, torch.Tensor]]:
+        """Like :meth:`upscale`, as ``(first HR row, rows (B, C, n, W * s))`` bands from top
+        to bottom, so that a caller can write the output without holding it (memory bounded
+        by a row of tiles). The bands, stacked, equal :meth:`upscale`'s output."""
+        if lr.ndim != 4:
+            raise ValueError(f"lr must be (B, C, H, W), got {tuple(lr.shape)}")
+        b, c, h, w = lr.shape
+        m_in, m_out = self.model.in_channels, self.model.out_channels
+        if c == m_in:
+            yield from self._run_bands(lr)
+        elif m_in == 1 and m_out == 1:
+            for row, band in self._run_bands(lr.reshape(b * c, 1, h, w)):
+                yield row, band.reshape(b, c, *band.shape[-2:])
+        elif c == 1:
+            for row, band in self._run_bands(lr.expand(-1, m_in, -1, -1)):
+                yield row, band.mean(1, keepdim=True)
+        else:
+            raise ValueError(
+                f"cannot run a {m_in}-channel model on {c}-channel input "
+                f"(shape {tuple(lr.shape)})"
+            )
+
+    def upscale_image_rows(self, image: Image, *, range_mode: RangeMode = "auto") -> ImageRows:
+        """:meth:`upscale_image` as an :class:`~irsrgan.streaming.ImageRows`: the output's
+        rows computed lazily, band by band, for :func:`~irsrgan.streaming.write_rows`."""
+        lr, vmap = to_tensor(image, range_mode)
+        s = self.scale
+        probe = native_rows(torch.zeros(lr.shape[1], 0, image.width * s), image, vmap, 0, s)
+
+        def bands() -> Iterator[np.ndarray]:
+            with torch.inference_mode():
+                for row, band in self.upscale_bands(lr):
+                    yield native_rows(band[0], image, vmap, row, s)
+
+        like = output_like(image, image.height * s, image.width * s, probe)
+        return ImageRows(like, image.height * s, bands())
+
     def upscale_frames(
         self,
         frames: Iterable[Image],
@@ -256,6 +309,27 @@ class Upscaler:
                 torch.cuda.empty_cache()
                 tile = new
 
+    def _run_bands(self, lr: torch.Tensor) -> Iterator[tuple[int, torch.Tensor]]:
+        """:meth:`_bands` with the tile halved on GPU out-of-memory before the first band."""
+        tile = self.tile if self.tile is not None else self.auto_tile(lr.shape[1])
+        while True:
+            bands = self._bands(lr, tile, None)
+            try:
+                first = next(bands)
+            except StopIteration:
+                return
+            except torch.cuda.OutOfMemoryError:
+                new = max(self.minimum_tile(), (tile or max(lr.shape[-2:])) // 2)
+                if new >= (tile or max(lr.shape[-2:])):
+                    raise
+                log.warning("out of GPU memory with tile %d, retrying with %d", tile, new)
+                torch.cuda.empty_cache()
+                tile = new
+                continue
+            yield first
+            yield from bands
+            return
+
     def minimum_tile(self) -> int:
         """Smallest tile whose cores stay wider than the blend band."""
         return max(16, 4 * self.overlap + 8)
@@ -281,11 +355,22 @@ class Upscaler:
         return side - side % max(8, self.multiple)
 
     def _tiled(self, lr: torch.Tensor, tile: int, progress: ProgressFn | None) -> torch.Tensor:
+        b, _, h, w = lr.shape
+        s = self.scale
+        out = torch.empty(b, self.model.out_channels, h * s, w * s)
+        for row, band in self._bands(lr, tile, progress):
+            out[:, :, row:row + band.shape[2]] = band
+        return out
+
+    def _bands(
+        self, lr: torch.Tensor, tile: int, progress: ProgressFn | None
+    ) -> Iterator[tuple[int, torch.Tensor]]:
+        """``(first HR row, finished rows (B, C, n, W * s))`` top to bottom, one row of tiles
+        at a time: only the rows a tile row and the next one share are held between them."""
         b, c, h, w = lr.shape
         s, ov, mult = self.scale, self.overlap, self.multiple
         padded = self._pad(lr, ov)
         ph, pw = padded.shape[-2:]
-        out = torch.zeros(b, self.model.out_channels, h * s, w * s)
         if tile == 0 or (tile >= ph and tile >= pw):
             tiles_y = [(0, ph, torch.ones(h * s), -ov * s)]
             tiles_x = [(0, pw, torch.ones(w * s), -ov * s)]
@@ -296,26 +381,34 @@ class Upscaler:
                 )
             tiles_y = self._axis_tiles(h, ph, tile, ov, s, mult)
             tiles_x = self._axis_tiles(w, pw, tile, ov, s, mult)
-        jobs = [(ty, tx) for ty in tiles_y for tx in tiles_x]
-        done, total = 0, len(jobs) * b
-        for i in range(b):
-            for start in range(0, len(jobs), self.batch_size):
-                chunk = jobs[start:start + self.batch_size]
-                batch = torch.cat(
-                    [padded[i:i + 1, :, y0:y1, x0:x1] for (y0, y1, _, _), (x0, x1, _, _) in chunk]
-                )
+        spans_y = [_span(wy) for _, _, wy, _ in tiles_y]
+        spans_x = [_span(wx) for _, _, wx, _ in tiles_x]
+        done, total = 0, len(tiles_y) * len(tiles_x) * b
+        start = 0  # first HR row not yet yielded
+        carry = torch.zeros(b, self.model.out_channels, 0, w * s)
+        for iy, (y0, y1, wy, oy) in enumerate(tiles_y):
+            r0, r1 = spans_y[iy]
+            acc = torch.zeros(b, self.model.out_channels, r1 - start, w * s)
+            acc[:, :, :carry.shape[2]] = carry
+            jobs = [(i, ix) for i in range(b) for ix in range(len(tiles_x))]
+            for j in range(0, len(jobs), self.batch_size):
+                chunk = jobs[j:j + self.batch_size]
+                batch = torch.cat([padded[i:i + 1, :, y0:y1, tiles_x[ix][0]:tiles_x[ix][1]]
+                                   for i, ix in chunk])
                 sr = self._forward(batch)
-                for k, ((_, _, wy, oy), (_, _, wx, ox)) in enumerate(chunk):
-                    rows, cols = wy.nonzero(), wx.nonzero()
-                    r0, r1 = int(rows[0]), int(rows[-1]) + 1
-                    c0, c1 = int(cols[0]), int(cols[-1]) + 1
+                for k, (i, ix) in enumerate(chunk):
+                    _, _, wx, ox = tiles_x[ix]
+                    c0, c1 = spans_x[ix]
                     part = sr[k, :, r0 - oy:r1 - oy, c0 - ox:c1 - ox]
                     weight = wy[r0:r1, None] * wx[None, c0:c1]
-                    out[i, :, r0:r1, c0:c1] += part * weight
+                    acc[i, :, r0 - start:r1 - start, c0:c1] += part * weight
                 done += len(chunk)
                 if progress is not None:
                     progress(done, total)
-        return out
+            final = spans_y[iy + 1][0] if iy + 1 < len(tiles_y) else h * s
+            yield start, acc[:, :, :final - start]
+            carry = acc[:, :, final - start:].clone()
+            start = final
 
     @staticmethod
     def _axis_tiles(

@@ -24,6 +24,7 @@ from ..image import Image, write_image
 from ..inference import Upscaler
 from ..interpolate import interpolate_models
 from ..radiometry import UNIT_SYMBOLS, UNITS, check_overrides, image_in_units
+from ..streaming import ImageRows
 from . import sequence_args
 
 
@@ -146,17 +147,20 @@ def run(args: argparse.Namespace) -> int:
     strengths: list[tuple[bool, float]] = []
     flir_lines: list[str] = []
 
-    def process(image: Image, job: FileJob) -> Image:
+    def process(image: Image, job: FileJob) -> Image | ImageRows:
         if image.flir is not None and image.flir.preview_size is not None:
             image = image_in_units(image, args.units, emissivity=args.emissivity,
                                    reflected_temp_c=args.reflected_temp)
-        if pair is None:
+        consistency = use_consistency(args.consistency, image)
+        if pair is None and not consistency:  # written band by band as it is computed
+            sr = upscaler.upscale_image_rows(image, range_mode=args.range_mode)
+        elif pair is None:
             sr = upscaler.upscale_image(image, range_mode=args.range_mode)
         else:
             requested = default_strength(args.denoise, image.dtype)
             sr = pair.upscale_image(image, range_mode=args.range_mode, strength=requested)
             strengths.append((requested == "auto", pair.last_strength))
-        if use_consistency(args.consistency, image):
+        if consistency:
             sr = consistent_image(sr, image)
         if image.flir is not None and image.flir.preview_size is not None:
             flir_lines.append(describe_flir(job, image, sr))
