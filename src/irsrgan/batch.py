@@ -49,6 +49,27 @@ class BatchResult:
     def ok(self) -> bool:
         return not self.failed
 
+    def to_json(self) -> dict:
+        """Plain lists and numbers (to send between processes)."""
+        return {"done": [str(p) for p in self.done], "skipped": [str(p) for p in self.skipped],
+                "failed": [[str(p), why] for p, why in self.failed],
+                "flir_previews": [str(p) for p in self.flir_previews],
+                "seconds": self.seconds, "output_pixels": self.output_pixels}
+
+    @classmethod
+    def combined(cls, parts: Sequence[dict]) -> BatchResult:
+        """One result from the :meth:`to_json` of several processes run side by side (their
+        wall time is the longest one's)."""
+        out = cls()
+        for part in parts:
+            out.done += [Path(p) for p in part["done"]]
+            out.skipped += [Path(p) for p in part["skipped"]]
+            out.failed += [(Path(p), why) for p, why in part["failed"]]
+            out.flir_previews += [Path(p) for p in part["flir_previews"]]
+            out.seconds = max(out.seconds, part["seconds"])
+            out.output_pixels += part["output_pixels"]
+        return out
+
     def summary(self) -> str:
         lines = [
             f"{len(self.done)} written, {len(self.skipped)} skipped (output exists; "

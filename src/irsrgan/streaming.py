@@ -115,7 +115,7 @@ def _write_png(fh, rows: ImageRows) -> None:
         up[0, 1:] = raw[0] - prev
         up[1:, 1:] = raw[1:] - raw[:-1]
         prev = raw[-1].copy()
-        out = z.compress(up.tobytes())
+        out = z.compress(memoryview(up).cast("B"))
         if out:
             fh.write(_chunk(b"IDAT", out))
     fh.write(_chunk(b"IDAT", z.flush()) + _chunk(b"IEND", b""))

@@ -8,7 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import scaleout
 from ..batch import (
+    BatchResult,
     FileJob,
     default_max_pixels,
     make_output_folder,
@@ -128,11 +130,14 @@ def run(args: argparse.Namespace) -> int:
     if args.max_pixels is not None and args.max_pixels < 1:
         raise ConfigError(f"--max-pixels must be >= 1, got {args.max_pixels}")
     sequences, inputs = sequence_args.split_inputs(inputs, args)
+    part = scaleout.join()  # under torchrun: this process's share of the clips and images
+    args.device = part.device(args.device)
+    sequences = sequences[part.rank::part.world]
     status = 0
     if sequences:
         status = sequence_args.run_sequences(sequences, args, sequence_upscaler(args))
-        if not inputs:
-            return status
+    if not inputs:
+        return _finish(part, status)
     out = Path(args.output)
     jobs = plan_jobs(inputs, out, flir_raw=args.flir_raw)
     make_output_folder(output_folder(jobs, out))
@@ -167,8 +172,19 @@ def run(args: argparse.Namespace) -> int:
         return sr
 
     max_pixels = args.max_pixels or upscale_max_pixels(model.scale)
-    result = run_batch(jobs, process, overwrite=args.overwrite, progress=not args.quiet,
-                       desc=f"x{model.scale}", flir_raw=args.flir_raw, max_pixels=max_pixels)
+    result = run_batch(jobs, process, overwrite=args.overwrite,
+                       progress=not args.quiet and part.main, desc=f"x{model.scale}",
+                       flir_raw=args.flir_raw, max_pixels=max_pixels,
+                       part=(part.rank, part.world))
+    if part.world > 1:  # rank 0 reports for every process
+        shares = scaleout.gather(part, [result.to_json(), strengths, flir_lines, status])
+        result = BatchResult.combined([r for r, _, _, _ in shares])
+        strengths = [tuple(s) for _, st, _, _ in shares for s in st]
+        flir_lines = [line for _, _, lines, _ in shares for line in lines]
+        status = max(st for _, _, _, st in shares)
+        scaleout.leave(part)
+        if not part.main:
+            return 0 if result.ok and not status else 1
     print(result.summary(), file=sys.stderr)
     print(denoise_summary(strengths, args.denoise), file=sys.stderr, end="")
     if flir_lines:
@@ -179,6 +195,14 @@ def run(args: argparse.Namespace) -> int:
         if len(flir_lines) > 5:
             print(f"  ... and {len(flir_lines) - 5} more", file=sys.stderr)
     return 0 if result.ok and not status else 1
+
+
+def _finish(part: scaleout.Part, status: int) -> int:
+    """The exit status every process agrees on when there were only clips."""
+    if part.world > 1:
+        status = max(scaleout.gather(part, status))
+        scaleout.leave(part)
+    return status
 
 
 def sequence_upscaler(args: argparse.Namespace) -> Upscaler:
