@@ -25,6 +25,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from . import engines
+from .engines import ENGINES, EngineName
 from .errors import ConfigError
 from .image import (
     Image,
@@ -114,12 +116,13 @@ class Upscaler:
             4 on GPU).
         half: float16 on GPU (ignored with a warning on CPU).
         channels_last: use the channels-last memory format (faster convolutions on CPU).
-        backend: on CPU, ``"auto"`` takes the model's measured preference
-            (``model.cpu_backend``: ONNX Runtime for the dense-block nets, whose concatenations
-            it runs faster, channels-last PyTorch for the plain compact net; see
-            ``benchmarks/upscale_speed.py``), ONNX Runtime only when installed (the model is
-            exported once, in memory); GPUs always use PyTorch. ``"torch"`` or
-            ``"onnxruntime"`` force one.
+        backend: on CPU, ``"auto"`` takes the engine measured fastest on this machine for
+            this model and tile shape (:mod:`irsrgan.engines`: timed once on the first tiles,
+            then cached per machine, weights and engine versions; with
+            ``IRSRGAN_MEASURE_ENGINES=0`` the model's recorded preference
+            ``model.cpu_backend``); ONNX Runtime and OpenVINO run the model exported to ONNX
+            once, in memory, and only when installed; GPUs always use PyTorch. ``"torch"``,
+            ``"onnxruntime"`` or ``"openvino"`` force one.
         ensemble: self-ensemble: average the model's outputs over the 8 flips and 90-degree
             rotations of each tile (8x the time; on hit-uav/val, +0.12 dB for the shipped PSNR
             model on clean input, nothing on degraded input; it smooths a GAN model's texture
@@ -139,7 +142,7 @@ class Upscaler:
         batch_size: int | None = None,
         half: bool = False,
         channels_last: bool = True,
-        backend: Literal["auto", "torch", "onnxruntime"] = "auto",
+        backend: EngineName = "auto",
         ensemble: bool = False,
     ) -> None:
         if tile is not None and tile < 0:
@@ -167,18 +170,68 @@ class Upscaler:
         self.tile = tile
         self.batch_size = batch_size
         self.ensemble = ensemble
-        if backend not in ("auto", "torch", "onnxruntime"):
-            raise ConfigError(f"backend must be 'auto', 'torch' or 'onnxruntime', got {backend!r}")
-        self._ort = None
-        forced = backend == "onnxruntime"
-        if backend == "auto":
+        if backend not in ("auto", *ENGINES):
+            raise ConfigError(f"backend must be 'auto', 'torch', 'onnxruntime' or 'openvino', "
+                              f"got {backend!r}")
+        self._runners: dict[str, engines.Runner] = {}  # the non-torch engines built
+        self._onnx: bytes | None = None
+        self._chosen: dict[str, str] = {}  # tile shape class -> engine, for auto
+        #: what ``auto`` measured or read from the cache (:class:`~irsrgan.engines.Measurement`)
+        self.measurements: list[engines.Measurement] = []
+        self.remeasure = False  # auto: measure even where the cache has an entry
+        if self.device.type != "cpu":
+            backend = "torch"  # GPUs always run PyTorch
+        elif backend == "auto" and not engines.measuring():
             backend = getattr(model, "cpu_backend", "onnxruntime")
-        if self.device.type == "cpu" and backend != "torch":
-            self._ort = _OrtRunner.create(self.model, required=forced)
+            if backend != "torch" and self._build(backend, required=False) is None:
+                backend = "torch"
+        elif backend != "auto" and backend != "torch":
+            self._build(backend, required=True)
+        self._fixed: str | None = None if backend == "auto" else backend
+        self._last = self._fixed or "auto"
 
     @property
     def backend(self) -> str:
-        return "onnxruntime" if self._ort is not None else "torch"
+        """The engine forced, or the one ``auto`` chose for the last tiles (``auto`` before
+        the first)."""
+        return self._last
+
+    def _build(self, engine: str, *, required: bool) -> engines.Runner | None:
+        """The ONNX Runtime or OpenVINO runner (the model exported once, shared by both)."""
+        if engine not in self._runners:
+            def onnx() -> bytes:
+                if self._onnx is None:
+                    self._onnx = engines.export_onnx_bytes(self.model)
+                    # the export left the weights contiguous: back to this Upscaler's format
+                    self.model.to(memory_format=self.memory_format)
+                return self._onnx
+
+            runner = engines.create_runner(engine, self.model, required=required, onnx=onnx)
+            if runner is None:
+                return None
+            self._runners[engine] = runner
+        return self._runners[engine]
+
+    def _torch_forward(self, batch: torch.Tensor) -> torch.Tensor:
+        with torch.inference_mode():
+            x = batch.to(self.device, self.dtype).contiguous(memory_format=self.memory_format)
+            return self.model(x).float().cpu()
+
+    def _engine_for(self, shape: tuple[int, ...]) -> str:
+        if self._fixed is not None:
+            return self._fixed
+        key = engines.shape_class(shape)
+        if key not in self._chosen:
+            factories = {"torch": lambda: self._torch_forward}
+            for name in ("onnxruntime", "openvino"):
+                if engines.installed(name):
+                    factories[name] = lambda name=name: self._build(name, required=False)
+            measurement, runners = engines.choose(self.model, tuple(shape), factories,
+                                                 remeasure=self.remeasure)
+            self._runners.update((k, v) for k, v in runners.items() if k != "torch")
+            self._chosen[key] = measurement.chosen
+            self.measurements.append(measurement)
+        return self._chosen[key]
 
     # ------------------------------------------------------------------ public API
     @torch.inference_mode()
@@ -458,56 +511,8 @@ class Upscaler:
         return total / 8
 
     def _forward_once(self, batch: torch.Tensor) -> torch.Tensor:
-        if self._ort is not None:
-            return self._ort(batch)
-        x = batch.to(self.device, self.dtype).contiguous(memory_format=self.memory_format)
-        return self.model(x).float().cpu()
-
-
-class _OrtRunner:
-    """The model exported to ONNX in memory and run by ONNX Runtime on the CPU."""
-
-    def __init__(self, session) -> None:
-        self.session = session
-        self.input = session.get_inputs()[0].name
-
-    @classmethod
-    def create(cls, model: nn.Module, *, required: bool) -> _OrtRunner | None:
-        try:
-            import onnxruntime as ort
-        except ImportError:
-            if required:
-                raise ConfigError("backend 'onnxruntime' needs: pip install onnxruntime") from None
-            return None
-        try:
-            import io
-            import warnings
-
-            m = int(getattr(model, "size_multiple", 1))
-            example = torch.zeros(1, model.in_channels, 16 * m, 16 * m)
-            buf = io.BytesIO()
-            cpu_model = model.float().to(memory_format=torch.contiguous_format)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                torch.onnx.export(
-                    cpu_model, (example,), buf, input_names=["lr"], output_names=["sr"],
-                    dynamic_axes={"lr": {0: "b", 2: "h", 3: "w"}, "sr": {0: "b", 2: "H", 3: "W"}},
-                    opset_version=17, dynamo=False,
-                )
-            opts = ort.SessionOptions()
-            opts.intra_op_num_threads = torch.get_num_threads()
-            opts.inter_op_num_threads = 1
-            opts.log_severity_level = 3
-            session = ort.InferenceSession(
-                buf.getvalue(), opts, providers=["CPUExecutionProvider"]
-            )
-        except Exception as exc:  # any export problem: fall back to PyTorch
-            if required:
-                raise ValueError(f"cannot run this model with ONNX Runtime: {exc}") from exc
-            log.debug("ONNX Runtime unavailable for this model (%s); using PyTorch", exc)
-            return None
-        return cls(session)
-
-    def __call__(self, batch: torch.Tensor) -> torch.Tensor:
-        x = batch.detach().float().contiguous().numpy()
-        return torch.from_numpy(self.session.run(None, {self.input: x})[0])
+        engine = self._engine_for(tuple(batch.shape))
+        self._last = engine
+        if engine != "torch":
+            return self._runners[engine](batch)
+        return self._torch_forward(batch)

@@ -60,9 +60,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--ensemble", action="store_true",
                    help="self-ensemble over 8 flips/rotations, 8x the time: +0.12 dB with "
                    "irsrgan-psnr-x4 on clean frames (docs/RESULTS.md, section 6)")
-    p.add_argument("--backend", default="auto", choices=("auto", "torch", "onnxruntime"),
-                   help="CPU inference engine (auto: each architecture's measured fastest, "
-                   "see docs/PERFORMANCE.md)")
+    p.add_argument("--backend", default="auto",
+                   choices=("auto", "torch", "onnxruntime", "openvino"),
+                   help="CPU inference engine (auto: the fastest measured on this machine for "
+                   "this model and tile size, cached; see `irsrgan bench`)")
     p.add_argument("--range", dest="range_mode", default="auto",
                    choices=["auto", "dtype", "stretch"],
                    help="value mapping: auto = 8-bit by dtype, 16-bit/float stretched per image "
