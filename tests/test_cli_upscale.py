@@ -167,9 +167,9 @@ def test_backend_option_picks_the_engine_and_both_agree(tmp_path, folder, model_
     used = []
 
     class Recording(upscale_cmd.Upscaler):
-        def upscale_image(self, *a, **k):
+        def upscale_image_rows(self, *a, **k):  # what the CLI calls (it writes band by band)
             used.append(self.backend)
-            return super().upscale_image(*a, **k)
+            return super().upscale_image_rows(*a, **k)
 
     monkeypatch.setattr(upscale_cmd, "Upscaler", Recording)
     outs = []

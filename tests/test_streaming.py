@@ -98,3 +98,29 @@ def test_pipelined_batch_writes_what_one_at_a_time_writes(tmp_path, upscaler):
         np.testing.assert_array_equal(read_image(tmp_path / "out" / f"{i}.png").pixels, want)
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["0.png", "1.png", "2.png",
                                                                     "4.png"]
+
+
+@pytest.mark.parametrize("kind", ["uint16", "uint8", "float32"])
+def test_consistency_band_by_band_equals_whole_image(upscaler, kind):
+    from irsrgan.consistency import consistent_image, consistent_rows
+
+    rng = np.random.default_rng(2)
+    smooth = np.cumsum(np.cumsum(rng.normal(size=(203, 47)), 0), 1)
+    unit = (smooth - smooth.min()) / np.ptp(smooth)
+    if kind == "uint16":
+        px = (9000 + 4000 * unit).astype(np.uint16)
+    elif kind == "uint8":
+        px = (255 * unit).astype(np.uint8)  # reaches 0 and 255: the clipped case
+    else:
+        px = (20 + 15 * unit).astype(np.float32)
+        px[50:53, 10] = np.nan
+    image = Image(px, "tiff")
+    want = consistent_image(upscaler.upscale_image(image), image).pixels
+    rows = consistent_rows(upscaler.upscale_image_rows(image), image)
+    got = rows.collect().pixels
+    assert got.shape == want.shape == (406, 94)
+    if kind == "float32":
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-5)
+        assert np.array_equal(np.isnan(got), np.isnan(want))
+    else:
+        np.testing.assert_array_equal(got, want)

@@ -19,7 +19,7 @@ from ..batch import (
     run_batch,
 )
 from ..checkpoint import DEFAULT_MODEL, load_model
-from ..consistency import consistent_image
+from ..consistency import consistent_rows
 from ..denoise import DenoiseUpscaler, default_strength, parse_strength, robust_partner
 from ..errors import ConfigError
 from ..image import Image, write_image
@@ -157,17 +157,15 @@ def run(args: argparse.Namespace) -> int:
         if image.flir is not None and image.flir.preview_size is not None:
             image = image_in_units(image, args.units, emissivity=args.emissivity,
                                    reflected_temp_c=args.reflected_temp)
-        consistency = use_consistency(args.consistency, image)
-        if pair is None and not consistency:  # written band by band as it is computed
+        # written band by band as it is computed, corrected band by band
+        if pair is None:
             sr = upscaler.upscale_image_rows(image, range_mode=args.range_mode)
-        elif pair is None:
-            sr = upscaler.upscale_image(image, range_mode=args.range_mode)
         else:
             requested = default_strength(args.denoise, image.dtype)
-            sr = pair.upscale_image(image, range_mode=args.range_mode, strength=requested)
+            sr = pair.upscale_image_rows(image, range_mode=args.range_mode, strength=requested)
             strengths.append((requested == "auto", pair.last_strength))
-        if consistency:
-            sr = consistent_image(sr, image)
+        if use_consistency(args.consistency, image):
+            sr = consistent_rows(sr, image)
         if image.flir is not None and image.flir.preview_size is not None:
             flir_lines.append(describe_flir(job, image, sr))
         return sr
