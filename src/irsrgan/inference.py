@@ -228,7 +228,11 @@ class Upscaler:
                     factories[name] = lambda name=name: self._build(name, required=False)
             measurement, runners = engines.choose(self.model, tuple(shape), factories,
                                                  remeasure=self.remeasure)
-            self._runners.update((k, v) for k, v in runners.items() if k != "torch")
+            # keep the winner only: the losers' sessions would hold memory for nothing
+            for name in set(self._runners) - set(self._chosen.values()) - {measurement.chosen}:
+                del self._runners[name]
+            if measurement.chosen != "torch":
+                self._runners[measurement.chosen] = runners[measurement.chosen]
             self._chosen[key] = measurement.chosen
             self.measurements.append(measurement)
         return self._chosen[key]
