@@ -26,7 +26,7 @@ from irsrgan.image import Image, read_image, write_image
 from irsrgan.inference import Upscaler
 from irsrgan.models import create_model
 from irsrgan.streaming import write_rows
-size, folder, method = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+size, folder, method, backend = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
 rng = np.random.default_rng(0)
 px = (9000 + 3000 * rng.random((size, size))).astype(np.uint16)
 write_image(f"{folder}/in.png", Image(px, "png", "gray"))
@@ -34,7 +34,7 @@ del px
 base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 torch.manual_seed(0)
 model = create_model("compact", scale=4, num_features=64, num_convs=16)
-up = Upscaler(model, device="cpu")
+up = Upscaler(model, device="cpu", backend=backend)
 t = time.perf_counter()
 if method == "streamed":
     write_rows(f"{folder}/out.png", up.upscale_image_rows(read_image(f"{folder}/in.png")))
@@ -42,18 +42,21 @@ else:
     write_image(f"{folder}/out.png", up.upscale_image(read_image(f"{folder}/in.png")))
 print(json.dumps({"peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                   "before_mb": base, "seconds": time.perf_counter() - t,
-                  "tile": up.auto_tile()}))
+                  "tile": up.auto_tile(), "backend": up.backend}))
 """
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", type=int, nargs="+", default=[512, 2048, 4096])
+    ap.add_argument("--backend", default="auto",
+                    choices=("auto", "torch", "onnxruntime", "openvino"),
+                    help="CPU engine (default auto: as irsrgan upscale)")
     ap.add_argument("--reference-max", type=int, default=2048,
                     help="largest size also run in memory (the reference)")
     args = ap.parse_args()
     print(f"{'input':>11} {'output':>11} {'method':>9} {'uint16 out MB':>13} "
-          f"{'peak RSS MB':>11} {'vs smallest':>11} {'vs in memory':>12} {'s':>6}")
+          f"{'peak RSS MB':>11} {'vs smallest':>11} {'vs in memory':>12} {'s':>6}  engine")
     first = None
     for size in args.sizes:
         peaks = {}
@@ -61,7 +64,8 @@ def main() -> None:
             if method == "in-memory" and size > args.reference_max:
                 continue
             with tempfile.TemporaryDirectory() as tmp:
-                run = subprocess.run([sys.executable, "-c", CHILD, str(size), tmp, method],
+                run = subprocess.run([sys.executable, "-c", CHILD, str(size), tmp, method,
+                                  args.backend],
                                      capture_output=True, text=True, check=True)
             r = json.loads(run.stdout.strip().splitlines()[-1])
             peaks[method] = r["peak_mb"]
@@ -72,7 +76,8 @@ def main() -> None:
             vs_ref = (f"{r['peak_mb'] / peaks['in-memory']:12.2f}"
                       if method == "streamed" and "in-memory" in peaks else f"{'':>12}")
             print(f"{size:>5}x{size:<5} {4 * size:>5}x{4 * size:<5} {method:>9} {out_mb:13.0f} "
-                  f"{r['peak_mb']:11.0f} {vs_first} {vs_ref} {r['seconds']:6.1f}", flush=True)
+                  f"{r['peak_mb']:11.0f} {vs_first} {vs_ref} {r['seconds']:6.1f}  {r['backend']}",
+                  flush=True)
 
 
 if __name__ == "__main__":

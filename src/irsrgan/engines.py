@@ -167,9 +167,13 @@ def versions() -> dict[str, str]:
 
 
 def shape_class(shape: tuple[int, ...]) -> str:
-    """Batch, channels and the tile's height and width rounded up to 32."""
+    """Batch, channels and the tile's longer side rounded up to a power of two (at least 32):
+    the near-equal tiles of one image fall in one class, so one measurement serves them all."""
     b, c, h, w = shape
-    return f"{b}x{c}x{-(-h // 32) * 32}x{-(-w // 32) * 32}"
+    side = 32
+    while side < max(h, w):
+        side *= 2
+    return f"{b}x{c}x{side}"
 
 
 def cache_path() -> Path:
