@@ -114,7 +114,11 @@ class Upscaler:
         overlap: LR context pixels on each side of a tile (and reflect padding at borders).
         batch_size: tiles per forward pass (default 1 on CPU, where batching gains nothing,
             4 on GPU).
-        half: float16 on GPU (ignored with a warning on CPU).
+        half: float16 on GPU (ignored with a warning on CPU); ``precision="fp16"``.
+        precision: ``"fp32"``, ``"fp16"`` or ``"bf16"`` (GPU only; bf16 where the GPU has it;
+            default: fp16 with ``half``, else fp32).
+        compile: ``torch.compile`` the model on GPU (minutes of compiling on first use, then
+            faster: for long-lived servers and benchmarks; ignored on CPU).
         channels_last: use the channels-last memory format (faster convolutions on CPU).
         backend: on CPU, ``"auto"`` takes the engine measured fastest on this machine for
             this model and tile shape (:mod:`irsrgan.engines`: timed once on the first tiles,
@@ -141,6 +145,8 @@ class Upscaler:
         overlap: int = 16,
         batch_size: int | None = None,
         half: bool = False,
+        precision: Literal["fp32", "fp16", "bf16"] | None = None,
+        compile: bool = False,
         channels_last: bool = True,
         backend: EngineName = "auto",
         ensemble: bool = False,
@@ -156,14 +162,25 @@ class Upscaler:
             batch_size = 1 if self.device.type == "cpu" else 4
         if batch_size < 1:
             raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
-        if half and self.device.type == "cpu":
-            log.warning("half precision is only used on GPU; running float32 on CPU")
-            half = False
-        self.dtype = torch.float16 if half else torch.float32
+        precision = precision or ("fp16" if half else "fp32")
+        dtypes = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+        if precision not in dtypes:
+            raise ConfigError(f"precision must be 'fp32', 'fp16' or 'bf16', got {precision!r}")
+        if precision != "fp32" and self.device.type == "cpu":
+            log.warning("%s is only used on GPU; running float32 on CPU", precision)
+            precision = "fp32"
+        if (precision == "bf16" and self.device.type == "cuda"
+                and not torch.cuda.is_bf16_supported()):
+            raise ConfigError(f"precision 'bf16': {torch.cuda.get_device_name(self.device)} "
+                              "does not support bfloat16; use 'fp16'")
+        self.precision = precision
+        self.dtype = dtypes[precision]
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
         self.model = model.eval().to(self.device, self.dtype, memory_format=self.memory_format)
         for p in self.model.parameters():
             p.requires_grad_(False)
+        self._compiled = (torch.compile(self.model, dynamic=True)
+                          if compile and self.device.type != "cpu" else None)
         self.scale = int(model.scale)
         self.multiple = int(getattr(model, "size_multiple", 1))
         self.overlap = overlap
@@ -215,7 +232,8 @@ class Upscaler:
     def _torch_forward(self, batch: torch.Tensor) -> torch.Tensor:
         with torch.inference_mode():
             x = batch.to(self.device, self.dtype).contiguous(memory_format=self.memory_format)
-            return self.model(x).float().cpu()
+            model = self.model if self._compiled is None else self._compiled
+            return model(x).float().cpu()
 
     def _engine_for(self, shape: tuple[int, ...]) -> str:
         if self._fixed is not None:
