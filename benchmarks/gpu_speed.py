@@ -57,8 +57,8 @@ def main() -> int:
     for name, model in models():
         base_rate, base_out = None, None
         for precision in precisions:
-            up = Upscaler(copy.deepcopy(model), device="cuda", precision=precision, batch_size=args.batch,
-                          tile=args.tile, compile=args.compile)
+            up = Upscaler(copy.deepcopy(model), device="cuda", precision=precision,
+                          batch_size=args.batch, tile=args.tile, compile=args.compile)
             first = up.upscale(frames[:1])  # warm-up (and compiling, with --compile)
             torch.cuda.synchronize()
             done, start = 0, time.perf_counter()

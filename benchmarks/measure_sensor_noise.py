@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import io
 import math
 import sys
 import time
@@ -45,48 +44,32 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from irsrgan.estimate import pixel_noise, robust_std, spectral_blur_sigma, stripe_sigma
+from irsrgan.estimate import (
+    jpeg_quality as _jpeg_quality,
+)
+from irsrgan.estimate import (
+    outlier_fraction,
+    pixel_noise,
+    robust_std,
+    spectral_blur_sigma,
+    stripe_sigma,
+)
+from irsrgan.image import read_image
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 def read_native(path: Path) -> np.ndarray:
-    """Gray pixels in their native dtype (cv2 also reads the LZW TIFF of flirpy)."""
-    px = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    if px is None:
-        raise SystemExit(f"cannot read {path}")
-    if px.ndim == 3:
-        px = cv2.cvtColor(px, cv2.COLOR_BGR2GRAY)
-    return px
-
-
-def outlier_fraction(x: np.ndarray, sigma_pix: float, rng: float) -> float:
-    xf = x.astype(np.float32)
-    med = cv2.medianBlur(xf, 3)
-    thr = max(8 * sigma_pix, 0.05 * rng)
-    return float((np.abs(xf - med)[1:-1, 1:-1] > thr).mean())
+    """Gray pixels in their native dtype (irsrgan's reader: OpenCV 5 refuses the thermitage
+    TIFFs, which have no photometric tag)."""
+    image = read_image(path)
+    chans = image.channels()
+    if chans.shape[0] >= 3:
+        return cv2.cvtColor(np.moveaxis(chans[:3], 0, -1), cv2.COLOR_RGB2GRAY)
+    return chans[0]
 
 
 def jpeg_quality(path: Path) -> int | None:
-    from PIL import Image
-
-    std = np.array([16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55,
-                    14, 13, 16, 24, 40, 57, 69, 56, 14, 17, 22, 29, 51, 87, 80, 62,
-                    18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104, 113, 92,
-                    49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99])
-    with Image.open(io.BytesIO(path.read_bytes())) as im:
-        tables = getattr(im, "quantization", None)
-        if not tables:
-            return None
-        q0 = np.array(tables[0], dtype=np.float64)
-    best, best_err = None, float("inf")
-    for q in range(1, 101):
-        scale = 5000 / q if q < 50 else 200 - 2 * q
-        t = np.clip(np.floor((std * scale + 50) / 100), 1, 255)
-        # tables may be stored in zigzag order; compare sorted values (order-free)
-        err = np.abs(np.sort(t) - np.sort(q0)).sum()
-        if err < best_err:
-            best, best_err = q, err
-    return best
+    return _jpeg_quality(path.read_bytes())
 
 
 def vignetting(frames_mean: np.ndarray) -> tuple[float, float]:

@@ -11,6 +11,28 @@ from irsrgan.image import Image, write_image
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 
+#: What "the same" means for each kind of number the tests compare, in one table (absolute
+#: tolerances; unit-range values unless said otherwise).
+TOL = {
+    # one PSNR reached along two paths (training's validation, evaluate, metrics)
+    "psnr_db": 1e-6,
+    # float32 values of one computation done two ways (sums in another order, a crop taken
+    # before or after): validation's and evaluate's LR/HR, per-channel upscaling
+    "reordered": 1e-6,
+    # a network's output computed two ways in float32: padded vs plain forward, a
+    # self-ensemble by hand
+    "network": 1e-5,
+    # tiled vs whole-image output, and ONNX Runtime vs PyTorch: blend weights and another
+    # engine's kernels
+    "tiled": 1e-4,
+    # weights after a resumed run vs one that ran through
+    "resume": 1e-6,
+    # weights after 2 DDP processes vs 1 (all-reduce sums gradients in another order)
+    "ddp": 1e-5,
+    # an exported ONNX graph vs PyTorch
+    "onnx": 1e-3,
+}
+
 
 @pytest.fixture(autouse=True)
 def _threads():

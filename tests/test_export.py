@@ -11,6 +11,8 @@ from irsrgan.cli import main
 from irsrgan.export import check_onnx, export_onnx
 from irsrgan.models import create_model
 
+from .conftest import TOL
+
 ort = pytest.importorskip("onnxruntime")
 
 
@@ -24,14 +26,14 @@ def test_onnx_matches_pytorch_on_other_sizes(tmp_path, arch, kw):
     model = create_model(arch, scale=4, **kw).eval()
     path = tmp_path / "m.onnx"
     diff = export_onnx(model, path)
-    assert diff is not None and diff < 1e-3
+    assert diff is not None and diff < TOL["onnx"]
     sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     for h, w in [(16, 16), (29, 41)]:
         x = torch.rand(1, 1, h, w)
         got = sess.run(None, {"lr": x.numpy()})[0]
         assert got.shape == (1, 1, 4 * h, 4 * w)
-        np.testing.assert_allclose(got, model(x).detach().numpy(), atol=1e-3)
-    assert check_onnx(model, path) < 1e-3
+        np.testing.assert_allclose(got, model(x).detach().numpy(), atol=TOL["onnx"])
+    assert check_onnx(model, path) < TOL["onnx"]
 
 
 def test_export_command(tmp_path, capsys):

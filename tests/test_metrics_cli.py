@@ -90,8 +90,13 @@ def test_folders_json_values_and_notes(folders, no_lpips_weights, capsys):
     assert "PSNR dB" in printed and "MAE" in printed and "mean (2)" in printed
     assert f"{a['psnr']:.3f}" in printed
     assert "unmatched SR (1): only_sr" in printed and "unmatched HR (1): only_hr" in printed
-    lpips_notes = [ln for ln in printed.splitlines() if "LPIPS and LPIPS-I left out" in ln]
+    lpips_notes = [ln for ln in printed.splitlines() if "LPIPS-I-ref left out" in ln]
     assert len(lpips_notes) == 1 and "lpips" in lpips_notes[0] and "vgg16" in lpips_notes[0]
+    # the advice names this command's options, not the library's arguments
+    note = lpips_notes[0]
+    assert "--lpips-weights PATH" in note and "--backbone-weights PATH" in note
+    for library_word in ("lin_weights", "lin=False", "explicit path", "loss/metric"):
+        assert library_word not in note
 
 
 def test_lpips_columns_when_available(folders, monkeypatch):
@@ -103,7 +108,7 @@ def test_lpips_columns_when_available(folders, monkeypatch):
         def __call__(self, hr, sr):
             return torch.tensor([0.25])
 
-    monkeypatch.setattr(metrics_cmd, "build_lpips", lambda *a: FixedDistance())
+    monkeypatch.setattr(metrics_cmd, "build_lpips", lambda *a, **k: FixedDistance())
     out_json = root / "r.json"
     assert main(["metrics", str(root / "sr" / "a.png"), str(root / "hr" / "a.png"),
                  "--json", str(out_json)]) == 0

@@ -387,3 +387,83 @@ def test_existing_output_is_skipped_and_the_input_is_never_the_output(tmp_path):
     result = upscale_sequence(tmp_path / "in.mkv", tmp_path / "out.tiff", None,
                               process=nearest_frames, progress=False)
     assert result.skipped and (tmp_path / "out.tiff").read_bytes() == b"keep me"
+
+
+# --------------------------------------------------------------------------- length limits
+def count_decoded(monkeypatch) -> list[int]:
+    """Count the video frames FFmpeg decodes (every reader goes through ``_decode``)."""
+    from irsrgan.sequences.readers import VideoReader
+
+    decoded = [0]
+    original = VideoReader._decode
+
+    def counting(self):
+        for frame in original(self):
+            decoded[0] += 1
+            yield frame
+
+    monkeypatch.setattr(VideoReader, "_decode", counting)
+    return decoded
+
+
+def test_limits_refuse_a_long_clip_from_its_header(tmp_path, monkeypatch):
+    from irsrgan.errors import SequenceTooLongError
+    from irsrgan.sequences import ClipLimits
+
+    src = tmp_path / "long.mp4"
+    make_clip(src, [np.full((16, 16), 4 * i, np.uint8) for i in range(50)], codec="libx264",
+              pix_fmt="yuv420p")
+    decoded = count_decoded(monkeypatch)
+    with pytest.raises(SequenceTooLongError, match=r"long.mp4: 50 frames; the limit is 3") as e:
+        upscale_sequence(src, tmp_path / "out.mp4", None, process=nearest_frames,
+                         progress=False, limits=ClipLimits(max_frames=3))
+    assert e.value.limit == "frames"
+    assert decoded[0] <= 1  # only the first frame, which opening the reader decodes
+    with pytest.raises(SequenceTooLongError, match=r"2 s long; the limit is 1.5 s") as e:
+        upscale_sequence(src, tmp_path / "out.mp4", None, process=nearest_frames,
+                         progress=False, limits=ClipLimits(max_seconds=1.5))
+    assert e.value.limit == "seconds"
+    assert not (tmp_path / "out.mp4").exists()
+    # within the limits: every frame
+    result = upscale_sequence(src, tmp_path / "out.mp4", None, process=nearest_frames,
+                              progress=False, limits=ClipLimits(max_frames=50, max_seconds=2))
+    assert result.written == 50
+
+
+def test_limits_stop_a_clip_that_does_not_say_its_length(tmp_path, monkeypatch):
+    """A raw H.264 stream has no frame count or duration: the guard stops at the first frame
+    past the limit, so no more than limit + 1 frames are decoded."""
+    from irsrgan.errors import SequenceTooLongError
+    from irsrgan.sequences import ClipLimits
+
+    src = tmp_path / "raw.h264"
+    make_clip(src, [np.full((16, 16), 4 * i, np.uint8) for i in range(50)], codec="libx264",
+              pix_fmt="yuv420p", fmt="h264")
+    with open_sequence(src) as reader:
+        assert reader.info.estimated_frames() is None
+    decoded = count_decoded(monkeypatch)
+    seen = []
+    with pytest.raises(SequenceTooLongError, match=r"more than 3 frames") as e:
+        upscale_sequence(src, tmp_path / "out.mkv", None, process=nearest_frames,
+                         progress=False, limits=ClipLimits(max_frames=3),
+                         on_frame=lambda position, frame, image: seen.append(position))
+    assert e.value.limit == "frames"
+    assert decoded[0] == 4
+    assert not (tmp_path / "out.mkv").exists()
+    # by time: 25 frames/s, a limit of 0.2 s stops at the frame at 0.2 s (the 6th)
+    decoded[0] = 0
+    with pytest.raises(SequenceTooLongError, match=r"a frame at 0.2 s; the limit is 0.2 s"):
+        upscale_sequence(src, tmp_path / "out.mkv", None, process=nearest_frames,
+                         progress=False, limits=ClipLimits(max_seconds=0.2), overwrite=True)
+    assert decoded[0] == 6
+
+
+def test_on_frame_sees_every_frame_in_order(tmp_path):
+    src = tmp_path / "c.mkv"
+    frames = [np.full((8, 10), 9 * i, np.uint8) for i in range(5)]
+    make_clip(src, frames, pix_fmt="gray")
+    seen = []
+    upscale_sequence(src, tmp_path / "o.mkv", None, process=nearest_frames, progress=False,
+                     on_frame=lambda pos, frame, image: seen.append(
+                         (pos, frame.index, image.pixels.shape, int(image.pixels[0, 0]))))
+    assert seen == [(i, i, (16, 20), 9 * i) for i in range(5)]

@@ -221,7 +221,7 @@ def test_page_is_self_contained(client):
     assert client.get("/static/../server.py").status_code == 404
     paths = client.get("/openapi.json").json()["paths"]
     assert {"/api/health", "/api/models", "/api/upscale", "/api/jobs", "/api/jobs/{job_id}",
-            "/api/jobs/{job_id}/result", "/api/jobs/{job_id}/preview"} <= set(paths)
+            "/api/jobs/{job_id}/result", "/api/jobs/{job_id}/preview", "/api/clips"} <= set(paths)
     assert set(paths["/api/jobs/{job_id}"]) == {"get", "delete"}
     assert client.get("/docs").status_code == 200
 
@@ -391,6 +391,25 @@ def test_8bit_preview_shows_the_files_pixels(client, range_mode):
     assert out.min() < 70 and out.max() > 110  # not stretched to 0..255
 
 
+def test_page_footnote_and_docs_say_what_the_previews_do(client):
+    """The page's footnote and docs/WEB.md describe the previews as the code makes them (the
+    two tests above check the code): 8-bit as stored, 16-bit/float stretched by percentiles."""
+    from irsrgan.sequences import preview
+
+    def words(text: str) -> str:
+        return " ".join(text.split())
+
+    page = words(client.get("/").text)
+    docs = words((Path(__file__).parents[1] / "docs" / "WEB.md").read_text())
+    assert server.PREVIEW_PERCENTILES == preview.PREVIEW_PERCENTILES == (0.5, 99.5)
+    for text in (page, docs):
+        assert "an 8-bit input is shown as stored" in text
+        assert "16-bit or float input stretched linearly between its 0.5 and 99.5 percentiles" \
+            in text.replace("input is stretched", "input stretched")
+        assert "first frame" in text  # clips: one stretch, from the first frame
+    assert "display-stretched and coloured" not in page  # the old, wrong footnote
+
+
 def test_file_type_is_decided_by_content_not_name(client):
     r = _post(client, _png(_gray8()), name="notes.txt")
     assert r.status_code == 200 and sniff_format(r.content) == "png"
@@ -552,7 +571,7 @@ def test_tile_override_reports_tiles(client, models):
     assert job["tile"] == 24
     job = _wait(client, job["id"])
     # cores of 24 - 2 * 4 = 16 LR px: ceil(40 / 16) * ceil(56 / 16) = 3 * 4 tiles
-    assert job["progress"] == {"done": 12, "total": 12, "fraction": 1.0}
+    assert job["progress"] == {"done": 12, "total": 12, "fraction": 1.0, "unit": "tiles"}
     res = client.get(f"/api/jobs/{job['id']}/result?keep=true")
     np.testing.assert_array_equal(decode_image(res.content).pixels,
                                   _library(models["tiny-x2"], data, tile=24).pixels)
@@ -608,7 +627,7 @@ def test_two_jobs_progress_independently_and_cancel_stops_one(models):
         assert stopped_at < 24
         jb = _wait(client, b["id"])
         assert jb["status"] == "done" and jb["progress"] == {"done": 24, "total": 24,
-                                                             "fraction": 1.0}
+                                                             "fraction": 1.0, "unit": "tiles"}
         time.sleep(0.1)
         assert client.get(f"/api/jobs/{a['id']}").json()["progress"]["done"] == stopped_at
         r = client.get(f"/api/jobs/{a['id']}/result")
@@ -707,6 +726,11 @@ def test_serve_command(models, monkeypatch, capsys):
     assert app.state.default_model == "other-x4" and app.state.config.max_pixels == 1000
     assert "127.0.0.1" in app.state.config.allowed_hosts
     assert "http://127.0.0.1:8123/" in capsys.readouterr().err
+    main(["serve", "--model", str(models["other-x4"]), "--max-clip-mb", "0.5",
+          "--max-clip-frames", "7", "--max-clip-seconds", "2.5", "--max-clip-pixels", "999"])
+    c = seen["app"].state.config
+    assert (c.max_clip_bytes, c.max_clip_frames, c.max_clip_seconds, c.max_clip_pixels) == (
+        512 * 1024, 7, 2.5, 999)
     main(["serve", "--model", str(models["other-x4"]), "--host", "0.0.0.0"])
     assert seen["app"].state.config.allowed_hosts is None
     assert "no authentication" in capsys.readouterr().err

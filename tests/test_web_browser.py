@@ -140,6 +140,10 @@ def test_page_upscales_a_16bit_image_in_chromium(live_server, tmp_path):
             assert f"{2 * w}\u00d7{2 * h}, uint16, PNG" in metrics
             assert "tiny-x2, alpha 0.5" in metrics
             assert "High-frequency ratio" in metrics and "n/a" not in metrics
+            # the ratio says which way is which, in the row and as its tooltip
+            hf_row = page.locator("#metrics tr", has_text="High-frequency ratio")
+            assert "1 = as much fine detail as bicubic; above 1 = more" in hf_row.inner_text()
+            assert "not a quality score" in hf_row.get_attribute("title")
 
             page.click("[data-zoom='2']")
             assert page.text_content("#zoom-value") == "200%"
@@ -216,6 +220,11 @@ def test_readout_palette_and_a_two_file_batch_with_its_zip(live_server, tmp_path
                 "() => document.getElementById('status').textContent.startsWith('done: 2 of 2')",
                 timeout=60_000)
             assert page.locator("#batch-list li").count() == 2
+            # a small image is one tile, and the page says so in the singular
+            time_row = page.locator("#metrics tr", has_text="Time").inner_text()
+            assert ", 1 tile, " in time_row, time_row
+            assert page.evaluate("() => [plural(1, 'tile'), plural(3, 'frame')]") == [
+                "1 tile", "3 frames"]
             assert "cam_x2.tiff" in page.inner_text("#batch-list")
 
             # the readout under the cursor: the degC of the shown (last) result
@@ -255,3 +264,73 @@ def test_readout_palette_and_a_two_file_batch_with_its_zip(live_server, tmp_path
     assert cam.pixels.dtype == np.float32 and cam.flir.units == "celsius"
     assert cam.pixels[y, x] == pytest.approx(shown, abs=0.006)  # the readout is the data
     assert console_errors == [], console_errors
+
+
+def test_page_upscales_a_clip_plays_it_and_downloads_it(live_server, tmp_path):
+    """A short 8-bit MP4: uploaded with progress, shown as two synchronised videos under the
+    divider, downloaded as an MP4 of the same frames at twice the size and the same rate."""
+    av = pytest.importorskip("av", reason="clips need PyAV: pip install '.[video]'")
+    from .test_sequences import make_clip
+
+    rng = np.random.default_rng(2)
+    y, x = np.mgrid[0:48, 0:64]
+    frames = [np.clip(x * 3 + 10 * i + y + rng.normal(0, 4, x.shape), 0, 255).astype(np.uint8)
+              for i in range(8)]
+    src = tmp_path / "short clip.mp4"
+    make_clip(src, frames, codec="libx264", pix_fmt="yuv420p", rate=10)
+    console_errors = []
+    with sync_api.sync_playwright() as pw:
+        context = _launch(pw, tmp_path)
+        try:
+            page = context.new_page()
+            page.on("console", lambda m: console_errors.append(m.text)
+                    if m.type == "error" else None)
+            page.goto(live_server + "/")
+            page.wait_for_selector("#model option[value='tiny-x2']", state="attached")
+            page.set_input_files("#file", str(src))
+            page.wait_for_function(
+                "() => document.getElementById('file-info').textContent.includes('(clip)')")
+            page.click("#run")
+            page.wait_for_selector("#download:not([hidden])", timeout=120_000)
+            assert page.text_content("#status").startswith("done in")
+            assert page.is_visible("#after-video") and page.is_visible("#player")
+            assert not page.is_visible("#after") and page.is_visible("#clip-note")
+            sizes = page.evaluate(
+                "() => ['before-video', 'after-video'].map(id => { const v ="
+                " document.getElementById(id); return [v.videoWidth, v.videoHeight,"
+                " v.readyState >= 2]; })")
+            assert sizes == [[128, 96, True], [128, 96, True]]
+            assert page.text_content("#clip-frame") == "frame 1 / 8"
+            metrics = page.inner_text("#metrics")
+            assert "64\u00d748, uint8, video (h264), 8 frames, 10 frames/s" in metrics
+            assert "128\u00d796, uint8, MP4 (H264), 8 frames" in metrics
+
+            page.click("#play")  # both videos play, the result leading and bicubic following
+            page.wait_for_function(
+                "() => document.getElementById('after-video').currentTime > 0.3",
+                timeout=20_000)
+            page.click("#play")
+            page.wait_for_function("() => document.getElementById('play').textContent"
+                                   " === 'Play'")
+            t = page.evaluate("() => ['after-video', 'before-video'].map(id =>"
+                              " document.getElementById(id).currentTime)")
+            assert t[0] > 0.3 and abs(t[0] - t[1]) < 0.1, t  # paused together
+            page.screenshot(path=str(tmp_path / "web-clip.png"), full_page=True)
+
+            saved = _download(page, "#download", tmp_path)
+            assert saved.name == "short_clip_x2.mp4"
+        finally:
+            context.close()
+    with av.open(str(saved)) as container:
+        stream = container.streams.video[0]
+        assert (stream.width, stream.height, stream.average_rate) == (128, 96, 10)
+        out = [f.to_ndarray(format="gray") for f in container.decode(stream)]
+    assert len(out) == 8
+    # the scene is kept: each frame's mean follows the input's (the tiny model adds little)
+    for a, b in zip(out, frames, strict=True):
+        assert abs(float(a.mean()) - float(b.mean())) < 12
+    assert console_errors == [], console_errors
+    artifacts = os.environ.get("IRSRGAN_ARTIFACTS")
+    if artifacts:
+        Path(artifacts).mkdir(parents=True, exist_ok=True)
+        shutil.copy(tmp_path / "web-clip.png", Path(artifacts) / "web-clip.png")

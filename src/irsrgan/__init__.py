@@ -1,5 +1,63 @@
-"""irsrgan: super-resolution for infrared (thermal) images."""
+"""irsrgan: super-resolution for infrared (thermal) images.
+
+The public API, all of it importable from here (the README has an example):
+
+* images: :class:`Image`, :func:`read_image`, :func:`write_image`, :func:`to_tensor` and its
+  exact inverse :func:`from_tensor`, :class:`ValueMap`, :func:`bit_depth_map`;
+* models: :func:`load_model` (bundled names, our files, foreign checkpoints),
+  :func:`save_model`, :func:`create_model`, :func:`interpolate_models`;
+* inference: :class:`Upscaler`;
+* degradations: :func:`degrade`, :func:`get_preset`;
+* metrics: :func:`score` (PSNR/SSIM on the bit-depth scale, as validation, ``evaluate`` and
+  ``metrics`` score), :func:`psnr`, :func:`ssim`, :class:`LPIPS`, :func:`build_lpips`,
+  :func:`lpips_i`, :func:`hf_energy_ratio`, :func:`radiometric_error`,
+  :func:`evaluate_pair`;
+* errors: :class:`IrsrganError` and its subclasses, raised for every user mistake.
+"""
 
 from __future__ import annotations
 
 __version__ = "0.1.0"
+
+from .checkpoint import load_model, save_model
+from .degradations import degrade, get_preset
+from .errors import (
+    CheckpointError,
+    ConfigError,
+    ImageError,
+    ImageTooLargeError,
+    IrsrganError,
+    WeightsMissingError,
+)
+from .image import (
+    Image,
+    ValueMap,
+    bit_depth_map,
+    from_tensor,
+    read_image,
+    to_tensor,
+    write_image,
+)
+from .inference import Upscaler
+from .interpolate import interpolate_models
+from .metrics import (
+    LPIPS,
+    build_lpips,
+    evaluate_pair,
+    hf_energy_ratio,
+    lpips_i,
+    psnr,
+    radiometric_error,
+    score,
+    ssim,
+)
+from .models import create_model
+
+__all__ = [
+    "LPIPS", "CheckpointError", "ConfigError", "Image", "ImageError", "ImageTooLargeError",
+    "IrsrganError", "Upscaler", "ValueMap", "WeightsMissingError", "__version__",
+    "bit_depth_map", "build_lpips", "create_model", "degrade", "evaluate_pair", "from_tensor",
+    "get_preset", "hf_energy_ratio", "interpolate_models", "load_model", "lpips_i", "psnr",
+    "radiometric_error", "read_image", "save_model", "score", "ssim", "to_tensor",
+    "write_image",
+]

@@ -16,7 +16,7 @@ import torch
 import torchvision
 from torch import nn
 
-from .errors import WeightsMissingError
+from .errors import ConfigError, WeightsMissingError
 
 BackboneName = Literal["vgg19", "vgg16", "alexnet"]
 
@@ -47,15 +47,15 @@ def load_backbone_features(
         WeightsMissingError: pretrained weights are in neither place.
     """
     if name not in _WEIGHTS:
-        raise ValueError(f"backbone must be one of {sorted(_WEIGHTS)}, got {name!r}")
+        raise ConfigError(f"backbone must be one of {sorted(_WEIGHTS)}, got {name!r}")
     if pretrained:
         path = Path(weights) if weights is not None else cached_weights_path(name)
         if not path.is_file():
             raise WeightsMissingError(
                 f"ImageNet weights for {name} not found: looked for {path}"
                 + ("" if weights is not None else " (torchvision's cache, under TORCH_HOME)")
-                + ". Nothing is downloaded at run time: copy the file there, pass an explicit "
-                "path, or choose a loss/metric that needs no ImageNet weights."
+                + ".", "Nothing is downloaded at run time: copy the file there, pass an "
+                "explicit path, or choose a loss/metric that needs no ImageNet weights."
             )
     features = _build_features(name)
     if pretrained:

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from .errors import ConfigError, ImageError
+from .errors import ConfigError, IrsrganError
 from .flir import flir_fff
 from .image import IMAGE_SUFFIXES, Image, as_format, read_image, write_image
 from .streaming import ImageRows, write_rows
@@ -341,13 +341,13 @@ def run_batch(
     return result
 
 
-_REPORTED = (ImageError, ValueError, OSError, RuntimeError, MemoryError)
+_REPORTED = (IrsrganError, OSError, RuntimeError, MemoryError)
 
 
 def _failure(exc: BaseException, job: FileJob) -> str:
     if isinstance(exc, MemoryError):
         return "out of memory (try a smaller --tile or a lower --max-pixels)"
-    if isinstance(exc, OSError) and not isinstance(exc, ImageError):
+    if isinstance(exc, OSError) and not isinstance(exc, IrsrganError):
         return f"cannot write {job.dst}: {exc.strerror or exc}"
     return str(exc)
 

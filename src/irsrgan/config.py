@@ -65,7 +65,11 @@ class DataConfig:
     num_workers: int = 1
     in_memory: bool = True
     augment: dict[str, Any] = field(default_factory=dict)
-    extra_val: dict[str, str] = field(default_factory=dict)
+    #: more validation sets: ``{name: folder}`` (data.val_degradation) or
+    #: ``{name: {path: folder, degradation: preset}}``
+    extra_val: dict[str, str | dict[str, str]] = field(default_factory=dict)
+    #: training items per image per epoch (for folders of few images)
+    repeat: int = 1
 
 
 @dataclass

@@ -7,7 +7,9 @@
   memory by default (8-bit frames as uint8).
 * :class:`PairedFolderDataset`: LR and HR files with the same relative names.
 * :class:`ValidationDataset`: full frames (cropped to a multiple of the scale, optionally
-  centre-cropped), LR made once by a preset with a fixed seed: the same LR every epoch.
+  centre-cropped), LR made once by a preset with :func:`file_generator` ``(seed, name)``: the
+  same LR every epoch, and the same LR as ``irsrgan degrade`` and ``irsrgan evaluate`` make
+  with that seed.
 
 Items are dicts ``{"lr": (C, h, w) float32, "hr": (C, H, W) float32, "name": str}``, ``name``
 being the file's path relative to the root folder.
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import os
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,11 +34,18 @@ from torch.utils.data import Dataset
 from .augment import HRAugment, downscale
 from .degradations import Preset, degrade, get_preset
 from .errors import ConfigError, ImageError
-from .image import Image, ValueMap, list_images, read_image, to_tensor, value_map_for
+from .image import (
+    BT601_LUMA,
+    Image,
+    ValueMap,
+    bit_depth_map,
+    list_images,
+    read_image,
+    to_tensor,
+    value_map_for,
+)
 
 log = logging.getLogger(__name__)
-
-_LUMA = (0.299, 0.587, 0.114)
 
 
 def item_generator(seed: int, epoch: int, index: int) -> torch.Generator:
@@ -43,6 +53,17 @@ def item_generator(seed: int, epoch: int, index: int) -> torch.Generator:
     state = np.random.SeedSequence([int(seed) & 0xFFFFFFFF, int(epoch), int(index)])
     value = int(state.generate_state(2, dtype=np.uint32).view(np.uint64)[0] >> 1)
     return torch.Generator().manual_seed(value)
+
+
+def file_generator(seed: int, name: str) -> torch.Generator:
+    """The generator that degrades the image called ``name`` (its path relative to the folder
+    given, or its file name when one file is given), seeded by ``(seed, name)``.
+
+    ``irsrgan degrade``, ``irsrgan evaluate`` and training's validation all use it, so one
+    ``--seed`` makes the same LR of a file in all three, and adding, removing or limiting
+    files changes nothing for the others.
+    """
+    return item_generator(seed, zlib.crc32(name.encode("utf-8")), 0)
 
 
 def _check_int(value: object, name: str, minimum: int) -> int:
@@ -64,7 +85,7 @@ def _convert_channels(unit: np.ndarray, channels: int, name: str) -> np.ndarray:
         return unit
     if channels == 1:
         if c >= 3:
-            gray = _LUMA[0] * unit[0] + _LUMA[1] * unit[1] + _LUMA[2] * unit[2]
+            gray = BT601_LUMA[0] * unit[0] + BT601_LUMA[1] * unit[1] + BT601_LUMA[2] * unit[2]
             return gray[None].astype(np.float32)
         if c == 2:  # gray + alpha
             return unit[:1]
@@ -83,6 +104,7 @@ class _Frame:
     name: str
     pixels: np.ndarray
     vmap: ValueMap
+    scale_map: ValueMap  # the bit depth's map, the scale of PSNR/SSIM (image.bit_depth_map)
 
     @property
     def size(self) -> tuple[int, int]:
@@ -107,10 +129,12 @@ def _image_to_frame(image: Image, name: str, channels: int) -> _Frame:
             chans = chans[: c - 1]  # drop alpha
         if chans.shape[0] != channels:
             chans = np.repeat(chans[:1], channels, axis=0)
-        return _Frame(name, np.ascontiguousarray(chans), ValueMap(0.0, 255.0))
+        vmap = ValueMap(0.0, 255.0)
+        return _Frame(name, np.ascontiguousarray(chans), vmap, bit_depth_map(image.dtype, vmap))
     tensor, vmap = to_tensor(image)
     unit = _convert_channels(tensor[0].numpy(), channels, name)
-    return _Frame(name, np.ascontiguousarray(unit, dtype=np.float32), vmap)
+    return _Frame(name, np.ascontiguousarray(unit, dtype=np.float32), vmap,
+                  bit_depth_map(image.dtype, vmap))
 
 
 def load_frame(path: str | os.PathLike, *, channels: int = 1, name: str | None = None,
@@ -142,7 +166,11 @@ def _image_size(path: Path) -> tuple[int, int] | None:
 def _find_images(root: str | os.PathLike, what: str) -> tuple[Path, list[Path]]:
     root = Path(root)
     if not root.exists():
-        raise ConfigError(f"{what} {root} does not exist")
+        where = "" if root.is_absolute() else (
+            f" (a relative path is taken from the working directory {Path.cwd()}, so this is "
+            f"{Path.cwd() / root}; run from the folder it is relative to, or give an absolute "
+            "path)")
+        raise ConfigError(f"{what} {root} does not exist{where}")
     paths = list_images(root)
     if not paths:
         raise ConfigError(f"{what} {root} holds no PNG, TIFF, JPEG or BMP images")
@@ -372,13 +400,14 @@ class ValidationDataset(Dataset):
         root: folder of images or one image.
         scale: SR factor; each HR is cropped to a multiple of it (bottom/right remainder).
         preset: how the LR is made (default the clean bicubic downsample).
-        seed: LR of image ``i`` uses the generator seeded by ``(seed, i)``.
+        seed: the LR of each image uses :func:`file_generator` ``(seed, name)``.
         channels: 1 or 3.
         max_size: if given, frames are centre-cropped to at most ``max_size`` per side
             (rounded down to a multiple of ``scale``).
         limit: use only the first ``limit`` images (sorted by path).
 
-    ``value_maps[i]`` maps item ``i`` back to native pixel values (for radiometric metrics).
+    ``value_maps[i]`` maps item ``i`` back to native pixel values (for radiometric metrics),
+    ``scale_maps[i]`` to the scale of its bit depth (where PSNR/SSIM are computed).
     """
 
     def __init__(
@@ -401,6 +430,7 @@ class ValidationDataset(Dataset):
             load_frame(p, channels=self.channels, name=_rel_name(p, self.root)) for p in self.paths
         ]
         self.value_maps = [f.vmap for f in self.frames]
+        self.scale_maps = [f.scale_map for f in self.frames]
         for f in self.frames:
             if min(f.size) < self.scale:
                 raise ImageError(f"{f.name} ({f.size[1]}x{f.size[0]}) is smaller than the scale")
@@ -422,12 +452,13 @@ class ValidationDataset(Dataset):
         hr = frame.unit(*self._window(*frame.size)).contiguous()
         lr = self._lr.get(index)
         if lr is None:
-            gen = item_generator(self.seed, -1 & 0xFFFFFFFF, index)
+            gen = file_generator(self.seed, frame.name)
             lr = degrade(hr[None], self.scale, self.preset, gen)[0]
             self._lr[index] = lr
         return {"lr": lr.clone(), "hr": hr, "name": frame.name}
 
 
 __all__ = [
-    "HRCropDataset", "PairedFolderDataset", "ValidationDataset", "item_generator", "load_frame",
+    "HRCropDataset", "PairedFolderDataset", "ValidationDataset", "file_generator",
+    "item_generator", "load_frame",
 ]

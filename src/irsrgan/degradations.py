@@ -1303,6 +1303,10 @@ class Preset:
         pname = str(data.pop("name", name or "custom"))
         desc = str(data.pop("description", "") or "")
         where = f"preset {pname!r}"
+        # what `irsrgan calibrate` measured: provenance only, recorded with the config
+        measured = data.pop("measured", None)
+        if measured is not None and not isinstance(measured, Mapping):
+            raise ConfigError(f"{where}.measured must be a mapping, got {measured!r}")
         if "mix" in data and "steps" in data:
             raise ConfigError(f"{where}: give either 'steps' or 'mix', not both")
         if "mix" in data:

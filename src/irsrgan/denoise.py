@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from .checkpoint import read_metadata, resolve_model_path
-from .errors import ConfigError
+from .errors import ConfigError, ImageError
 from .estimate import NoiseLevel, estimate_noise
 from .image import Image, RangeMode, from_tensor, to_tensor
 from .inference import Upscaler
@@ -171,7 +171,7 @@ class DenoiseUpscaler:
         self.last_noise = None
         if strength == "auto":
             if lr.ndim != 4 or lr.shape[0] != 1:
-                raise ValueError(f"lr must be (1, C, H, W) for auto strength, got "
+                raise ImageError(f"lr must be (1, C, H, W) for auto strength, got "
                                  f"{tuple(lr.shape)}")
             strength, self.last_noise = estimate_strength(lr[0].float().cpu().numpy())
         self.last_strength = quantise(strength)

@@ -127,7 +127,7 @@ def create_runner(engine: str, model: nn.Module, *, required: bool,
         return cls(data, torch.get_num_threads())
     except Exception as exc:  # any export or compile problem: the caller falls back
         if required:
-            raise ValueError(f"cannot run this model with {engine}: {exc}") from exc
+            raise ConfigError(f"cannot run this model with {engine}: {exc}") from exc
         log.debug("%s unavailable for this model (%s)", engine, exc)
         return None
 

@@ -25,4 +25,22 @@ class ConfigError(IrsrganError, ValueError):
 
 
 class WeightsMissingError(IrsrganError, FileNotFoundError):
-    """Pretrained backbone weights (VGG, AlexNet) are not available offline."""
+    """Pretrained backbone weights (VGG, AlexNet) are not available offline.
+
+    ``what`` says which file is missing and where it was looked for, ``advice`` how to supply
+    it in the library's words; a command line replaces the advice with its own options."""
+
+    def __init__(self, what: str, advice: str = "") -> None:
+        super().__init__(f"{what} {advice}".strip())
+        self.what, self.advice = what, advice
+
+
+class SequenceTooLongError(ImageTooLargeError):
+    """A sequence has more frames or lasts longer than the caller allows (checked from the
+    container's header, else while reading, before decoding past the limit).
+
+    ``limit`` names what was exceeded: ``"frames"`` or ``"seconds"``."""
+
+    def __init__(self, message: str, limit: str) -> None:
+        super().__init__(message)
+        self.limit = limit

@@ -16,11 +16,12 @@ each, scores every result, and writes a report folder:
 
 Conventions (the data README's "protocol for quality numbers"):
 
-* **LR**: image ``i`` (its position in the sorted, limited list) is degraded with the generator
-  :func:`irsrgan.data.item_generator` ``(seed, 0xFFFFFFFF, i)``, the one
-  :class:`~irsrgan.data.ValidationDataset` uses: every method sees the same LR, every run with
-  the same seed makes the same LR, and the LR equals training validation's for the same seed,
-  folder and window.
+* **LR**: each image is degraded with the generator :func:`irsrgan.data.file_generator`
+  ``(seed, name)``, ``name`` being its path relative to the folder (its file name when one
+  file is given), the one :class:`~irsrgan.data.ValidationDataset` and ``irsrgan degrade``
+  use: every method sees the same LR, every run with the same seed makes the same LR, the LR
+  equals training validation's for the same seed, folder and window, and equals the file
+  ``irsrgan degrade --seed`` writes (before its rounding to the file's bit depth).
 * **Model space**: pixels enter models in the unit range of :func:`irsrgan.image.to_tensor`
   (8-bit: ``/255``; 16-bit and float: the HR file's min..max). Every SR, bicubic included, is
   clamped to [0, 1] there, as the model's output range.
@@ -60,20 +61,27 @@ from torch import nn
 
 from . import metrics
 from .checkpoint import load_model, read_metadata, resolve_model_path
-from .data import crop_window, item_generator
+from .data import crop_window, file_generator
 from .degradations import Preset, degrade, get_preset
 from .denoise import DenoiseUpscaler, Strength, parse_strength, robust_partner
-from .errors import CheckpointError, ConfigError, ImageError, IrsrganError, WeightsMissingError
-from .image import Image, ValueMap, atomic_write_bytes, list_images, read_image, value_map_for
+from .errors import CheckpointError, ConfigError, ImageError, IrsrganError
+from .image import (
+    BT601_LUMA,
+    Image,
+    ValueMap,
+    atomic_write_bytes,
+    bit_depth_map,
+    list_images,
+    read_image,
+    value_map_for,
+)
 from .inference import Upscaler
 from .interpolate import interpolate_models
 
 log = logging.getLogger(__name__)
 
-#: The "epoch" of the LR generator: the value :class:`~irsrgan.data.ValidationDataset` uses.
-LR_EPOCH = 0xFFFFFFFF
 #: BT.601 luma, as :func:`irsrgan.image.gray_unit` converts colour.
-LUMA = (0.299, 0.587, 0.114)
+LUMA = BT601_LUMA
 BICUBIC = "bicubic"
 #: the HR frames' own flicker, measured beside the methods' for a clip
 HR_FLICKER = "HR"
@@ -345,12 +353,7 @@ class EvalItem:
 
     def to_metric(self, x: torch.Tensor) -> torch.Tensor:
         """Model space -> the PSNR/SSIM scale, float64."""
-        x = x.double()
-        if self.vmap == self.metric_map:
-            return x
-        a = self.vmap.scale / self.metric_map.scale
-        b = (self.vmap.offset - self.metric_map.offset) / self.metric_map.scale
-        return x * a + b
+        return metrics.to_bit_depth_scale(x, self.vmap, self.metric_map)
 
     def to_native(self, x: torch.Tensor) -> torch.Tensor:
         """Model space -> native units (float64), clamped to the dtype's range if integer."""
@@ -375,12 +378,6 @@ def gray_native(image: Image) -> tuple[np.ndarray, np.dtype, ValueMap]:
     else:  # gray, or gray + alpha
         gray = chans[0]
     return gray, image.dtype, value_map_for(chans, "auto")
-
-
-def _metric_map(dtype: np.dtype, vmap: ValueMap) -> ValueMap:
-    if np.dtype(dtype).kind in "ui":
-        return value_map_for(np.zeros(1, dtype=dtype), "dtype")
-    return vmap
 
 
 def _unit(native: np.ndarray, vmap: ValueMap, name: str, notes: list[str]) -> torch.Tensor:
@@ -439,7 +436,7 @@ def load_item(
     ly, lx = y0 // scale, x0 // scale
     lr = _unit(lr_native[ly:ly + hh // scale, lx:lx + ww // scale], lmap,
                f"LR {lr_path.name}", notes)
-    return EvalItem(index, name, hr, lr, vmap, _metric_map(dtype, vmap), np.dtype(dtype),
+    return EvalItem(index, name, hr, lr, vmap, bit_depth_map(dtype, vmap), np.dtype(dtype),
                     hr_native, notes)
 
 
@@ -448,15 +445,15 @@ def degraded_item(
     preset: Preset, seed: int, max_size: int | None,
 ) -> EvalItem:
     """An item whose LR is ``native`` (cropped) degraded with ``preset`` and the generator
-    ``item_generator(seed, LR_EPOCH, index)``."""
+    ``file_generator(seed, name)``."""
     notes: list[str] = []
     h, w = native.shape
     y0, x0, hh, ww = crop_window(h, w, scale, max_size)
     _check_size(name, hh, ww, scale)
     hr_native = native[y0:y0 + hh, x0:x0 + ww].astype(np.float64)
     hr = _unit(hr_native, vmap, name, notes)
-    lr = degrade(hr, scale, preset, item_generator(seed, LR_EPOCH, index))
-    return EvalItem(index, name, hr, lr, vmap, _metric_map(dtype, vmap), np.dtype(dtype),
+    lr = degrade(hr, scale, preset, file_generator(seed, name))
+    return EvalItem(index, name, hr, lr, vmap, bit_depth_map(dtype, vmap), np.dtype(dtype),
                     hr_native, notes)
 
 
@@ -528,10 +525,9 @@ def score_image(
     labels = list(srs)
     sr = torch.cat([srs[k] for k in labels])
     n = len(labels)
-    hr_m = item.to_metric(item.hr).expand(n, -1, -1, -1)
-    sr_m = item.to_metric(sr)
-    p = metrics.psnr(sr_m, hr_m, crop_border=border)
-    q = metrics.ssim(sr_m, hr_m, crop_border=border)
+    scores = metrics.score(sr, item.hr.expand(n, -1, -1, -1), crop_border=border,
+                           value_map=item.vmap, scale_map=item.metric_map)
+    p, q = scores["psnr"], scores["ssim"]
     sr_c, hr_c = metrics.crop(sr, border), metrics.crop(item.hr, border)
     hf = metrics.hf_energy_ratio(sr_c, hr_c.expand(n, -1, -1, -1))
     stripe = metrics.stripe_residual(sr_c, hr_c.expand(n, -1, -1, -1))
@@ -838,14 +834,18 @@ def write_html(summary: dict, rows: list[dict], path: Path) -> None:
     files = summary["files"]
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>irsrgan evaluate: "
              f"{esc(str(s['data']))}</title><style>{_CSS}</style></head><body>",
-             f"<h1>irsrgan evaluate — x{s['scale']}, {esc(str(s['degradation']))}</h1>"]
+             f"<h1>irsrgan evaluate — x{s['scale']}, "
+             f"{esc(str(s['degradation'] or 'paired LR'))}</h1>"]
     kv = [
         ("data", s["data"]), ("images", s["n_images"]), ("scale", s["scale"]),
         ("LR", f"paired LR folder {s['paired_lr']}" if s["paired_lr"]
          else f"degradation preset {s['degradation']}, seed {s['seed']}"),
-        ("max size", s["max_size"]), ("limit", s["limit"]),
+        ("max size", f"{s['max_size']} px a side" if s["max_size"] else "whole frames"),
+        ("limit", s["limit"] if s["limit"] else "none: every image"),
         ("border cropped", f"{s['crop_border']} px"), ("device", s["device"]),
-        ("tile", s["tile"]), ("backend", s["backend"]),
+        ("tile", f"{s['tile']} px" if s["tile"] else
+         "none: whole images" if s["tile"] == 0 else "chosen from free memory"),
+        ("backend", s["backend"] or "none: bicubic only"),
         ("self-ensemble", "8 flips/rotations" if s.get("ensemble") else "off"),
         ("metrics", s["convention"]),
         ("elapsed", f"{summary['elapsed_s']:.1f} s"),
@@ -907,8 +907,7 @@ def write_html(summary: dict, rows: list[dict], path: Path) -> None:
     prov_rows = []
     for label, info in summary["methods"].items():
         prov = {k: v for k, v in info.items() if k not in ("kind", "alpha")}
-        prov_rows.append([esc(label), esc(info["kind"]),
-                          f"<code>{esc(json.dumps(prov, sort_keys=True))}</code>"])
+        prov_rows.append([esc(label), esc(info["kind"]), _describe_html(prov)])
     parts.append("<h2>Methods and provenance</h2>" + _table(
         ["method", "kind", "provenance"], prov_rows, "kv"))
     labels = list(means)
@@ -921,6 +920,26 @@ def write_html(summary: dict, rows: list[dict], path: Path) -> None:
     parts.append(f"<p>Data: <a href='{esc(files['per_image'])}'>per-image values (CSV)</a>, "
                  f"<a href='{esc(files['summary'])}'>summary (JSON)</a>.</p></body></html>")
     atomic_write_bytes(path, "\n".join(parts).encode("utf-8"))
+
+
+def _describe(value: Any) -> str:
+    """A provenance value as short text: ``key = value`` pairs, nested ones in parentheses;
+    what is not known (``None``) left out."""
+    if isinstance(value, dict):
+        return ", ".join(f"{k} = {_describe(v)}" if not isinstance(v, dict) else
+                         f"{k} ({_describe(v)})" for k, v in value.items() if v is not None)
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_describe(v) for v in value)
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return str(value)
+
+
+def _describe_html(prov: dict) -> str:
+    """One line per known provenance entry (``None`` left out), ``-`` when none is known."""
+    lines = [f"<b>{html.escape(str(k))}</b>: {html.escape(_describe(v))}"
+             for k, v in prov.items() if v is not None and v != {}]
+    return "<br>".join(lines) or "-"
 
 
 def write_report(summary: dict, rows: list[dict], out: Path) -> dict:
@@ -960,16 +979,12 @@ def _build_lpips(option: LpipsOption, lpips_weights, backbone_weights, device, n
         notes.append("LPIPS, LPIPS-I and LPIPS-I-ref not computed (LPIPS turned off).")
         return None
     if option == "auto":
-        explicit = lpips_weights is not None or backbone_weights is not None
-        try:
-            module = metrics.LPIPS("vgg", lin_weights=lpips_weights,
-                                   backbone_weights=backbone_weights)
-        except WeightsMissingError as exc:
-            if explicit:
-                raise
-            notes.append(f"LPIPS, LPIPS-I and LPIPS-I-ref left out: {exc}")
-            return None
-        return module.to(device).eval()
+        module = metrics.build_lpips(
+            "vgg", lin_weights=lpips_weights, backbone_weights=backbone_weights, notes=notes,
+            advice="Give lpips_weights (--lpips-weights) and backbone_weights "
+            "(--backbone-weights), or install the optional 'lpips' package; lpips='off' "
+            "(--no-lpips) leaves LPIPS out.")
+        return module.to(device) if module is not None else None
     if isinstance(option, str) or not callable(option):
         raise ConfigError(f"lpips must be 'auto', 'off' or an LPIPS module, got {option!r}")
     if isinstance(option, metrics.LPIPS) and not option.calibrated:
@@ -1054,7 +1069,8 @@ def evaluate(
         scale: the SR factor; default the models' (all must agree).
         degradation: preset making the LR (name, YAML path or :class:`Preset`); not used with
             ``paired_lr``.
-        seed: LR of image ``i`` uses ``item_generator(seed, 0xFFFFFFFF, i)``.
+        seed: the LR of each image uses ``file_generator(seed, name)``
+            (:func:`irsrgan.data.file_generator`).
         limit: only the first ``limit`` images (sorted by path).
         max_size: centre-crop HR to at most this many pixels a side (a multiple of ``scale``).
         paired_lr: folder of LR images matched to HR by relative name without suffix.
@@ -1199,7 +1215,8 @@ def evaluate(
             "flicker: RMS change between consecutive SR frames on pixels where the LR does "
             "not move (model space); flicker ×bicubic divides it by the same for bicubic "
             "(1 = as steady as bicubic; irsrgan.metrics.FlickerMeter). Each frame's LR is "
-            "degraded with its own seed (frame index), as independent sensor noise. The HR "
+            "degraded with its own seed (the clip's name and frame index), as independent "
+            "sensor noise. The HR "
             f"frames themselves score {hr_flicker.ratio:.3f} x bicubic on the same pixels.")
     if any(np.dtype(d) != np.uint8 for d in dtypes):
         notes.append(
@@ -1237,7 +1254,7 @@ def evaluate(
         "convention": "gray; PSNR/SSIM data range 1 on the bit depth's scale (uint8 /255, "
         "uint16 /65535, float: HR min..max), SSIM gaussian 11x11 sigma 1.5, border = scale; "
         "SR clamped to [0, 1] in model space",
-        "lr_seed_rule": "item_generator(seed, 0xFFFFFFFF, index)",
+        "lr_seed_rule": "file_generator(seed, name)",
     }
     summary = {
         "settings": settings,

@@ -27,11 +27,12 @@ import contextlib
 import json
 import logging
 import os
+import re
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
 import cv2
 import numpy as np
@@ -61,6 +62,8 @@ logging.getLogger("tifffile").setLevel(logging.CRITICAL)
 ImageFormat = Literal["png", "tiff", "jpeg", "bmp"]
 Layout = Literal["gray", "gray-as-rgb", "rgb", "rgba", "gray-alpha"]
 RangeMode = Literal["auto", "dtype", "stretch"]
+#: BT.601 luma weights (R, G, B): how every part of irsrgan turns colour into gray.
+BT601_LUMA = (0.299, 0.587, 0.114)
 
 SUPPORTED_DTYPES = (np.uint8, np.uint16, np.int16, np.float32, np.float64)
 IMAGE_SUFFIXES = {".png", ".tif", ".tiff", ".jpg", ".jpeg", ".bmp"}
@@ -574,7 +577,7 @@ class ValueMap:
 def value_map_for(pixels: np.ndarray, mode: RangeMode = "auto") -> ValueMap:
     """Choose the map from the dtype: 8-bit by its range, 16-bit and float per image."""
     dtype = pixels.dtype
-    if mode not in ("auto", "dtype", "stretch"):
+    if mode not in get_args(RangeMode):
         raise ImageError(f"range mode must be 'auto', 'dtype' or 'stretch', got {mode!r}")
     if mode == "auto":
         mode = "dtype" if dtype == np.uint8 else "stretch"
@@ -588,6 +591,20 @@ def value_map_for(pixels: np.ndarray, mode: RangeMode = "auto") -> ValueMap:
         return ValueMap(offset=0.0, scale=1.0)
     lo, hi = float(finite.min()), float(finite.max())
     return ValueMap(offset=lo, scale=(hi - lo) if hi > lo else 1.0)
+
+
+def bit_depth_map(dtype: np.dtype, value_map: ValueMap) -> ValueMap:
+    """The scale quality metrics use (data range 1): for integer dtypes the full range of the
+    bit depth (uint8 ``/255``, uint16 ``/65535``, int16 its range), whatever part of it the
+    image spans; float images have no bit depth and keep ``value_map`` (their own min..max).
+
+    Example:
+        >>> bit_depth_map(np.dtype(np.uint16), ValueMap(offset=1000.0, scale=500.0))
+        ValueMap(offset=0.0, scale=65535.0)
+    """
+    if np.dtype(dtype).kind in "ui":
+        return value_map_for(np.zeros(1, dtype=dtype), "dtype")
+    return value_map
 
 
 def to_tensor(
@@ -664,7 +681,7 @@ def gray_unit(image: Image) -> np.ndarray:
     """
     chans = image.channels().astype(np.float64)
     if chans.shape[0] >= 3:
-        gray = 0.299 * chans[0] + 0.587 * chans[1] + 0.114 * chans[2]
+        gray = BT601_LUMA[0] * chans[0] + BT601_LUMA[1] * chans[1] + BT601_LUMA[2] * chans[2]
     else:
         gray = chans[0]
     vmap = value_map_for(image.pixels, "dtype")
@@ -679,3 +696,23 @@ def list_images(root: str | os.PathLike) -> list[Path]:
     return sorted(
         p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
     )
+
+
+def natural_key(path: str | os.PathLike) -> list:
+    """Sort key that puts ``frame_2`` before ``frame_10``."""
+    return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", str(path))]
+
+
+def collect_images(inputs: Sequence[str | os.PathLike]) -> list[Path]:
+    """The image files under each of ``inputs`` (files or folders), resolved, each once, in
+    natural order; a missing input or no image at all is an :class:`ImageError`."""
+    paths: list[Path] = []
+    for item in inputs:
+        p = Path(item)
+        if not p.exists():
+            raise ImageError(f"{p}: no such file or folder")
+        paths += list_images(p)
+    unique = sorted({p.resolve() for p in paths}, key=natural_key)
+    if not unique:
+        raise ImageError(f"no image in {', '.join(map(str, inputs))}")
+    return unique

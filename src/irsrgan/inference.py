@@ -27,7 +27,7 @@ from torch.nn import functional as F
 
 from . import engines
 from .engines import ENGINES, EngineName
-from .errors import ConfigError
+from .errors import ConfigError, ImageError
 from .image import (
     Image,
     RangeMode,
@@ -48,12 +48,17 @@ DeviceName = Literal["auto", "cpu", "cuda", "mps"]
 ProgressFn = Callable[[int, int], None]
 
 
-def pick_device(device: str | torch.device | None = "auto") -> torch.device:
-    """``auto`` picks CUDA, then MPS, then CPU."""
+def pick_device(
+    device: str | torch.device | None = "auto", *, local_rank: int | None = None
+) -> torch.device:
+    """``auto`` picks CUDA, then MPS, then CPU. ``local_rank`` (one of several processes under
+    ``torchrun``): ``auto`` takes that process's GPU, ``cuda:local_rank``, and never MPS
+    (the processes then talk through gloo, on the CPU)."""
     if device is None or str(device) == "auto":
         if torch.cuda.is_available():
-            return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return torch.device("cuda") if local_rank is None else torch.device("cuda", local_rank)
+        mps = getattr(torch.backends, "mps", None)
+        if local_rank is None and mps and mps.is_available():
             return torch.device("mps")
         return torch.device("cpu")
     try:
@@ -263,7 +268,7 @@ class Upscaler:
         Output is not clamped (clamping belongs to the conversion to an image).
         """
         if lr.ndim != 4:
-            raise ValueError(f"lr must be (B, C, H, W), got {tuple(lr.shape)}")
+            raise ImageError(f"lr must be (B, C, H, W), got {tuple(lr.shape)}")
         b, c, h, w = lr.shape
         m_in, m_out = self.model.in_channels, self.model.out_channels
         if c == m_in:
@@ -274,7 +279,7 @@ class Upscaler:
         if c == 1:
             out = self._run(lr.expand(-1, m_in, -1, -1), progress)
             return out.mean(1, keepdim=True)
-        raise ValueError(
+        raise ImageError(
             f"cannot run a {m_in}-channel model on {c}-channel input (shape {tuple(lr.shape)})"
         )
 
@@ -290,7 +295,7 @@ class Upscaler:
         to bottom, so that a caller can write the output without holding it (memory bounded
         by a row of tiles). The bands, stacked, equal :meth:`upscale`'s output."""
         if lr.ndim != 4:
-            raise ValueError(f"lr must be (B, C, H, W), got {tuple(lr.shape)}")
+            raise ImageError(f"lr must be (B, C, H, W), got {tuple(lr.shape)}")
         b, c, h, w = lr.shape
         m_in, m_out = self.model.in_channels, self.model.out_channels
         if c == m_in:
@@ -302,7 +307,7 @@ class Upscaler:
             for row, band in self._run_bands(lr.expand(-1, m_in, -1, -1)):
                 yield row, band.mean(1, keepdim=True)
         else:
-            raise ValueError(
+            raise ImageError(
                 f"cannot run a {m_in}-channel model on {c}-channel input "
                 f"(shape {tuple(lr.shape)})"
             )
@@ -347,7 +352,7 @@ class Upscaler:
 
         per_frame = range_mode == "stretch" and value_map is None
         if temporal and per_frame:
-            raise ValueError("temporal blending needs one value map for the clip, not "
+            raise ConfigError("temporal blending needs one value map for the clip, not "
                              "range_mode='stretch'")
         blend = TemporalBlend(temporal) if temporal else None
         vmap = value_map
@@ -451,7 +456,7 @@ class Upscaler:
             tiles_x = [(0, pw, torch.ones(w * s), -ov * s)]
         else:
             if tile < self.minimum_tile():
-                raise ValueError(
+                raise ConfigError(
                     f"tile {tile} too small for overlap {ov}: use at least {self.minimum_tile()}"
                 )
             tiles_y = self._axis_tiles(h, ph, tile, ov, s, mult)

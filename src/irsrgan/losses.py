@@ -80,7 +80,7 @@ def charbonnier_loss(sr: torch.Tensor, hr: torch.Tensor, eps: float = 1e-3) -> t
     """
     _check_pair(sr, hr)
     if not eps > 0:
-        raise ValueError(f"eps must be > 0, got {eps}")
+        raise ConfigError(f"eps must be > 0, got {eps}")
     return torch.sqrt((sr - hr) ** 2 + eps * eps).mean()
 
 
@@ -267,18 +267,18 @@ def feature_matching_loss(
     """
     n = len(fake_features)
     if n == 0 or len(real_features) != n:
-        raise ValueError(
+        raise ImageError(
             "fake_features and real_features must be non-empty lists of the same length, got "
             f"{n} and {len(real_features)}"
         )
     if weights is None:
         weights = [1.0 / n] * n
     elif len(weights) != n:
-        raise ValueError(f"weights must have one entry per layer ({n}), got {len(weights)}")
+        raise ConfigError(f"weights must have one entry per layer ({n}), got {len(weights)}")
     total = fake_features[0].new_zeros(())
     for i, (f, r, w) in enumerate(zip(fake_features, real_features, weights, strict=True)):
         if f.shape != r.shape:
-            raise ValueError(
+            raise ImageError(
                 f"feature {i}: fake and real shapes differ, {tuple(f.shape)} vs {tuple(r.shape)}"
             )
         total = total + w * F.l1_loss(f, r.detach())
@@ -305,7 +305,7 @@ def laplacian_pyramid(x: torch.Tensor, levels: int = 4) -> list[torch.Tensor]:
         ``(B, C, H, W)`` with ``H, W >= 2**(levels - 1)`` -> list of ``(B, C, ~H/2**i, ~W/2**i)``.
     """
     if not isinstance(levels, int) or levels < 1:
-        raise ValueError(f"levels must be an integer >= 1, got {levels!r}")
+        raise ConfigError(f"levels must be an integer >= 1, got {levels!r}")
     if x.ndim != 4:
         raise ImageError(f"image must be (B, C, H, W), got {tuple(x.shape)}")
     if min(x.shape[-2:]) < 2 ** (levels - 1):
@@ -406,7 +406,7 @@ def gan_loss_g(
     _check_kind(kind)
     if kind == "ragan":
         if real_logits is None:
-            raise ValueError("real_logits must be given for the 'ragan' generator loss, got None")
+            raise ConfigError("real_logits must be given for the 'ragan' generator loss, got None")
         real = real_logits.detach()
         return 0.5 * (_bce(real - fake_logits.mean(), 0.0) + _bce(fake_logits - real.mean(), 1.0))
     if kind == "vanilla":

@@ -1,6 +1,7 @@
 """Image quality metrics: PSNR, SSIM, LPIPS, LPIPS-I and a referenced variant, high-frequency
 energy ratio, radiometric error in native units, flicker of sequences (:class:`FlickerMeter`),
-and :func:`evaluate_pair`.
+:func:`score` (PSNR/SSIM on the bit-depth scale: the one scorer of training's validation,
+``irsrgan evaluate`` and ``irsrgan metrics``) and :func:`evaluate_pair`.
 
 Every metric is a pure function over tensors ``(B, C, H, W)`` that returns one value per image,
 shape ``(B,)``, computed in float64 (float32 on devices without float64). :class:`LPIPS` is the
@@ -38,7 +39,7 @@ from torch import nn
 
 from .backbones import load_backbone_features, to_imagenet_input
 from .errors import CheckpointError, ConfigError, ImageError, WeightsMissingError
-from .image import Image, gray_unit
+from .image import BT601_LUMA, Image, ValueMap, gray_unit
 
 logger = logging.getLogger(__name__)
 
@@ -55,8 +56,9 @@ SSIM_K2 = 0.03
 
 #: BT.601 luma in "studio swing": ``Y = 16 + (65.481 R + 128.553 G + 24.966 B)`` for R, G, B in
 #: [0, 1] and Y in 0..255 (the convention of SR papers and BasicSR), here divided by 255.
+#: The weights are :data:`irsrgan.image.BT601_LUMA` times 219/255 (65.481 = 0.299 * 219).
 BT601_Y_OFFSET = 16.0 / 255.0
-BT601_Y_WEIGHTS = (65.481 / 255.0, 128.553 / 255.0, 24.966 / 255.0)
+BT601_Y_WEIGHTS = tuple(w * 219.0 / 255.0 for w in BT601_LUMA)
 
 #: The 4-neighbour Laplacian of LPIPS-I.
 LAPLACIAN_KERNEL = ((0.0, 1.0, 0.0), (1.0, -4.0, 1.0), (0.0, 1.0, 0.0))
@@ -249,6 +251,64 @@ def ssim(
     c1, c2 = (SSIM_K1 * data_range) ** 2, (SSIM_K2 * data_range) ** 2
     s = ((2 * ux * uy + c1) * (2 * vxy + c2)) / ((ux * ux + uy * uy + c1) * (vx + vy + c2))
     return s.flatten(1).mean(1).view(b, c).mean(1)
+
+
+# ---------------------------------------------------------------------------------------------
+# The one scorer of training's validation, `irsrgan evaluate` and `irsrgan metrics`
+# ---------------------------------------------------------------------------------------------
+
+
+def to_bit_depth_scale(
+    x: torch.Tensor, value_map: ValueMap, scale_map: ValueMap
+) -> torch.Tensor:
+    """Model space (the unit range of ``value_map``) -> the metrics' scale (the unit range of
+    ``scale_map``, :func:`irsrgan.image.bit_depth_map`), float64 (float32 on MPS)."""
+    x = x.to(_acc_dtype(x))
+    if value_map == scale_map:
+        return x
+    a = value_map.scale / scale_map.scale
+    b = (value_map.offset - scale_map.offset) / scale_map.scale
+    return x * a + b
+
+
+def score(
+    sr: torch.Tensor,
+    hr: torch.Tensor,
+    *,
+    crop_border: int = 0,
+    value_map: ValueMap | None = None,
+    scale_map: ValueMap | None = None,
+) -> dict[str, torch.Tensor]:
+    """PSNR and SSIM of an SR/HR pair on the scale of the bit depth: the one scorer that
+    training's validation, :func:`irsrgan.evaluate.evaluate` and ``irsrgan metrics`` use, so
+    their numbers agree by construction.
+
+    Args:
+        sr, hr: ``(B, C, H, W)``; in model space (the unit range of ``value_map``) when the
+            maps are given, else already on the bit depth's scale (data range 1).
+        crop_border: pixels removed at each side first (the convention: the scale).
+        value_map, scale_map: the model-space map of the HR and its bit depth's map
+            (:func:`irsrgan.image.bit_depth_map`); give both or neither.
+
+    Returns:
+        ``{"psnr": (B,), "ssim": (B,)}`` float64, data range 1 on the bit depth's scale.
+
+    Example:
+        >>> from irsrgan.image import ValueMap
+        >>> hr = torch.zeros(1, 1, 16, 16); sr = hr + 100 / 65535
+        >>> score(sr, hr)["psnr"]  # already on the 16-bit scale: 100 counts off
+        tensor([56.3295], dtype=torch.float64)
+        >>> stretch, full = ValueMap(1000.0, 1000.0), ValueMap(0.0, 65535.0)
+        >>> score(hr + 0.1, hr, value_map=stretch, scale_map=full)["psnr"]  # the same 100
+        tensor([56.3295], dtype=torch.float64)
+    """
+    if (value_map is None) != (scale_map is None):
+        raise ConfigError("score: give value_map and scale_map together, or neither")
+    if value_map is not None:
+        sr = to_bit_depth_scale(sr, value_map, scale_map)
+        hr = to_bit_depth_scale(hr, value_map, scale_map)
+    return {"psnr": psnr(sr, hr, crop_border=crop_border),
+            "ssim": ssim(sr, hr, crop_border=crop_border)}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -522,8 +582,8 @@ def load_lpips_lin_weights(
     if candidate is None or not candidate.is_file():
         raise WeightsMissingError(
             f"LPIPS {LPIPS_VERSION} linear-layer weights for {net!r} not found: looked in "
-            f"{', '.join(looked)}. They are not part of torchvision: pass the {net}.pth file of "
-            f"the LPIPS {LPIPS_VERSION} release (--lpips-weights PATH / lin_weights=PATH), "
+            f"{', '.join(looked)}; they are not part of torchvision.",
+            f"Pass the {net}.pth file of the LPIPS {LPIPS_VERSION} release (lin_weights=PATH), "
             "install the optional 'lpips' package (which ships it), or use lin=False "
             "(uncalibrated equal weights, not LPIPS)."
         )
@@ -623,21 +683,22 @@ class LPIPS(nn.Module):
             raise ConfigError(f"LPIPS net must be 'alex' or 'vgg', got {net!r}")
         self.net = net
         self.calibrated = bool(lin)
-        missing = []  # report both missing files at once, not one after the other
+        missing: list[WeightsMissingError] = []  # both missing files at once, not one by one
         weights = [torch.ones(c) for c in LPIPS_CHANNELS[net]]
         if lin:
             try:
                 weights = load_lpips_lin_weights(net, lin_weights)
             except WeightsMissingError as exc:
-                missing.append(str(exc))
+                missing.append(exc)
         try:
             self.features = load_backbone_features(
                 LPIPS_BACKBONE[net], backbone_weights, pretrained=pretrained_backbone
             )
         except WeightsMissingError as exc:
-            missing.append(str(exc))
+            missing.append(exc)
         if missing:
-            raise WeightsMissingError(" Also: ".join(missing))
+            raise WeightsMissingError(" Also: ".join(e.what for e in missing),
+                                      " ".join(e.advice for e in missing))
         for i, w in enumerate(weights):
             self.register_buffer(f"lin{i}", w)
 
@@ -677,6 +738,38 @@ class LPIPS(nn.Module):
         return lpips_from_features(
             fa, fb, self.lin_weights, out_size=(h, w) if spatial else None
         )
+
+
+def build_lpips(
+    net: LpipsNet = "vgg",
+    *,
+    lin_weights: str | os.PathLike | None = None,
+    backbone_weights: str | os.PathLike | None = None,
+    notes: list[str] | None = None,
+    advice: str | None = None,
+) -> LPIPS | None:
+    """The calibrated :class:`LPIPS` module, built in this one place for ``irsrgan metrics``
+    and ``irsrgan evaluate``, in eval mode.
+
+    Explicit weight files that are missing are an error. Without them, when the default
+    weights are not available offline, ``notes`` given: returns ``None`` and appends one line
+    (what is missing, and ``advice`` on how to supply it, in the caller's words: a command
+    names its options); ``notes`` not given: raises.
+
+    Raises:
+        WeightsMissingError: a weight file is not available (see above).
+    """
+    try:
+        return LPIPS(net, lin_weights=lin_weights, backbone_weights=backbone_weights).eval()
+    except WeightsMissingError as exc:
+        if notes is None or lin_weights is not None or backbone_weights is not None:
+            if advice is not None:
+                raise WeightsMissingError(exc.what, advice) from None
+            raise
+        left_out = "LPIPS, LPIPS-I and LPIPS-I-ref" if net == "vgg" else "LPIPS"
+        notes.append(f"{left_out} left out: {exc.what} {exc.advice if advice is None else advice}"
+                     .strip())
+        return None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -801,7 +894,7 @@ def evaluate_pair(
     lpips_fn: LpipsLike | None = None,
     pixel_scale: float = LPIPS_I_PIXEL_SCALE,
 ) -> dict[str, float]:
-    """Every metric of one SR/HR pair (the CLI, the evaluation report and validation use it).
+    """Every metric of one SR/HR pair (`irsrgan metrics`); PSNR and SSIM come from :func:`score`.
 
     Images (:class:`irsrgan.image.Image`) are compared in gray on the scale of their bit depth
     (:func:`unit_pair`); arrays and tensors (``(H, W)``, ``(C, H, W)`` or ``(1, C, H, W)``) are
@@ -826,9 +919,10 @@ def evaluate_pair(
                 f"{tuple(hr.shape)}"
             )
     sr, hr = crop(sr, crop_border), crop(hr, crop_border)
+    scores = score(sr, hr)
     out = {
-        "psnr": float(psnr(sr, hr)[0]),
-        "ssim": float(ssim(sr, hr)[0]),
+        "psnr": float(scores["psnr"][0]),
+        "ssim": float(scores["ssim"][0]),
         "hf_ratio": float(hf_energy_ratio(sr, hr)[0]),
     }
     if lpips_fn is not None:

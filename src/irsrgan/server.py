@@ -8,12 +8,16 @@
 * ``POST /api/jobs`` -> job id; ``GET /api/jobs/{id}`` (status, tiles done); ``DELETE`` cancels
   or releases; ``GET /api/jobs/{id}/result`` (the file, in the input's format and bit depth);
   ``GET /api/jobs/{id}/preview`` (an 8-bit display-stretched PNG of the result or of bicubic).
+* ``POST /api/clips`` -> job id: a clip (video, TIFF stack, FLIR SEQ/CSQ) upscaled by
+  :func:`irsrgan.sequences.upscale_sequence`, followed with the same ``/api/jobs/{id}`` routes
+  (progress in frames; previews are 8-bit H.264 MP4s).
 
 Inference runs in a thread pool (the event loop only parses requests and copies bytes), on one
 :class:`~irsrgan.inference.Upscaler` per ``(model, alpha)`` kept in a small LRU cache. Results
 live in memory only and are dropped when fetched, deleted, cancelled, expired or at shutdown;
-the server writes no files (large multipart uploads are spooled by the multipart parser to the
-system temporary folder and removed with the request).
+the server writes no files for them (large multipart uploads are spooled by the multipart
+parser to the system temporary folder and removed with the request). A clip job works in its own
+temporary folder (the upload, the output, the previews), removed when the job is released.
 """
 
 from __future__ import annotations
@@ -27,11 +31,14 @@ import logging
 import math
 import re
 import secrets
+import shutil
+import tempfile
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from fractions import Fraction
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -39,8 +46,9 @@ from typing import Annotated, Any, Literal
 import numpy as np
 import torch
 from fastapi import Depends, FastAPI, File, Form, HTTPException, Query, Request, UploadFile
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from torch import nn
 from torch.nn import functional as F
@@ -57,9 +65,18 @@ from .checkpoint import (
 )
 from .consistency import consistent_image
 from .denoise import default_strength, parse_strength, strength_for
-from .errors import CheckpointError, ConfigError, ImageError, ImageTooLargeError, IrsrganError
+from .errors import (
+    CheckpointError,
+    ConfigError,
+    ImageError,
+    ImageTooLargeError,
+    IrsrganError,
+    SequenceTooLongError,
+)
 from .image import (
+    BT601_LUMA,
     Image,
+    RangeMode,
     ValueMap,
     decode_image,
     encode_image,
@@ -74,7 +91,6 @@ from .radiometry import UNIT_SYMBOLS, Units, image_in_units
 
 log = logging.getLogger(__name__)
 
-RangeMode = Literal["auto", "dtype", "stretch"]
 JobStatus = Literal["queued", "running", "cancelling", "done", "failed", "cancelled"]
 
 MEDIA_TYPES = {"png": "image/png", "tiff": "image/tiff", "jpeg": "image/jpeg", "bmp": "image/bmp"}
@@ -85,7 +101,8 @@ PREVIEW_PERCENTILES = (0.5, 99.5)  # display stretch of 16-bit and float images
 MAX_TILE = 8192
 _PAIR_NAME = re.compile(r"^(?P<base>.+)-psnr-(?P<scale>x\d+)$")
 _CSP = (
-    "default-src 'self'; img-src 'self' blob: data:; style-src 'self'; script-src 'self'; "
+    "default-src 'self'; img-src 'self' blob: data:; media-src 'self' blob:; style-src 'self'; "
+    "script-src 'self'; "
     "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
     "form-action 'self'"
 )
@@ -119,6 +136,11 @@ class ServerConfig:
         allowed_hosts: accepted ``Host`` headers (None: any); a server bound to localhost
             should accept only local names, which stops DNS-rebinding pages from reading it.
         preload: load the default model in the background at start-up.
+        max_clip_bytes: largest clip upload (413 beyond, refused while it arrives).
+        max_clip_frames: most frames in a clip (413 from the container's header; a clip whose
+            header does not say fails at the first frame past it).
+        max_clip_seconds: longest clip in seconds, checked as ``max_clip_frames``.
+        max_clip_pixels: largest clip frame in pixels (413, from the header before decoding).
     """
 
     models: tuple[str, ...] = ()
@@ -137,13 +159,19 @@ class ServerConfig:
     cache_size: int = 4
     allowed_hosts: tuple[str, ...] | None = None
     preload: bool = True
+    max_clip_bytes: int = 256 * 1024 * 1024
+    max_clip_frames: int = 600
+    max_clip_seconds: float = 60.0
+    max_clip_pixels: int = 1280 * 1024
 
     def __post_init__(self) -> None:
         checks = (
             ("workers", self.workers, 1), ("max_upload_bytes", self.max_upload_bytes, 1),
             ("max_pixels", self.max_pixels, 1), ("max_jobs", self.max_jobs, 1),
             ("cache_size", self.cache_size, 1), ("batch_size", self.batch_size, 1),
-            ("overlap", self.overlap, 0),
+            ("overlap", self.overlap, 0), ("max_clip_bytes", self.max_clip_bytes, 1),
+            ("max_clip_frames", self.max_clip_frames, 1),
+            ("max_clip_pixels", self.max_clip_pixels, 1),
         )
         for name, value, low in checks:
             if not isinstance(value, int) or value < low:
@@ -157,6 +185,8 @@ class ServerConfig:
             )
         if self.result_ttl < 0:
             raise ConfigError(f"result_ttl must be >= 0 seconds, got {self.result_ttl}")
+        if not self.max_clip_seconds > 0:
+            raise ConfigError(f"max_clip_seconds must be > 0, got {self.max_clip_seconds}")
 
     @property
     def min_tile(self) -> int:
@@ -249,7 +279,7 @@ def build_catalog(config: ServerConfig) -> tuple[dict[str, ModelInfo], str]:
         for name, path in bundled_models().items():
             try:
                 catalog[name] = _info_from_file(name, path, "bundled")
-            except (CheckpointError, OSError, ValueError, KeyError) as exc:
+            except (CheckpointError, OSError) as exc:
                 log.warning("bundled model %s cannot be read, not offered: %s", name, exc)
     given: list[str] = []
     bundled = bundled_models()
@@ -515,6 +545,7 @@ class Job:
         base = f"/api/jobs/{self.id}"
         return {
             "id": self.id,
+            "kind": "image",
             "status": self.status,
             "stage": self.stage,
             "name": self.name,
@@ -526,16 +557,10 @@ class Job:
             "ensemble": self.ensemble,
             "consistency": self.consistency,
             "backend": self.backend,
-            "progress": {"done": self.done, "total": self.total, "fraction": round(fraction, 4)},
+            "progress": {"done": self.done, "total": self.total, "fraction": round(fraction, 4),
+                         "unit": "tiles"},
             "input": self.input_info,
-            "output": {
-                "width": self.input_info["width"] * self.scale,
-                "height": self.input_info["height"] * self.scale,
-                "format": self.format,
-                "dtype": self.input_info["dtype"],
-                "filename": self.filename,
-                "media_type": MEDIA_TYPES[self.format],
-            },
+            "output": self._output_json(),
             "metrics": self.metrics,
             "error": self.error,
             "created": self.created,
@@ -546,6 +571,81 @@ class Job:
                 "values": f"{base}/values",
             },
         }
+
+    def _output_json(self) -> dict[str, Any]:
+        return {
+            "width": self.input_info["width"] * self.scale,
+            "height": self.input_info["height"] * self.scale,
+            "format": self.format,
+            "dtype": self.input_info["dtype"],
+            "filename": self.filename,
+            "media_type": MEDIA_TYPES[self.format],
+        }
+
+
+CLIP_MEDIA_TYPES = {".mp4": "video/mp4", ".mkv": "video/x-matroska", ".mov": "video/quicktime",
+                    ".avi": "video/x-msvideo", ".tif": "image/tiff", ".tiff": "image/tiff"}
+
+
+@dataclass
+class ClipJob(Job):
+    """One clip: its upload, output and previews live in ``folder`` (removed on release)."""
+
+    folder: Path | None = None
+    src: Path | None = None
+    output: Path | None = None
+    temporal: float = 0.5
+    codec: str | None = None  # of a video output
+    upscaling_since: float | None = None
+    previews: dict[str, Path] = field(default_factory=dict)
+
+    @property
+    def filename(self) -> str:
+        stem = self.output.stem if self.output is not None else "clip"
+        suffix = self.output.suffix if self.output is not None else ""
+        return f"{stem}_x{self.scale}{suffix}"
+
+    @property
+    def format(self) -> str:
+        return self.output.suffix.lstrip(".").lower() if self.output is not None else ""
+
+    @property
+    def media_type(self) -> str:
+        return CLIP_MEDIA_TYPES.get(f".{self.format}", "application/octet-stream")
+
+    def _output_json(self) -> dict[str, Any]:
+        info = self.input_info
+        return {"width": info["width"] * self.scale, "height": info["height"] * self.scale,
+                "dtype": info["dtype"], "frames": info["frames"], "rate": info["rate"],
+                "format": self.format, "codec": self.codec, "filename": self.filename,
+                "media_type": self.media_type}
+
+    def to_json(self) -> dict[str, Any]:
+        out = super().to_json()
+        total = self.total or None
+        fps = eta = None
+        if self.upscaling_since is not None and self.done:
+            end = self.finished if self.finished is not None else time.time()
+            fps = self.done / max(end - self.upscaling_since, 1e-6)
+            if total and self.status == "running":
+                eta = max(0.0, (total - self.done) / fps)
+        out.update(
+            kind="clip", temporal=self.temporal, consistency=False, metrics=None,
+            progress={**out["progress"], "unit": "frames",
+                      "fps": None if fps is None else round(fps, 3),
+                      "eta_s": None if eta is None else round(eta, 1)},
+        )
+        base = f"/api/jobs/{self.id}"
+        out["links"] = {"self": base, "result": f"{base}/result",
+                        "preview": f"{base}/preview",
+                        "preview_bicubic": f"{base}/preview?image=bicubic"}
+        return out
+
+
+def _remove_folder(job: Job) -> None:
+    if isinstance(job, ClipJob) and job.folder is not None:
+        shutil.rmtree(job.folder, ignore_errors=True)
+        job.folder = None
 
 
 class JobManager:
@@ -636,24 +736,37 @@ class JobManager:
         )
         self.start()
         with self._lock:
-            self._sweep_locked()
-            if len(self.jobs) >= self.config.max_jobs:
-                finished = sorted(
-                    (j for j in self.jobs.values() if j.finished_state),
-                    key=lambda j: j.finished or 0.0,
-                )
-                if not finished:
-                    raise QueueFull(
-                        f"too many jobs: {len(self.jobs)} are queued or running (the limit is "
-                        f"{self.config.max_jobs}); wait for one to finish or cancel one"
-                    )
-                dropped = finished[0]
-                _drop_data(dropped)
-                del self.jobs[dropped.id]
+            self._make_room_locked()
             self.jobs[job.id] = job
             assert self._executor is not None
             job.future = self._executor.submit(self._run, job)
         return job
+
+    def submit_clip(self, job: ClipJob) -> ClipJob:
+        """Queue a clip job made by the ``/api/clips`` route (its folder holds the upload)."""
+        self.start()
+        with self._lock:
+            self._make_room_locked()
+            self.jobs[job.id] = job
+            assert self._executor is not None
+            job.future = self._executor.submit(self._run, job)
+        return job
+
+    def _make_room_locked(self) -> None:
+        self._sweep_locked()
+        if len(self.jobs) >= self.config.max_jobs:
+            finished = sorted(
+                (j for j in self.jobs.values() if j.finished_state),
+                key=lambda j: j.finished or 0.0,
+            )
+            if not finished:
+                raise QueueFull(
+                    f"too many jobs: {len(self.jobs)} are queued or running (the limit is "
+                    f"{self.config.max_jobs}); wait for one to finish or cancel one"
+                )
+            dropped = finished[0]
+            _drop_data(dropped)
+            del self.jobs[dropped.id]
 
     def get(self, job_id: str) -> Job | None:
         with self._lock:
@@ -697,18 +810,23 @@ class JobManager:
             del self.jobs[job.id]
 
     def _finish(self, job: Job, status: JobStatus, error: str | None = None) -> None:
+        if error and isinstance(job, ClipJob) and job.folder is not None:
+            error = error.replace(f"{job.folder}/", "")  # no server paths in messages
         job.status = status
         job.stage = status
         job.error = error
         job.finished = time.time()
         job.image = None
-        if status != "done":
+        if status != "done" or job.id not in self.jobs:  # failed, or released meanwhile
             _drop_data(job)
 
     # ---------------------------------------------------------------- the worker
     def _run(self, job: Job) -> None:
         try:
-            self._work(job)
+            if isinstance(job, ClipJob):
+                self._work_clip(job)
+            else:
+                self._work(job)
         except JobCancelled:
             with self._lock:
                 self._finish(job, "cancelled")
@@ -717,7 +835,7 @@ class JobManager:
             with self._lock:
                 job.error_kind = "internal"
                 self._finish(job, "failed", f"model {job.model_id} cannot be loaded: {exc}")
-        except (IrsrganError, ValueError) as exc:
+        except IrsrganError as exc:
             with self._lock:
                 job.error_kind = "input"
                 self._finish(job, "failed", str(exc))
@@ -735,7 +853,8 @@ class JobManager:
         if job.cancel_event.is_set():
             raise JobCancelled
 
-    def _work(self, job: Job) -> None:
+    def _start(self, job: Job) -> Any:
+        """Mark ``job`` running and return its upscaler with the job's tile and ensemble."""
         with self._lock:
             self._check(job)
             job.status, job.stage, job.started = "running", "loading model", time.time()
@@ -747,6 +866,10 @@ class JobManager:
                 upscaler.tile = job.tile
             upscaler.ensemble = job.ensemble
         job.backend = upscaler.backend
+        return upscaler
+
+    def _work(self, job: Job) -> None:
+        upscaler = self._start(job)
         image = job.image
         if image is None:  # released meanwhile
             raise JobCancelled
@@ -779,6 +902,46 @@ class JobManager:
             job.metrics = metrics
             self._finish(job, "done")
 
+    def _work_clip(self, job: ClipJob) -> None:
+        """Upscale a clip with :func:`irsrgan.sequences.upscale_sequence` (the CLI's path), the
+        previews written as the frames come."""
+        from .sequences import ClipLimits, upscale_sequence
+        from .sequences.preview import ClipPreview
+
+        upscaler = self._start(job)
+        assert job.folder is not None and job.src is not None and job.output is not None
+        rate = job.input_info.get("rate")
+        preview = ClipPreview(job.previews["bicubic"], job.previews["result"],
+                              None if rate is None else Fraction(rate).limit_denominator(100_000))
+
+        def on_frame(position: int, frame: Any, image: Image) -> None:
+            preview.add(frame.image, image)
+            job.done = position + 1
+            if job.cancel_event.is_set():
+                raise JobCancelled
+
+        with self._lock:
+            job.stage, job.upscaling_since = "upscaling", time.time()
+        limits = ClipLimits(max_frames=self.config.max_clip_frames,
+                            max_seconds=self.config.max_clip_seconds)
+        try:
+            upscale_sequence(
+                job.src, job.output, upscaler, range_mode=job.range_mode, progress=False,
+                temporal=job.temporal, limits=limits, max_pixels=self.config.max_clip_pixels,
+                on_frame=on_frame, job={"model": job.model_id, "alpha": job.alpha},
+            )
+            preview.close()
+        except BaseException:
+            preview.abort()
+            raise
+        finally:
+            with contextlib.suppress(OSError):
+                job.src.unlink()  # the upload is no longer needed
+        with self._lock:
+            self._check(job)
+            job.total = job.done
+            self._finish(job, "done")
+
 
 def value_unit(image: Image) -> str:
     """What the pixel values of an image are, for the page's readout."""
@@ -801,20 +964,22 @@ def gray_values(data: bytes) -> tuple[np.ndarray, int, int]:
     img = decode_image(data, "result")
     chans = img.channels().astype(np.float32)
     gray = chans[0] if chans.shape[0] < 3 else (
-        0.299 * chans[0] + 0.587 * chans[1] + 0.114 * chans[2])
+        BT601_LUMA[0] * chans[0] + BT601_LUMA[1] * chans[1] + BT601_LUMA[2] * chans[2])
     return np.ascontiguousarray(gray, dtype="<f4"), img.width, img.height
 
 
 def _drop_data(job: Job) -> None:
     job.image = None
     job.result = job.preview = job.preview_bicubic = None
+    if job.status not in ("running", "cancelling"):  # else the worker removes it when it stops
+        _remove_folder(job)
 
 
 # ============================================================================ figures
 def _gray(x: torch.Tensor) -> torch.Tensor:
     """``(1, C, H, W)`` -> ``(1, 1, H, W)``: BT.601 luma for colour, the first channel else."""
     if x.shape[1] >= 3:
-        w = x.new_tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)
+        w = x.new_tensor(BT601_LUMA).view(1, 3, 1, 1)
         return (x[:, :3] * w).sum(1, keepdim=True)
     return x[:, :1]
 
@@ -939,6 +1104,20 @@ EnsembleField = Annotated[
     bool, Form(description="self-ensemble over 8 flips/rotations: 8x the time, +0.12 dB "
                "with the PSNR model on clean frames")
 ]
+ClipField = Annotated[
+    UploadFile, File(description="a clip, checked by content: video (MP4, MKV, AVI, MOV...), "
+                     "multi-page TIFF or FLIR SEQ/CSQ")
+]
+ClipDenoiseField = Annotated[
+    str | None,
+    Form(description="for models with a faithful/robust pair: a fixed strength 0 (faithful) .. "
+         "1 (robust) for every frame; auto or none: the faithful model as it is (a strength "
+         "measured per frame would change the model from frame to frame)"),
+]
+TemporalField = Annotated[
+    float, Form(ge=0, le=1, description="blend each frame with the previous output where the "
+                "input does not move, 0..1 (0: frame by frame), as irsrgan upscale --temporal")
+]
 ResultQuery = Annotated[
     bool, Query(description="keep the job after this download (default: released)")
 ]
@@ -955,22 +1134,64 @@ def safe_filename(name: str | None) -> str:
     return base[:100] or "image"
 
 
-class _BodyLimit:
-    """ASGI middleware: refuse POST bodies over the limit with 413 before parsing them."""
+CLIP_PATH = "/api/clips"
+FORM_OVERHEAD = 64 * 1024  # multipart boundaries and the small form fields
 
-    def __init__(self, app: Any, limit: int, allowed: int) -> None:
+
+class _BodyLimit:
+    """ASGI middleware: refuse POST bodies over the limit with 413 before parsing them.
+
+    Image requests are read whole here (they are decoded in memory anyway). Clip uploads
+    (``CLIP_PATH``) have their own, larger limit and are not held in memory: the multipart
+    parser spools them to disk while this counts the bytes and stops the request at the limit.
+    """
+
+    def __init__(self, app: Any, limit: int, allowed: int, clip_allowed: int | None = None
+                 ) -> None:
         self.app = app
         self.limit = limit  # the body size refused (the image limit plus form overhead)
         self.allowed = allowed  # the image limit named in the message
+        self.clip_allowed = clip_allowed  # the clip limit (None: clips as images)
 
-    async def _refuse(self, scope: dict, receive: Any, send: Any, size: str) -> None:
-        mib = self.allowed / 2**20
-        response = JSONResponse(
-            {"detail": f"upload too large: {size}; the limit is {self.allowed} bytes "
-                       f"({mib:g} MiB, set with --max-upload-mb)"},
-            status_code=413,
-        )
+    def _message(self, size: str, clip: bool) -> str:
+        allowed = self.clip_allowed if clip else self.allowed
+        option = "--max-clip-mb" if clip else "--max-upload-mb"
+        return (f"upload too large: {size}; the limit is {allowed} bytes "
+                f"({allowed / 2**20:g} MiB, set with {option})")
+
+    async def _refuse(self, scope: dict, receive: Any, send: Any, size: str,
+                      clip: bool = False) -> None:
+        response = JSONResponse({"detail": self._message(size, clip)}, status_code=413)
         await response(scope, receive, send)
+
+    async def _clip(self, scope: dict, receive: Any, send: Any, length: str) -> None:
+        assert self.clip_allowed is not None
+        limit = self.clip_allowed + FORM_OVERHEAD
+        if length.isdigit() and int(length) > limit:
+            await self._refuse(scope, receive, send, f"{int(length)} bytes", clip=True)
+            return
+        size = 0
+        started = False
+
+        async def counted() -> dict:
+            nonlocal size
+            message = await receive()
+            size += len(message.get("body", b""))
+            if size > limit:  # FastAPI passes an HTTPException raised while parsing through
+                raise HTTPException(413, self._message(f"more than {limit} bytes", True))
+            return message
+
+        async def sending(message: dict) -> None:
+            nonlocal started
+            started = True
+            await send(message)
+
+        try:
+            await self.app(scope, counted, sending)
+        except HTTPException as exc:
+            if started or exc.status_code != 413:
+                raise
+            await self._refuse(scope, receive, send, f"more than {limit} bytes", clip=True)
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] != "http" or scope.get("method") != "POST":
@@ -978,6 +1199,9 @@ class _BodyLimit:
             return
         headers = dict(scope.get("headers") or [])
         length = headers.get(b"content-length", b"").decode("latin-1").strip()
+        if self.clip_allowed is not None and scope.get("path") == CLIP_PATH:
+            await self._clip(scope, receive, send, length)
+            return
         if length.isdigit() and int(length) > self.limit:
             await self._refuse(scope, receive, send, f"{int(length)} bytes")
             return
@@ -1008,6 +1232,14 @@ class _BodyLimit:
         await self.app(scope, replay, send)
 
 
+def _save_upload(fh: Any, dst: Path) -> int:
+    """Copy a spooled upload to ``dst``; its size in bytes."""
+    fh.seek(0)
+    with open(dst, "wb") as out:
+        shutil.copyfileobj(fh, out, 1 << 20)
+        return out.tell()
+
+
 def _web_dir() -> Path:
     return Path(str(resources.files("irsrgan") / "web"))
 
@@ -1031,10 +1263,7 @@ def create_app(
         CheckpointError: a model file cannot be read.
     """
     config = config or ServerConfig()
-    try:
-        device = pick_device(config.device)
-    except ValueError as exc:
-        raise ConfigError(f"device: {exc}") from None
+    device = pick_device(config.device)
     catalog, default_model = build_catalog(config)
     cache = ModelCache(catalog, config, loader or (lambda path: load_model(path)))
     manager = JobManager(cache, config)
@@ -1060,8 +1289,8 @@ def create_app(
     app.state.catalog = catalog
     app.state.config = config
     app.state.default_model = default_model
-    app.add_middleware(_BodyLimit, limit=config.max_upload_bytes + 64 * 1024,
-                       allowed=config.max_upload_bytes)
+    app.add_middleware(_BodyLimit, limit=config.max_upload_bytes + FORM_OVERHEAD,
+                       allowed=config.max_upload_bytes, clip_allowed=config.max_clip_bytes)
     if config.allowed_hosts is not None:
         from starlette.middleware.trustedhost import TrustedHostMiddleware
 
@@ -1082,6 +1311,13 @@ def create_app(
     }
 
     # ---------------------------------------------------------------- helpers
+    def check_tile(tile: int | None) -> None:
+        if tile is not None and tile != 0 and not config.min_tile <= tile <= MAX_TILE:
+            raise HTTPException(
+                422, f"tile must be 0 (no tiling) or {config.min_tile}..{MAX_TILE} LR pixels "
+                     f"(overlap {config.overlap}), got {tile}"
+            )
+
     async def prepare(
         image: UploadFile, model: str | None, alpha: float | None, tile: int | None,
         flir_raw: bool = False, denoise: str | None = None, units: Units = "counts",
@@ -1104,16 +1340,13 @@ def create_app(
                 cache.key(model_id, 0.0, denoise=True)  # the model must have a pair
         except ConfigError as exc:
             raise HTTPException(422, str(exc)) from None
-        if tile is not None and tile != 0 and not config.min_tile <= tile <= MAX_TILE:
-            raise HTTPException(
-                422, f"tile must be 0 (no tiling) or {config.min_tile}..{MAX_TILE} LR pixels "
-                     f"(overlap {config.overlap}), got {tile}"
-            )
+        check_tile(tile)
         if not data:
             raise HTTPException(422, f"{name}: file is empty")
         if sniff_format(data) is None:
             raise HTTPException(
-                415, f"{name}: not a PNG, TIFF, JPEG or BMP file (checked by content, not name)"
+                415, f"{name}: not a PNG, TIFF, JPEG or BMP file (checked by content, not name); "
+                     "clips (video, FLIR SEQ/CSQ) go to POST /api/clips"
             )
         try:
             decoded = await run_in_threadpool(
@@ -1178,6 +1411,143 @@ def create_app(
             headers["X-Irsrgan-Denoise"] = f"{job.denoise['strength']:g}"
         return Response(job.result, media_type=MEDIA_TYPES[job.format], headers=headers)
 
+    def clip_file(job: ClipJob, path: Path | None, media_type: str, *,
+                  attachment: bool = False, release: bool = False) -> Response:
+        if job.status != "done" or path is None or not path.is_file():
+            raise HTTPException(409, _not_ready(job))
+        headers = {"X-Irsrgan-Model": job.model_id, "X-Irsrgan-Scale": str(job.scale),
+                   "Cache-Control": "no-store"}
+        if attachment:
+            headers["Content-Disposition"] = f'attachment; filename="{job.filename}"'
+        # released after the file is sent (the response reads it after this returns)
+        task = BackgroundTask(manager.release, job) if release else None
+        return FileResponse(path, media_type=media_type, headers=headers, background=task)
+
+    def probe_clip(src: Path, name: str) -> Any:
+        """The clip's SequenceInfo, refused from its header when past a limit."""
+        from .sequences import ClipLimits, open_sequence, sniff_sequence
+
+        def clean(exc: Exception) -> str:
+            return str(exc).replace(str(src), name)
+
+        kind = sniff_sequence(src)
+        if kind is None or kind == "folder":
+            raise HTTPException(415, f"{name}: not a video (MP4, MKV, AVI, MOV...), multi-page "
+                                     "TIFF or FLIR SEQ/CSQ file (checked by content, not name); "
+                                     "single images go to POST /api/jobs")
+        try:
+            with open_sequence(src, max_pixels=config.max_clip_pixels) as reader:
+                info = reader.info
+        except ImageTooLargeError as exc:
+            raise HTTPException(413, f"clip frames too large: {clean(exc)}; the limit is "
+                                     f"{config.max_clip_pixels} pixels per frame (set with "
+                                     "--max-clip-pixels)") from None
+        except (ImageError, OSError) as exc:
+            raise HTTPException(422, clean(exc)) from None
+        try:
+            ClipLimits(config.max_clip_frames, config.max_clip_seconds).check(info)
+        except SequenceTooLongError as exc:
+            raise HTTPException(413, f"clip too long: {clean(exc)} (set with "
+                                     f"--max-clip-{exc.limit})") from None
+        return info
+
+    @app.post(CLIP_PATH, status_code=202, summary="Start a clip upscaling job",
+              responses={202: {"description": "the job (follow it at /api/jobs/{id})"},
+                         413: {"description": "upload, frame size, frame count or duration "
+                                              "over the limits"},
+                         415: {"description": "not a video, TIFF stack or FLIR SEQ/CSQ"},
+                         422: {"description": "bad parameter, or a clip that cannot be read"}})
+    async def create_clip_job(
+        clip: ClipField,
+        model: ModelField = None,
+        alpha: AlphaField = None,
+        denoise: ClipDenoiseField = None,
+        tile: TileField = None,
+        range_mode: RangeField = "auto",
+        ensemble: EnsembleField = False,
+        temporal: TemporalField = 0.5,
+    ) -> JSONResponse:
+        """A video, multi-page TIFF or FLIR SEQ/CSQ, upscaled frame by frame as
+        ``irsrgan upscale`` does (same output kind: 16-bit stays 16-bit, lossless); progress in
+        frames at ``GET /api/jobs/{id}``, previews as 8-bit H.264 MP4."""
+        from .sequences import output_path
+        from .sequences.writers import TIFF_SUFFIXES, VIDEO_SUFFIXES, choose_codec
+
+        name = safe_filename(clip.filename) if clip.filename else "clip"
+        model_id = model or default_model
+        try:
+            strength = None if denoise is None else parse_strength(denoise)
+            if strength == "auto":
+                strength = None  # as the CLI: clips keep the model as it is
+            if strength is not None:
+                if alpha is not None:
+                    raise ConfigError("give alpha or denoise, not both")
+                key = cache.key(model_id, float(strength), denoise=True)
+            else:
+                key = cache.key(model_id, alpha)
+        except ConfigError as exc:
+            raise HTTPException(422, str(exc)) from None
+        check_tile(tile)
+        if range_mode == "stretch" and temporal:
+            raise HTTPException(422, "temporal blending needs one value map for the clip: "
+                                     "use range_mode auto or dtype, or temporal 0")
+        folder = Path(tempfile.mkdtemp(prefix="irsrgan-clip-"))
+        try:
+            src = folder / name
+            size = await run_in_threadpool(_save_upload, clip.file, src)
+            await clip.close()
+            if size > config.max_clip_bytes:  # the body limit allows for the form's overhead
+                raise HTTPException(413, f"upload too large: {size} bytes; the limit is "
+                                         f"{config.max_clip_bytes} bytes "
+                                         f"({config.max_clip_bytes / 2**20:g} MiB, set with "
+                                         "--max-clip-mb)")
+            if size == 0:
+                raise HTTPException(422, f"{name}: file is empty")
+            info = await run_in_threadpool(probe_clip, src, name)
+            dst, _ = output_path(src, info, folder / "out")
+            suffix = dst.suffix.lower()
+            sixteen_colour = info.dtype.itemsize > 1 and info.layout != "gray"
+            if (suffix not in VIDEO_SUFFIXES and suffix not in TIFF_SUFFIXES) or (
+                    info.kind == "video" and sixteen_colour):
+                dst = dst.with_suffix(".tiff" if info.kind != "video" or sixteen_colour
+                                      else ".mkv")
+            codec = None
+            if dst.suffix.lower() in VIDEO_SUFFIXES:
+                try:
+                    codec = choose_codec("auto", info.dtype, dst.suffix, info.codec)
+                except ConfigError as exc:
+                    raise HTTPException(422, str(exc)) from None
+            info_json = {
+                "kind": info.kind, "width": info.width, "height": info.height,
+                "dtype": str(info.dtype), "layout": info.layout, "codec": info.codec,
+                "frames": info.estimated_frames(),
+                "rate": float(info.rate) if info.rate else None,
+                "duration": info.duration, "bytes": size, "format": info.kind,
+                "unit": "level" if info.dtype == np.uint8 else "value", "flir_preview": False,
+            }
+            job = ClipJob(
+                id=secrets.token_urlsafe(12), name=name, image=None, model_id=model_id,
+                alpha=None if alpha is None else _round_alpha(alpha), key=key,
+                scale=catalog[model_id].scale,
+                denoise=None if strength is None else {"requested": denoise,
+                                                       "strength": float(strength),
+                                                       "noise": None},
+                tile=tile, range_mode=range_mode, ensemble=ensemble, input_info=info_json,
+                total=info.estimated_frames() or 0, folder=folder, src=src, output=dst,
+                temporal=temporal, codec=codec,
+                previews={"result": folder / "preview-result.mp4",
+                          "bicubic": folder / "preview-bicubic.mp4"},
+            )
+            manager.submit_clip(job)
+        except QueueFull as exc:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise HTTPException(429, str(exc)) from None
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+        return JSONResponse(job.to_json(), status_code=202,
+                            headers={"Location": f"/api/jobs/{job.id}"})
+
     # ---------------------------------------------------------------- page
     @app.get("/", include_in_schema=False)
     async def index() -> HTMLResponse:
@@ -1211,6 +1581,10 @@ def create_app(
                 "min_tile": config.min_tile,
                 "max_tile": MAX_TILE,
                 "alpha_step": ALPHA_STEP,
+                "max_clip_bytes": config.max_clip_bytes,
+                "max_clip_frames": config.max_clip_frames,
+                "max_clip_seconds": config.max_clip_seconds,
+                "max_clip_pixels": config.max_clip_pixels,
             },
         }
 
@@ -1258,18 +1632,24 @@ def create_app(
         job_id: str, keep: ResultQuery = False
     ) -> Response:
         job = find(job_id)
+        if isinstance(job, ClipJob):
+            return clip_file(job, job.output, job.media_type, attachment=True,
+                             release=not keep)
         response = result_response(job)
         if not keep:
             manager.release(job)
         return response
 
-    @app.get("/api/jobs/{job_id}/preview", summary="8-bit display PNG of the result",
+    @app.get("/api/jobs/{job_id}/preview",
+             summary="8-bit display PNG of the result (a clip: an 8-bit H.264 MP4)",
              response_class=Response,
-             responses={200: {"content": {"image/png": {}}}})
+             responses={200: {"content": {"image/png": {}, "video/mp4": {}}}})
     async def job_preview(
         job_id: str, image: PreviewQuery = "result"
     ) -> Response:
         job = find(job_id)
+        if isinstance(job, ClipJob):
+            return clip_file(job, job.previews.get(image), "video/mp4")
         data = job.preview if image == "result" else job.preview_bicubic
         if job.status != "done" or data is None:
             raise HTTPException(409, _not_ready(job))
@@ -1283,6 +1663,9 @@ def create_app(
         ``X-Unit`` (``counts``, ``degC``, ``K``, ``degF``, ``level`` or ``value``) say how to
         read them. Fetch before the result: fetching the result releases the job."""
         job = find(job_id)
+        if isinstance(job, ClipJob):
+            raise HTTPException(409, f"job {job.id} is a clip: no values readout (download the "
+                                     "result)")
         if job.status != "done" or job.result is None:
             raise HTTPException(409, _not_ready(job))
         values, w, h = await run_in_threadpool(gray_values, job.result)

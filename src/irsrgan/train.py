@@ -19,7 +19,7 @@ import logging
 import math
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,7 +32,7 @@ from torch.utils.data import DataLoader, Sampler
 from .checkpoint import load_model, save_model
 from .config import Config, ScheduleConfig
 from .errors import CheckpointError, ConfigError
-from .inference import Upscaler
+from .inference import Upscaler, pick_device
 from .models import create_model
 
 log = logging.getLogger(__name__)
@@ -56,6 +56,18 @@ def lr_at(step: int, base_lr: float, cfg: ScheduleConfig, total_steps: int,
     progress = (step - cfg.warmup_steps) / max(1, total_steps - cfg.warmup_steps)
     progress = min(1.0, max(0.0, progress, time_fraction))
     return cfg.min_lr + 0.5 * (base_lr - cfg.min_lr) * (1 + math.cos(math.pi * progress))
+
+
+def schedule_warning(cfg: Config) -> str | None:
+    """A warning when the warm-up does not end within the run (the run would end before its
+    learning rate reaches ``train.lr``), else ``None``."""
+    warmup, steps = cfg.train.schedule.warmup_steps, cfg.train.steps
+    if warmup <= steps:
+        return None
+    final = lr_at(steps - 1, cfg.train.lr, cfg.train.schedule, steps)
+    return (f"train.schedule.warmup_steps {warmup} is longer than the run (train.steps "
+            f"{steps}): the learning rate only climbs to {final:.2g} of train.lr "
+            f"{cfg.train.lr:.2g}; shorten the warm-up or train longer")
 
 
 class EMA:
@@ -155,14 +167,6 @@ def init_distributed(device: torch.device) -> Dist:
     return Dist(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", 0)))
 
 
-def _device(d: Dist) -> torch.device:
-    if torch.cuda.is_available():
-        return torch.device("cuda", d.local_rank)
-    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available() and d.world == 1:
-        return torch.device("mps")
-    return torch.device("cpu")
-
-
 def build_generator(cfg: Config) -> nn.Module:
     m = cfg.model
     kwargs = dict(m.kwargs)
@@ -186,19 +190,28 @@ def _datasets(cfg: Config):
         cfg.data.train, scale=cfg.model.scale, patch_size=cfg.data.patch_size,
         preset=get_preset(cfg.data.degradation), seed=cfg.seed,
         in_memory=cfg.data.in_memory, channels=cfg.model.in_channels,
-        hr_augment=cfg.data.augment,
+        hr_augment=cfg.data.augment, repeat=cfg.data.repeat,
     )
 
-    def val_dataset(root: str) -> ValidationDataset:
+    def val_dataset(root: str, preset: str) -> ValidationDataset:
         return ValidationDataset(
-            root, scale=cfg.model.scale, preset=cfg.data.val_degradation,
+            root, scale=cfg.model.scale, preset=preset,
             seed=cfg.seed, channels=cfg.model.in_channels, max_size=cfg.data.val_max_size,
             limit=cfg.data.val_limit,
         )
 
-    val_set = val_dataset(cfg.data.val) if cfg.data.val else None
+    val_set = val_dataset(cfg.data.val, cfg.data.val_degradation) if cfg.data.val else None
     # out-of-domain sets, logged beside the main one (which alone picks best.pt)
-    extra_val = {name: val_dataset(root) for name, root in cfg.data.extra_val.items()}
+    extra_val = {}
+    for name, spec in cfg.data.extra_val.items():
+        if isinstance(spec, str):
+            spec = {"path": spec}
+        unknown = set(spec) - {"path", "degradation"}
+        if "path" not in spec or unknown:
+            raise ConfigError(f"data.extra_val.{name}: expected a folder or {{path, degradation}}"
+                              f", got {spec!r}")
+        extra_val[name] = val_dataset(spec["path"],
+                                      spec.get("degradation", cfg.data.val_degradation))
     return train_set, val_set, extra_val
 
 
@@ -249,16 +262,21 @@ def _unwrap(model: nn.Module) -> nn.Module:
 
 # --------------------------------------------------------------------------- the loop
 def train(cfg: Config, out_dir: str | os.PathLike, *, resume: bool = False,
-          progress: bool = True) -> dict[str, Any]:
+          progress: bool = True,
+          on_validate: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
     """Run one stage of ``cfg`` into ``out_dir``. Returns the final summary (steps, best PSNR,
-    time)."""
+    time, and this process's ``rank``: 0 alone, or the torchrun rank). ``on_validate(row)``
+    is called on rank 0 with each validation's logged row."""
     from tqdm import tqdm
 
     from .losses import build_generator_loss, gan_loss_d
 
     out = Path(out_dir)
+    warning = schedule_warning(cfg)
+    if warning:
+        log.warning(warning)
     d = init_distributed(torch.device("cuda" if torch.cuda.is_available() else "cpu"))
-    device = _device(d)
+    device = pick_device("auto", local_rank=d.local_rank if d.world > 1 else None)
     if cfg.train.threads:
         torch.set_num_threads(cfg.train.threads)
     if d.main:
@@ -340,8 +358,14 @@ def train(cfg: Config, out_dir: str | os.PathLike, *, resume: bool = False,
             epoch, start = epoch + 1, 0
 
     logger = _Logger(out, enabled=d.main, resume=resume, resume_step=step)
-    bar = tqdm(total=cfg.train.steps, initial=step, disable=not (progress and d.main),
-               desc=f"{cfg.name} [{cfg.stage}]", dynamic_ncols=True)
+    budget_s = cfg.train.max_minutes * 60 if cfg.train.max_minutes else None
+    if budget_s:  # the time budget ends the run: the bar counts seconds and shows the ETA
+        bar = tqdm(total=round(budget_s), unit="s", disable=not (progress and d.main),
+                   desc=f"{cfg.name} [{cfg.stage}]", dynamic_ncols=True,
+                   bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} s [{remaining} left{postfix}]")
+    else:
+        bar = tqdm(total=cfg.train.steps, initial=step, disable=not (progress and d.main),
+                   desc=f"{cfg.name} [{cfg.stage}]", dynamic_ncols=True)
     t_start = time.perf_counter()
     wait_time = compute_time = 0.0
     it = batches()
@@ -401,8 +425,11 @@ def train(cfg: Config, out_dir: str | os.PathLike, *, resume: bool = False,
             row = {"step": step, "lr": lr_now, **values, "elapsed_s": round(elapsed, 2),
                    "data_wait_share": round(wait_time / max(1e-9, wait_time + compute_time), 4)}
             logger.log(row)
-            bar.set_postfix(loss=f"{values['total']:.4f}", refresh=False)
-        bar.update(1)
+            bar.set_postfix(loss=f"{values['total']:.4f}", step=step, refresh=False)
+        if budget_s:
+            bar.update(min(time.perf_counter() - t_start, budget_s) - bar.n)
+        else:
+            bar.update(1)
 
         last = step == cfg.train.steps
         if cfg.train.max_minutes:
@@ -425,6 +452,8 @@ def train(cfg: Config, out_dir: str | os.PathLike, *, resume: bool = False,
                     row.update({f"val_{name}_{k}": v
                                 for k, v in validate(ema.model, extra, device).items()})
                 logger.log(row)
+                if on_validate is not None:
+                    on_validate(row)
                 if metrics["psnr"] > best_psnr:
                     best_psnr = metrics["psnr"]
                     _save_state(out / "best.pt", _state(cfg, gen, ema, opt_g, scaler_g, disc,
@@ -451,7 +480,8 @@ def train(cfg: Config, out_dir: str | os.PathLike, *, resume: bool = False,
                    provenance=_provenance(cfg, step, summary.get("val", {}), elapsed))
     logger.close()
     summary.update(steps=step, best_psnr=best_psnr, elapsed_s=elapsed, stop=stop_reason,
-                   data_wait_share=wait_time / max(1e-9, wait_time + compute_time))
+                   data_wait_share=wait_time / max(1e-9, wait_time + compute_time),
+                   rank=d.rank)
     return summary
 
 
@@ -482,10 +512,13 @@ def _provenance(cfg: Config, step: int, metrics: dict, elapsed: float | None = N
 
 @torch.no_grad()
 def validate(model: nn.Module, val_set, device: torch.device) -> dict[str, float]:
-    """Mean PSNR/SSIM (border = scale) of ``model`` and of bicubic on the validation set."""
+    """Mean PSNR/SSIM (border = scale) of ``model`` and of bicubic on the validation set,
+    scored by :func:`irsrgan.metrics.score` on each image's bit-depth scale, as ``irsrgan
+    evaluate`` and ``irsrgan metrics`` score (for 16-bit frames the model space is a
+    per-image stretch; the scores are not)."""
     from torch.nn import functional as F
 
-    from .metrics import psnr, ssim
+    from .metrics import score
 
     was_training = model.training
     upscaler = Upscaler(model, device=device, tile=0, overlap=8, channels_last=False)
@@ -496,9 +529,11 @@ def validate(model: nn.Module, val_set, device: torch.device) -> dict[str, float
         lr, hr = item["lr"][None], item["hr"][None]
         sr = upscaler.upscale(lr).clamp(0, 1)
         bic = F.interpolate(lr, scale_factor=s, mode="bicubic", align_corners=False).clamp(0, 1)
-        sums["psnr"] += float(psnr(sr, hr, crop_border=s).mean())
-        sums["ssim"] += float(ssim(sr, hr, crop_border=s).mean())
-        sums["bicubic_psnr"] += float(psnr(bic, hr, crop_border=s).mean())
+        maps = dict(value_map=val_set.value_maps[i], scale_map=val_set.scale_maps[i])
+        scores = score(sr, hr, crop_border=s, **maps)
+        sums["psnr"] += float(scores["psnr"].mean())
+        sums["ssim"] += float(scores["ssim"].mean())
+        sums["bicubic_psnr"] += float(score(bic, hr, crop_border=s, **maps)["psnr"].mean())
     model.train(was_training)
     n = max(1, len(val_set))
     return {k: v / n for k, v in sums.items()}

@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-import zlib
 from dataclasses import replace
 from pathlib import Path
 
@@ -28,19 +27,13 @@ from ..batch import (
     plan_jobs,
     run_batch,
 )
-from ..data import item_generator, load_frame
+from ..data import file_generator, item_generator, load_frame
 from ..degradations import PRESET_NAMES, Preset, degrade, get_preset, resize
 from ..errors import ConfigError, ImageError
 from ..image import Image, from_tensor, list_images, to_tensor
 from ..image import write_image as _write_image
 
 log = logging.getLogger(__name__)
-
-
-def file_generator(seed: int, name: str) -> torch.Generator:
-    """The generator for one file: seeded by ``(seed, name)``, so adding files changes nothing
-    for the others."""
-    return item_generator(seed, zlib.crc32(name.encode("utf-8")), 0)
 
 
 def degrade_image(

@@ -45,7 +45,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--out", "-o", type=Path, required=True, metavar="REPORT",
                    help="report folder (created)")
     p.add_argument("--seed", type=int, default=0,
-                   help="LR seed: image i uses (seed, i), the same LR for every method and run")
+                   help="LR seed: each image's LR depends on (seed, file name), the same LR for "
+                   "every method and run, and as `irsrgan degrade --seed` makes")
     p.add_argument("--limit", type=int, metavar="N", help="only the first N images (by path)")
     p.add_argument("--max-size", type=int, metavar="N",
                    help="centre-crop each HR to at most N pixels a side")

@@ -23,13 +23,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def _clean(value):
+def json_safe(value):
+    """``value`` with non-finite floats as None and tuples as lists (JSON and YAML safe)."""
     if isinstance(value, float) and not math.isfinite(value):
         return None
     if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_clean(v) for v in value]
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
     return value
 
 
@@ -42,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"irsrgan info: error: {exc}", file=sys.stderr)
             failed += 1
     if args.json:
-        print(json.dumps([_clean(i) for i in infos], indent=2))
+        print(json.dumps([json_safe(i) for i in infos], indent=2))
     else:
         print("\n\n".join(format_info(i) for i in infos))
     return 1 if failed else 0

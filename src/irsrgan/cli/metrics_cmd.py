@@ -16,7 +16,7 @@ import numpy as np
 
 from .. import metrics
 from ..batch import default_max_pixels
-from ..errors import ConfigError, ImageError, IrsrganError, WeightsMissingError
+from ..errors import ConfigError, ImageError, IrsrganError
 from ..image import Image, atomic_write_bytes, list_images, read_image
 from ..radiometry import UNIT_SYMBOLS, image_in_units
 
@@ -116,9 +116,14 @@ def match_pairs(sr: Path, hr: Path) -> tuple[list[tuple[str, Path, Path]], list[
     raise ImageError(f"SR and HR must both be files or both be folders: {kinds}")
 
 
-def build_lpips(net: str, lin_weights: Path | None, backbone_weights: Path | None):
-    """The LPIPS module for ``--lpips`` (a seam for tests)."""
-    return metrics.LPIPS(net, lin_weights=lin_weights, backbone_weights=backbone_weights)
+#: How to supply missing LPIPS weights, in this command's options.
+LPIPS_ADVICE = (
+    "Give them with --lpips-weights PATH (alex.pth / vgg.pth of the LPIPS v0.1 release) and "
+    "--backbone-weights PATH (torchvision's ImageNet state dict), or install the optional "
+    "'lpips' package; --lpips none leaves LPIPS out without this note."
+)
+
+build_lpips = metrics.build_lpips  # a seam for tests
 
 
 def _finite(v: float | None) -> bool:
@@ -157,13 +162,9 @@ def run(args: argparse.Namespace) -> int:
     notes: list[str] = []
     lpips_fn = None
     if args.lpips != "none":
-        explicit = args.lpips_weights is not None or args.backbone_weights is not None
-        try:
-            lpips_fn = build_lpips(args.lpips, args.lpips_weights, args.backbone_weights)
-        except WeightsMissingError as exc:
-            if explicit:
-                raise
-            notes.append(f"LPIPS and LPIPS-I left out: {exc}")
+        lpips_fn = build_lpips(args.lpips, lin_weights=args.lpips_weights,
+                               backbone_weights=args.backbone_weights, notes=notes,
+                               advice=LPIPS_ADVICE)
         if lpips_fn is not None and args.lpips != "vgg":
             notes.append("LPIPS-I left out: it is defined on LPIPS-vgg (--lpips vgg)")
 
@@ -180,7 +181,7 @@ def run(args: argparse.Namespace) -> int:
             sr_img, hr_img, unit = in_common_units(sr_img, hr_img)
             values = metrics.evaluate_pair(sr_img, hr_img, crop_border=args.crop,
                                            lpips_fn=lpips_fn)
-        except (ImageError, ValueError) as exc:  # one bad pair: reported, the rest go on
+        except IrsrganError as exc:  # one bad pair: reported, the rest go on
             failed.append((name, str(exc)))
             continue
         except MemoryError:

@@ -34,6 +34,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-pixels", type=int, default=4096 * 1024,
                    help="largest input image in pixels, checked before decoding "
                    "(default 4194304 = 2048x2048)")
+    p.add_argument("--max-clip-mb", type=float, default=256.0,
+                   help="largest clip upload in MiB (default 256)")
+    p.add_argument("--max-clip-frames", type=int, default=600,
+                   help="most frames in a clip (default 600), checked from the container's "
+                   "header, else while reading")
+    p.add_argument("--max-clip-seconds", type=float, default=60.0,
+                   help="longest clip in seconds (default 60), checked as --max-clip-frames")
+    p.add_argument("--max-clip-pixels", type=int, default=1280 * 1024,
+                   help="largest clip frame in pixels, checked before decoding (default "
+                   "1310720 = 1280x1024)")
     p.add_argument("--open", action="store_true", help="open the page in a web browser")
     p.set_defaults(func=run)
 
@@ -64,7 +74,9 @@ def run(args: argparse.Namespace) -> int:
     config = ServerConfig(
         models=tuple(args.model), device=args.device, tile=args.tile, overlap=args.overlap,
         workers=args.workers, max_upload_bytes=int(args.max_upload_mb * 1024 * 1024),
-        max_pixels=args.max_pixels,
+        max_pixels=args.max_pixels, max_clip_bytes=int(args.max_clip_mb * 1024 * 1024),
+        max_clip_frames=args.max_clip_frames, max_clip_seconds=args.max_clip_seconds,
+        max_clip_pixels=args.max_clip_pixels,
         allowed_hosts=(*LOCAL_NAMES, args.host) if local else None,
     )
     app = create_app(config)  # IrsrganError (no models, bad device) -> exit status 2 in main

@@ -31,6 +31,6 @@ def run(args: argparse.Namespace) -> int:
 
     cfg = load_config(args.config, args.overrides)
     summary = train(cfg, args.out, resume=args.resume, progress=not args.quiet)
-    if summary.get("rank", 0) == 0:
+    if summary["rank"] == 0:  # under torchrun, one summary (rank 0's), not one per process
         print(json.dumps({k: v for k, v in summary.items()}, indent=2, default=float))
     return 0

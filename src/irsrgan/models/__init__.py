@@ -12,6 +12,7 @@ from typing import Any
 
 from torch import nn
 
+from ..errors import ConfigError
 from .compact import CompactNet
 from .crdbnet import CRDBNet
 from .rrdbnet import RRDBNet
@@ -32,13 +33,13 @@ def create_model(arch: str, **kwargs: Any) -> nn.Module:
     try:
         cls = GENERATORS[arch]
     except KeyError:
-        raise ValueError(
+        raise ConfigError(
             f"unknown architecture {arch!r}; known: {', '.join(sorted(GENERATORS))}"
         ) from None
     try:
         return cls(**kwargs)
     except TypeError as exc:
-        raise ValueError(f"bad hyperparameters for {arch!r}: {exc}") from None
+        raise ConfigError(f"bad hyperparameters for {arch!r}: {exc}") from None
 
 
 def model_config(model: nn.Module) -> dict[str, Any]:

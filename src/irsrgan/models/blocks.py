@@ -8,11 +8,13 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ..errors import ConfigError
+
 
 def upsample_stages(scale: int) -> int:
     """Number of x2 nearest-upsample stages for ``scale`` (1, 2, 4 or 8)."""
     if scale not in (1, 2, 4, 8):
-        raise ValueError(f"scale must be 1, 2, 4 or 8, got {scale}")
+        raise ConfigError(f"scale must be 1, 2, 4 or 8, got {scale}")
     return int(math.log2(scale))
 
 
@@ -20,9 +22,9 @@ PIXEL_SHUFFLE_SCALES = (1, 2, 3, 4, 8)
 
 
 def check_shuffle_scale(scale: int) -> int:
-    """The scale of a pixel-shuffle generator (1, 2, 3, 4 or 8), or a ValueError."""
+    """The scale of a pixel-shuffle generator (1, 2, 3, 4 or 8), or a ConfigError."""
     if scale not in PIXEL_SHUFFLE_SCALES:
-        raise ValueError(f"scale must be 1, 2, 3, 4 or 8, got {scale}")
+        raise ConfigError(f"scale must be 1, 2, 3, 4 or 8, got {scale}")
     return scale
 
 

@@ -24,7 +24,7 @@ from torch import nn
 from torch.nn import functional as F
 from torch.nn.utils.parametrizations import spectral_norm
 
-from ..errors import ImageError
+from ..errors import ConfigError, ImageError
 
 
 def _check_input(x: torch.Tensor, in_channels: int, min_size: int, name: str) -> None:
@@ -82,7 +82,7 @@ class VGGStyleDiscriminator(nn.Module):
             ("pool_size", pool_size), ("head_features", head_features),
         ):
             if not isinstance(value, int) or value < 1:
-                raise ValueError(f"{arg} must be a positive integer, got {value!r}")
+                raise ConfigError(f"{arg} must be a positive integer, got {value!r}")
         self.config = dict(
             in_channels=in_channels, num_features=num_features, pool_size=pool_size,
             head_features=head_features,
@@ -163,7 +163,7 @@ class UNetDiscriminatorSN(nn.Module):
         super().__init__()
         for arg, value in (("in_channels", in_channels), ("num_features", num_features)):
             if not isinstance(value, int) or value < 1:
-                raise ValueError(f"{arg} must be a positive integer, got {value!r}")
+                raise ConfigError(f"{arg} must be a positive integer, got {value!r}")
         self.config = dict(
             in_channels=in_channels, num_features=num_features,
             skip_connection=bool(skip_connection),

@@ -20,6 +20,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ..errors import ConfigError
 from .blocks import check_shuffle_scale, nearest_skip
 
 
@@ -59,7 +60,7 @@ class SPANNet(nn.Module):
         super().__init__()
         check_shuffle_scale(scale)
         if num_blocks < 1:
-            raise ValueError(f"num_blocks must be >= 1, got {num_blocks}")
+            raise ConfigError(f"num_blocks must be >= 1, got {num_blocks}")
         self.config = dict(
             in_channels=in_channels, out_channels=out_channels, scale=scale,
             num_features=num_features, num_blocks=num_blocks,

@@ -4,10 +4,11 @@ write an output of the same kind, streaming and resumable."""
 
 from .frames import Frame, Selection, SequenceInfo, natural_key
 from .job import SequenceResult, output_path, upscale_sequence
+from .limits import ClipLimits
 from .readers import open_sequence, sniff_sequence
 from .writers import choose_codec
 
 __all__ = [
-    "Frame", "Selection", "SequenceInfo", "SequenceResult", "choose_codec", "natural_key",
-    "open_sequence", "output_path", "sniff_sequence", "upscale_sequence",
+    "ClipLimits", "Frame", "Selection", "SequenceInfo", "SequenceResult", "choose_codec",
+    "natural_key", "open_sequence", "output_path", "sniff_sequence", "upscale_sequence",
 ]

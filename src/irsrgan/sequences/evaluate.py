@@ -17,7 +17,7 @@ def clip_items(
     path: Path, limit: int | None, *, scale: int, preset, seed: int, max_size: int | None,
 ) -> tuple[list[str], Iterator[EvalItem]]:
     """``(names, items)``: frame ``i`` (the first ``limit``) is the HR, degraded with
-    ``item_generator(seed, LR_EPOCH, i)``; every frame goes to model space with one value
+    ``file_generator(seed, "CLIP#i")``; every frame goes to model space with one value
     map, as ``irsrgan upscale`` maps a clip (:func:`~irsrgan.sequences.job.clip_value_map`)."""
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)
                               or limit < 1):

@@ -24,6 +24,7 @@ from ..errors import ConfigError, ImageError
 from ..image import IMAGE_SUFFIXES, Image, RangeMode, ValueMap, value_map_for
 from ..inference import Upscaler
 from .frames import Frame, Selection, SequenceInfo
+from .limits import ClipLimits
 from .readers import FolderReader, open_sequence
 from .writers import (
     DEFAULT_SEGMENT_FRAMES,
@@ -180,6 +181,8 @@ def upscale_sequence(
     job: dict | None = None,
     temporal: float = 0.0,
     process: Callable[[Iterator], Iterator] | None = None,
+    limits: ClipLimits | None = None,
+    on_frame: Callable[[int, Frame, Image], None] | None = None,
 ) -> SequenceResult:
     """Upscale the sequence ``src`` into ``output`` (a file or folder of the kind its suffix
     says; see :func:`output_path` for choosing it).
@@ -197,10 +200,16 @@ def upscale_sequence(
             is only resumed by a run with the same description.
         process: replaces ``upscaler.upscale_frames`` (images in, images out; tests and
             filters use it).
+        limits: the most frames and seconds the source may hold, checked from its header
+            before decoding, then while reading (:class:`~irsrgan.sequences.limits.ClipLimits`).
+        on_frame: called as ``on_frame(position, source_frame, upscaled_image)`` after each
+            frame is upscaled (progress, previews); an exception it raises stops the job as an
+            interruption does.
 
     Raises:
         ImageError, ConfigError: unreadable input, unsupported output, or an interrupted job
             with other settings in the way.
+        SequenceTooLongError: the source is past ``limits``.
     """
     src, output = Path(src), Path(output)
     selection = selection or Selection()
@@ -214,7 +223,11 @@ def upscale_sequence(
     with open_sequence(src, max_pixels=max_pixels) as reader:
         info = reader.info
         result.notes += [f"{d} dropped (only the video is upscaled)" for d in info.dropped]
-        frames = selection.apply(reader.frames())
+        source = reader.frames()
+        if limits is not None:
+            limits.check(info)
+            source = limits.guard(source, info)
+        frames = selection.apply(source)
         first = next(frames, None)
         if first is None:
             raise ConfigError(f"{src}: the selection (--start/--end/--every) holds no frames "
@@ -251,6 +264,8 @@ def upscale_sequence(
             for image in upscale(images()):
                 position, frame = positions.pop(0)
                 writer.put(position, frame, image)
+                if on_frame is not None:
+                    on_frame(position, frame, image)
                 result.written += 1
                 bar.update(1)
             writer.close()

@@ -8,6 +8,7 @@ const state = {
   defaultModel: null,
   limits: {},
   files: [], // the chosen files, upscaled one after another
+  clips: new WeakSet(), // those of them that are clips (video, TIFF stack, FLIR SEQ/CSQ)
   results: [], // this batch: {name, filename, job, preview, bicubic, result, values} or {name, error}
   shown: null, // the result in the viewer
   cancelled: false,
@@ -58,6 +59,18 @@ function formatBytes(n) {
   if (n >= 1048576) return `${(n / 1048576).toFixed(1)} MB`;
   if (n >= 1024) return `${(n / 1024).toFixed(0)} kB`;
   return `${n} B`;
+}
+
+// "1 tile", "2 tiles"
+function plural(n, word) {
+  return `${n} ${word}${n === 1 ? "" : "s"}`;
+}
+
+function formatSeconds(s) {
+  if (!Number.isFinite(s)) return "";
+  if (s < 90) return `${Math.round(s)} s`;
+  if (s < 5400) return `${Math.round(s / 60)} min`;
+  return `${(s / 3600).toFixed(1)} h`;
 }
 
 function formatNumber(v, digits = 4) {
@@ -128,26 +141,54 @@ async function loadModels() {
   const l = state.limits;
   $("limits").textContent =
     `Limits: ${formatBytes(l.max_upload_bytes)} per file, ` +
-    `${(l.max_pixels / 1e6).toFixed(1)} Mpx per image; tile 0 (none) or ${l.min_tile}..${l.max_tile}.`;
+    `${(l.max_pixels / 1e6).toFixed(1)} Mpx per image; tile 0 (none) or ${l.min_tile}..${l.max_tile}. ` +
+    `Clips: ${formatBytes(l.max_clip_bytes)}, ${l.max_clip_frames} frames, ${l.max_clip_seconds} s, ` +
+    `${(l.max_clip_pixels / 1e6).toFixed(2)} Mpx per frame.`;
   $("tile").min = "0";
 }
 
 // --------------------------------------------------------------------------- file choice
 const IMAGE_SUFFIX = /\.(png|tiff?|jpe?g|bmp)$/i;
+const CLIP_SUFFIX = /\.(mp4|m4v|mkv|webm|avi|mov|ts|h264|seq|csq)$/i;
 
-function setFiles(files) {
+// A TIFF with more than one page is a clip: read the first IFD's entry count and the offset
+// of the next IFD from the file's header (a few bytes, not the whole file).
+async function isTiffStack(file) {
+  const bytes = async (at, n) => new DataView(await file.slice(at, at + n).arrayBuffer());
+  try {
+    const head = await bytes(0, 8);
+    const order = head.getUint16(0);
+    if (order !== 0x4949 && order !== 0x4d4d) return false;
+    const le = order === 0x4949;
+    if (head.getUint16(2, le) !== 42) return false; // BigTIFF: left to the server
+    const ifd = head.getUint32(4, le);
+    const n = (await bytes(ifd, 2)).getUint16(0, le);
+    return (await bytes(ifd + 2 + 12 * n, 4)).getUint32(0, le) !== 0;
+  } catch (_) {
+    return false; // too short to say: the server decides from the content
+  }
+}
+
+async function setFiles(files) {
   showError("");
-  files = [...files].filter((f) => IMAGE_SUFFIX.test(f.name));
+  files = [...files].filter((f) => IMAGE_SUFFIX.test(f.name) || CLIP_SUFFIX.test(f.name));
   if (!files.length) {
-    showError("no PNG, TIFF, JPEG or BMP file among those chosen");
+    showError("no image (PNG, TIFF, JPEG, BMP) or clip (MP4, MKV, AVI, MOV, SEQ, CSQ) among those chosen");
     return;
   }
+  const clips = new WeakSet();
+  for (const f of files) {
+    if (CLIP_SUFFIX.test(f.name) || (/\.tiff?$/i.test(f.name) && (await isTiffStack(f)))) clips.add(f);
+  }
   state.files = files;
+  state.clips = clips;
   const total = files.reduce((n, f) => n + f.size, 0);
+  const label = (f) => (clips.has(f) ? `${f.name} (clip)` : f.name);
   let info = files.length === 1
-    ? `${files[0].name} (${formatBytes(total)})`
-    : `${files.length} files (${formatBytes(total)}): ${files.map((f) => f.name).join(", ")}`;
-  const big = files.filter((f) => state.limits.max_upload_bytes && f.size > state.limits.max_upload_bytes);
+    ? `${label(files[0])} (${formatBytes(total)})`
+    : `${files.length} files (${formatBytes(total)}): ${files.map(label).join(", ")}`;
+  const limit = (f) => (clips.has(f) ? state.limits.max_clip_bytes : state.limits.max_upload_bytes);
+  const big = files.filter((f) => limit(f) && f.size > limit(f));
   if (big.length) info += ` (${big.map((f) => f.name).join(", ")}: larger than the server accepts)`;
   $("file-info").textContent = info;
   $("run").disabled = false;
@@ -169,7 +210,7 @@ async function entryFiles(entry) {
 
 function setupDrop() {
   const drop = $("drop");
-  $("file").addEventListener("change", (e) => setFiles(e.target.files));
+  $("file").addEventListener("change", (e) => setFiles(e.target.files).catch((err) => showError(err.message)));
   for (const type of ["dragenter", "dragover"]) {
     drop.addEventListener(type, (e) => {
       e.preventDefault();
@@ -186,8 +227,8 @@ function setupDrop() {
     if (entries.length) {
       const files = [];
       for (const entry of entries) files.push(...(await entryFiles(entry)));
-      setFiles(files);
-    } else if (e.dataTransfer && e.dataTransfer.files.length) setFiles(e.dataTransfer.files);
+      await setFiles(files);
+    } else if (e.dataTransfer && e.dataTransfer.files.length) await setFiles(e.dataTransfer.files);
   });
   // a file dropped beside the zone must not make the browser navigate away
   window.addEventListener("dragover", (e) => e.preventDefault());
@@ -224,12 +265,55 @@ function jobForm(file) {
   return form;
 }
 
+function clipForm(file) {
+  const form = new FormData();
+  form.append("clip", file, file.name);
+  const m = currentModel();
+  if (m) form.append("model", m.id);
+  if (m && m.pair) form.append("alpha", $("alpha").value);
+  // a clip keeps one model for every frame: a fixed strength, or the model as it is
+  if (m && m.denoise && $("denoise").value !== "auto") form.append("denoise", $("denoise").value);
+  const tile = $("tile").value.trim();
+  if (tile !== "") form.append("tile", tile);
+  const range = $("range").value;
+  form.append("range_mode", range);
+  form.append("temporal", range === "stretch" ? "0" : $("temporal").value);
+  if ($("ensemble").checked) form.append("ensemble", "true");
+  return form;
+}
+
+// a POST with upload progress (clips can be large): the parsed JSON, or an Error
+function postWithProgress(path, form, onProgress) {
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open("POST", path);
+    xhr.responseType = "json";
+    xhr.upload.onprogress = (e) => e.lengthComputable && onProgress(e.loaded / e.total);
+    xhr.onload = () => {
+      if (xhr.status >= 200 && xhr.status < 300) return resolve(xhr.response);
+      const body = xhr.response || {};
+      const err = new Error(typeof body.detail === "string" ? body.detail
+        : `${xhr.status} ${xhr.statusText}`);
+      err.status = xhr.status;
+      reject(err);
+    };
+    xhr.onerror = () => reject(new Error("the upload failed (connection closed by the server?)"));
+    xhr.send(form);
+  });
+}
+
 function describe(job) {
   const p = job.progress;
+  const unit = p.unit === "frames" ? "frame" : "tile";
   if (job.status === "queued") return "queued (waiting for a free worker)";
   if (job.status === "cancelling") return "cancelling\u2026";
   if (job.stage === "upscaling") {
-    return p.total ? `upscaling: ${p.done} / ${p.total} tiles` : "upscaling\u2026";
+    if (!p.total && !p.done) return "upscaling\u2026";
+    let text = p.total ? `upscaling: ${p.done} / ${plural(p.total, unit)}`
+      : `upscaling: ${plural(p.done, unit)}`;
+    if (p.fps) text += `, ${formatNumber(p.fps, 3)} frames/s`;
+    if (p.eta_s !== null && p.eta_s !== undefined) text += `, about ${formatSeconds(p.eta_s)} left`;
+    return text;
   }
   return `${job.stage}\u2026`;
 }
@@ -261,6 +345,14 @@ async function fetchResult(job) {
   return { name: job.name, filename: job.output.filename, job, preview, bicubic, result, values };
 }
 
+async function fetchClipResult(job) {
+  // the previews are 8-bit H.264 videos; the result is the exact file
+  const preview = await blobOf(job.links.preview);
+  const bicubic = await blobOf(job.links.preview_bicubic);
+  const result = await blobOf(job.links.result);
+  return { name: job.name, filename: job.output.filename, job, preview, bicubic, result, clip: true };
+}
+
 async function startBatch() {
   const files = state.files;
   if (!files.length) return;
@@ -275,20 +367,33 @@ async function startBatch() {
     const file = files[k];
     const prefix = n > 1 ? `file ${k + 1} of ${n} (${file.name}): ` : "";
     setStatus(prefix + "uploading\u2026");
+    const clip = state.clips.has(file);
     try {
-      const job = await api("/api/jobs", { method: "POST", body: jobForm(file) }).then((r) => r.json());
+      let job;
+      if (clip) {
+        const l = state.limits;
+        if (l.max_clip_bytes && file.size > l.max_clip_bytes) {
+          throw new Error(`${file.name}: ${formatBytes(file.size)}; the server takes clips up to ` +
+            `${formatBytes(l.max_clip_bytes)} (--max-clip-mb)`);
+        }
+        job = await postWithProgress("/api/clips", clipForm(file), (f) =>
+          setStatus(prefix + `uploading: ${Math.round(100 * f)} %`));
+      } else {
+        job = await api("/api/jobs", { method: "POST", body: jobForm(file) }).then((r) => r.json());
+      }
       state.job = job;
       const done = await follow(job, k, n, prefix);
       if (done.status === "done") {
         setStatus(prefix + "fetching the result\u2026");
-        const r = await fetchResult(done);
+        const r = clip ? await fetchClipResult(done) : await fetchResult(done);
         state.results.push(r);
         await showResult(r);
       } else if (done.status === "failed") {
         state.results.push({ name: file.name, error: done.error || "the job failed" });
         if (n === 1) showError(done.error || "the job failed");
       } else {
-        setStatus(`cancelled after ${done.progress.done} / ${done.progress.total} tiles`);
+        const unit = done.progress.unit === "frames" ? "frame" : "tile";
+        setStatus(`cancelled after ${done.progress.done} / ${plural(done.progress.total, unit)}`);
         state.cancelled = true;
       }
     } catch (err) {
@@ -338,7 +443,14 @@ async function showResult(r) {
   state.shown = r;
   $("result").hidden = false;
   $("placeholder").hidden = true;
-  await applyPalette();
+  const clip = Boolean(r.clip);
+  for (const id of ["before", "after", "still-tools", "preview-note"]) $(id).hidden = clip;
+  for (const id of ["before-video", "after-video", "player", "clip-note"]) $(id).hidden = !clip;
+  if (clip) await player.load(r);
+  else {
+    player.unload();
+    await applyPalette();
+  }
   if (state.downloadUrl) URL.revokeObjectURL(state.downloadUrl);
   state.downloadUrl = URL.createObjectURL(r.result);
   const link = $("download");
@@ -391,6 +503,7 @@ function fillMetrics(job) {
       (f.preview_size ? ` (preview ${f.preview_size[0]}\u00d7${f.preview_size[1]})` : "") +
       `, ${f.units === "counts" ? "raw counts" : i.unit}`
     : `${i.width}\u00d7${i.height}, ${i.dtype}, ${i.format.toUpperCase()} (${i.layout})`;
+  if (job.kind === "clip") return fillClipMetrics(job);
   const rows = [
     ["Input", input],
     ["Output", `${o.width}\u00d7${o.height}, ${o.dtype}, ${o.format.toUpperCase()}` +
@@ -399,11 +512,11 @@ function fillMetrics(job) {
     ...(job.denoise ? [["Denoise", `${job.denoise.strength.toFixed(2)} (` +
       (job.denoise.requested === "auto" ? `auto, noise ${formatNumber(job.denoise.noise, 3)}`
         : "fixed") + ")"]] : []),
-    ["Time", `${job.elapsed_s.toFixed(2)} s, ${job.progress.total} tiles, ${job.backend}` +
+    ["Time", `${job.elapsed_s.toFixed(2)} s, ${plural(job.progress.total, "tile")}, ${job.backend}` +
       (job.ensemble ? ", self-ensemble x8" : "")],
     ["Laplacian variance, bicubic", formatNumber(m.laplacian_variance_bicubic)],
     ["Laplacian variance, result", formatNumber(m.laplacian_variance_result)],
-    ["High-frequency ratio (result / bicubic)", formatNumber(m.hf_ratio, 3)],
+    ["High-frequency ratio (result / bicubic)", formatNumber(m.hf_ratio, 3), HF_RATIO_HINT],
   ];
   if (i.flir_preview) {
     rows.push(["Note", "FLIR radiometric JPEG: its 8-bit preview was upscaled. Tick " +
@@ -412,18 +525,58 @@ function fillMetrics(job) {
   if (m.measured_pixels && m.measured_pixels < o.width * o.height) {
     rows.push(["Measured on", `the central ${(m.measured_pixels / 1e6).toFixed(1)} Mpx`]);
   }
+  fillRows(rows);
+}
+
+// what the ratio means (server.sharpness_figures): the Laplacian variance of the result over
+// that of bicubic upscaling, on the same pixels
+const HF_RATIO_HINT =
+  "1 = as much fine detail as bicubic; above 1 = more (detail, or amplified noise and " +
+  "invented texture); below 1 = smoother than bicubic. Higher is not better by itself: " +
+  "a sanity figure, not a quality score.";
+
+// [label, value, hint]: the hint is shown under the value and as the row's tooltip
+function fillRows(rows) {
   const body = $("metrics").tBodies[0];
   body.replaceChildren(
-    ...rows.map(([k, v]) => {
+    ...rows.map(([k, v, hint]) => {
       const tr = document.createElement("tr");
       const th = document.createElement("th");
       const td = document.createElement("td");
       th.textContent = k;
       td.textContent = v;
+      if (hint) {
+        tr.title = hint;
+        const small = document.createElement("small");
+        small.className = "hint";
+        small.textContent = hint;
+        td.append(small);
+      }
       tr.append(th, td);
       return tr;
     })
   );
+}
+
+function fillClipMetrics(job) {
+  const i = job.input;
+  const o = job.output;
+  const p = job.progress;
+  const kinds = { video: "video", tiff: "TIFF stack", "flir-seq": "FLIR SEQ", "flir-csq": "FLIR CSQ" };
+  const rate = (r) => (r ? `, ${formatNumber(r, 4)} frames/s` : "");
+  const rows = [
+    ["Input", `${i.width}\u00d7${i.height}, ${i.dtype}, ${kinds[i.kind] || i.kind}` +
+      (i.codec ? ` (${i.codec})` : "") + (i.frames ? `, ${plural(i.frames, "frame")}` : "") +
+      rate(i.rate)],
+    ["Output", `${o.width}\u00d7${o.height}, ${o.dtype}, ${o.format.toUpperCase()}` +
+      (o.codec ? ` (${o.codec.toUpperCase()})` : "") + `, ${plural(p.done, "frame")}`],
+    ["Model", job.alpha === null ? job.model : `${job.model}, alpha ${job.alpha}`],
+    ...(job.denoise ? [["Denoise", `${job.denoise.strength.toFixed(2)} (fixed for the clip)`]] : []),
+    ["Temporal blend", job.temporal ? String(job.temporal) : "off (frame by frame)"],
+    ["Time", `${job.elapsed_s.toFixed(2)} s, ${formatNumber(p.fps, 3)} frames/s, ${job.backend}` +
+      (job.ensemble ? ", self-ensemble x8" : "")],
+  ];
+  fillRows(rows);
 }
 
 // --------------------------------------------------------------------------- palettes
@@ -475,7 +628,7 @@ async function coloured(blob, name) {
 
 async function applyPalette() {
   const r = state.shown;
-  if (!r) return;
+  if (!r || r.clip) return;
   const name = $("palette").value;
   const urls = [await coloured(r.preview, name), await coloured(r.bicubic, name)];
   await Promise.all([loadImage($("after"), urls[0]), loadImage($("before"), urls[1])]);
@@ -636,6 +789,7 @@ const viewer = {
     const sx = this.split * b.width;
     const ix = Math.min(this.w, Math.max(0, (sx - this.x) / this.scale));
     $("after").style.clipPath = `inset(0 0 0 ${ix}px)`;
+    $("after-video").style.clipPath = `inset(0 0 0 ${ix}px)`;
     $("divider").style.left = `${sx}px`;
     $("split").value = String(this.split * 100);
     $("zoom-value").textContent = this.fit
@@ -716,10 +870,89 @@ const viewer = {
   },
 };
 
+// --------------------------------------------------------------------------- clip player
+// Two videos, bicubic below and the result above (clipped by the divider): the result leads,
+// bicubic follows it (play, pause, seek, and a correction when they drift apart).
+const player = {
+  urls: [],
+  rate: 25,
+  frames: 0,
+
+  async load(r) {
+    this.unload();
+    const after = $("after-video");
+    const before = $("before-video");
+    this.urls = [URL.createObjectURL(r.preview), URL.createObjectURL(r.bicubic)];
+    this.rate = r.job.input.rate || 25;
+    this.frames = r.job.progress.done;
+    const ready = (v) => new Promise((ok, fail) => {
+      v.onloadeddata = () => ok();
+      v.onerror = () => fail(new Error("the clip preview could not be played by this browser"));
+    });
+    const loaded = Promise.all([ready(after), ready(before)]);
+    after.src = this.urls[0];
+    before.src = this.urls[1];
+    await loaded;
+    $("clip-time").max = String(after.duration || this.frames / this.rate);
+    this.show();
+  },
+
+  unload() {
+    for (const v of [$("after-video"), $("before-video")]) {
+      v.pause();
+      v.removeAttribute("src");
+      v.load();
+    }
+    for (const url of this.urls) URL.revokeObjectURL(url);
+    this.urls = [];
+    $("play").textContent = "Play";
+  },
+
+  toggle() {
+    const after = $("after-video");
+    const before = $("before-video");
+    if (after.paused) {
+      before.currentTime = after.currentTime;
+      Promise.all([after.play(), before.play()]).catch((e) => showError(e.message));
+    } else {
+      after.pause();
+      before.pause();
+      before.currentTime = after.currentTime;
+    }
+  },
+
+  seek(t) {
+    $("after-video").currentTime = t;
+    $("before-video").currentTime = t;
+  },
+
+  show() {
+    const after = $("after-video");
+    const before = $("before-video");
+    if (Math.abs(before.currentTime - after.currentTime) > 0.5 / this.rate && !after.paused) {
+      before.currentTime = after.currentTime;
+    }
+    const frame = Math.min(this.frames, Math.floor(after.currentTime * this.rate + 1e-3) + 1);
+    $("clip-frame").textContent = `frame ${frame} / ${this.frames}`;
+    $("clip-time").value = String(after.currentTime);
+    $("play").textContent = after.paused ? "Play" : "Pause";
+  },
+
+  setup() {
+    const after = $("after-video");
+    $("play").addEventListener("click", () => this.toggle());
+    $("clip-time").addEventListener("input", (e) => this.seek(Number(e.target.value)));
+    for (const type of ["timeupdate", "play", "pause", "seeked"]) {
+      after.addEventListener(type, () => this.show());
+    }
+  },
+};
+
 // --------------------------------------------------------------------------- start
 function init() {
   setupDrop();
   viewer.setup();
+  player.setup();
   $("scale").addEventListener("change", fillModels);
   $("model").addEventListener("change", onModelChange);
   $("alpha").addEventListener("input", onAlpha);
