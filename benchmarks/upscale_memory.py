@@ -1,12 +1,16 @@
-"""Peak memory of `irsrgan upscale` on large 16-bit images, x4 with the compact model.
+"""Peak memory of upscaling large 16-bit images x4 with the compact model.
 
-Each size runs in a fresh process (peak resident memory is per process): it writes a 16-bit
-PNG of that size, upscales it x4 with the Upscaler's default settings (tile chosen from free
-memory) and reports the process's peak resident set size next to the size of the 16-bit output
-itself. Target: under 2 GB for 2048x2048 (8192x8192 output, 128 MB as uint16) and growing far
-slower than the image.
+Each size and method runs in a fresh process (peak resident memory is per process): it writes
+a 16-bit PNG of that size, upscales it x4 with the Upscaler's default settings (tile chosen
+from free memory, engine as ``--backend``) and reports the process's peak resident set size
+next to the size of the 16-bit output itself, and how far the peak rose above the process's
+peak before upscaling (after importing torch, whose libraries alone take about 500 MB with a
+CUDA build of torch). Two methods: ``streamed`` (what ``irsrgan upscale`` does: bands of rows
+written straight into the PNG, :mod:`irsrgan.streaming`) and the reference ``in memory`` (the
+whole output as an image, then encoded; run up to ``--reference-max``). Target: at most 600 MB
+for 2048x2048 (8192x8192 output, 128 MB as uint16), flat as the image grows.
 
-    python benchmarks/upscale_memory.py [--sizes 512 1024 2048]
+    python benchmarks/upscale_memory.py [--sizes 512 2048 4096] [--reference-max 2048]
 """
 
 from __future__ import annotations
@@ -23,7 +27,8 @@ import numpy as np, torch
 from irsrgan.image import Image, read_image, write_image
 from irsrgan.inference import Upscaler
 from irsrgan.models import create_model
-size, folder = int(sys.argv[1]), sys.argv[2]
+from irsrgan.streaming import write_rows
+size, folder, method, backend = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
 rng = np.random.default_rng(0)
 px = (9000 + 3000 * rng.random((size, size))).astype(np.uint16)
 write_image(f"{folder}/in.png", Image(px, "png", "gray"))
@@ -31,33 +36,52 @@ del px
 base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 torch.manual_seed(0)
 model = create_model("compact", scale=4, num_features=64, num_convs=16)
-up = Upscaler(model, device="cpu")
+up = Upscaler(model, device="cpu", backend=backend)
 t = time.perf_counter()
-out = up.upscale_image(read_image(f"{folder}/in.png"))
-write_image(f"{folder}/out.png", out)
+if method == "streamed":
+    write_rows(f"{folder}/out.png", up.upscale_image_rows(read_image(f"{folder}/in.png")))
+else:
+    write_image(f"{folder}/out.png", up.upscale_image(read_image(f"{folder}/in.png")))
 print(json.dumps({"peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                   "before_mb": base, "seconds": time.perf_counter() - t,
-                  "tile": up.auto_tile(), "out_shape": list(out.pixels.shape)}))
+                  "tile": up.auto_tile(), "backend": up.backend}))
 """
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--sizes", type=int, nargs="+", default=[512, 1024, 2048])
+    ap.add_argument("--sizes", type=int, nargs="+", default=[512, 2048, 4096])
+    ap.add_argument("--backend", default="auto",
+                    choices=("auto", "torch", "onnxruntime", "openvino"),
+                    help="CPU engine (default auto: as irsrgan upscale)")
+    ap.add_argument("--reference-max", type=int, default=2048,
+                    help="largest size also run in memory (the reference)")
     args = ap.parse_args()
-    print(f"{'input':>11} {'output':>11} {'uint16 out MB':>13} {'peak RSS MB':>11} "
-          f"{'ratio to smallest':>17} {'pixels ratio':>12} {'s':>6}")
+    print(f"{'input':>11} {'output':>11} {'method':>9} {'uint16 out MB':>13} "
+          f"{'peak RSS MB':>11} {'above start':>11} {'vs smallest':>11} {'vs in memory':>12} "
+          f"{'s':>6}  engine")
     first = None
     for size in args.sizes:
-        with tempfile.TemporaryDirectory() as tmp:
-            run = subprocess.run([sys.executable, "-c", CHILD, str(size), tmp],
-                                 capture_output=True, text=True, check=True)
-        r = json.loads(run.stdout.strip().splitlines()[-1])
-        first = first or (r["peak_mb"], size)
-        out_mb = (4 * size) ** 2 * 2 / 2**20
-        print(f"{size:>5}x{size:<5} {4 * size:>5}x{4 * size:<5} {out_mb:13.0f} "
-              f"{r['peak_mb']:11.0f} {r['peak_mb'] / first[0]:17.2f} "
-              f"{(size / first[1]) ** 2:12.0f} {r['seconds']:6.1f}")
+        peaks = {}
+        for method in ("in-memory", "streamed"):
+            if method == "in-memory" and size > args.reference_max:
+                continue
+            with tempfile.TemporaryDirectory() as tmp:
+                run = subprocess.run([sys.executable, "-c", CHILD, str(size), tmp, method,
+                                  args.backend],
+                                     capture_output=True, text=True, check=True)
+            r = json.loads(run.stdout.strip().splitlines()[-1])
+            peaks[method] = r["peak_mb"]
+            if method == "streamed":
+                first = first or r["peak_mb"]
+            out_mb = (4 * size) ** 2 * 2 / 2**20
+            vs_first = f"{r['peak_mb'] / first:11.2f}" if method == "streamed" else f"{'':>11}"
+            vs_ref = (f"{r['peak_mb'] / peaks['in-memory']:12.2f}"
+                      if method == "streamed" and "in-memory" in peaks else f"{'':>12}")
+            print(f"{size:>5}x{size:<5} {4 * size:>5}x{4 * size:<5} {method:>9} {out_mb:13.0f} "
+                  f"{r['peak_mb']:11.0f} {r['peak_mb'] - r['before_mb']:11.0f} {vs_first} {vs_ref} "
+                  f"{r['seconds']:6.1f}  {r['backend']}",
+                  flush=True)
 
 
 if __name__ == "__main__":

@@ -1,21 +1,29 @@
-"""Upscaling speed on CPU: our Upscaler (default settings) against a plain reference.
+"""Upscaling speed on CPU: our Upscaler (default settings, and each engine forced) against a
+plain reference.
 
 The reference is what Real-ESRGAN's inference script does: eager float32 NCHW, the whole image
-in one forward. Both use the same weights, the same thread count and the same 640x512 input,
-upscaled x4, in the same process and run. Prints megapixels (of output) per second, the ratio,
-achieved GFLOP/s (2 x conv MACs / time) and its share of the measured float32 matmul peak.
+in one forward. Every method uses the same weights, the same thread count and the same input
+(640x512, x4), in the same process; methods are interleaved round by round and each is timed
+by its median over ``--repeats`` rounds after one warm-up (which, for the Upscaler's ``auto``,
+includes timing the engines once, or reading that from the cache). Prints seconds per image,
+output megapixels per second, the ratio to the reference, achieved GFLOP/s (2 x conv MACs /
+time) and its share of the measured float32 matmul peak; then the geometric mean of the
+``auto`` ratios.
 
-    python benchmarks/upscale_speed.py [--threads 2] [--repeats 2]
+    python benchmarks/upscale_speed.py [--threads 2] [--repeats 3] [--models compact ...]
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import statistics
+import time
 
 import torch
-from _common import best_time, conv_macs, matmul_peak_gflops
+from _common import conv_macs, matmul_peak_gflops
 
+from irsrgan import engines
 from irsrgan.inference import Upscaler
 from irsrgan.models import create_model
 
@@ -29,39 +37,55 @@ MODELS = {
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--threads", type=int, default=torch.get_num_threads())
-    ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--height", type=int, default=512)
     ap.add_argument("--width", type=int, default=640)
+    ap.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     peak = matmul_peak_gflops()
     x = torch.rand(1, 1, args.height, args.width, generator=torch.Generator().manual_seed(0))
     out_mp = args.height * args.width * 16 / 1e6
+    installed = [e for e in engines.ENGINES if engines.installed(e)]
     print(f"CPU threads: {args.threads}; float32 matmul peak: {peak:.0f} GFLOP/s; "
-          f"input {args.width}x{args.height} x4")
-    print(f"{'model':<11} {'method':<22} {'s/img':>7} {'MP/s':>6} {'ratio':>6} "
+          f"input {args.width}x{args.height} x4; engines installed: {', '.join(installed)}")
+    print(f"{'model':<11} {'method':<26} {'s/img':>7} {'MP/s':>6} {'ratio':>6} "
           f"{'GFLOP/s':>8} {'% peak':>7}")
     ratios = []
-    for name, kw in MODELS.items():
+    for name in args.models:
         torch.manual_seed(0)
         arch = name.split("-")[0]
-        model = create_model(arch, scale=4, **kw).eval()
-        flops = 2 * conv_macs(model, x)
+        reference_model = create_model(arch, scale=4, **MODELS[name]).eval()
+        flops = 2 * conv_macs(reference_model, x)
 
-        def reference(model=model):
+        def reference(model=reference_model):
             with torch.inference_mode():
                 return model(x)
 
-        t_ref = best_time(reference, repeats=args.repeats)
-        upscaler = Upscaler(model, device="cpu")
-        t_ours = best_time(lambda up=upscaler: up.upscale(x), repeats=args.repeats)
-        # the Upscaler moved the model to channels-last; the reference ran before that
-        for label, t in (("reference (eager NCHW)", t_ref),
-                         (f"Upscaler {upscaler.backend[:4]} t{upscaler.auto_tile()}", t_ours)):
+        methods = {"reference (eager NCHW)": reference}
+        ups = {}
+        for engine in ("auto", *installed):
+            model = create_model(arch, scale=4, **MODELS[name]).eval()
+            model.load_state_dict(reference_model.state_dict())
+            ups[engine] = Upscaler(model, device="cpu", backend=engine)
+            methods[f"Upscaler {engine}"] = lambda up=ups[engine]: up.upscale(x)
+        times = {label: [] for label in methods}
+        for fn in methods.values():  # warm-up (auto: measures the engines, or reads the cache)
+            fn()
+        for _ in range(args.repeats):
+            for label, fn in methods.items():
+                t = time.perf_counter()
+                fn()
+                times[label].append(time.perf_counter() - t)
+        t_ref = statistics.median(times["reference (eager NCHW)"])
+        for label, ts in times.items():
+            t = statistics.median(ts)
+            if label == "Upscaler auto":
+                label = f"Upscaler auto -> {ups['auto'].backend[:11]}"
             gf = flops / t / 1e9
-            print(f"{name:<11} {label:<22} {t:7.2f} {out_mp / t:6.2f} {t_ref / t:6.2f} "
-                  f"{gf:8.1f} {100 * gf / peak:6.1f}%")
-        ratios.append(t_ref / t_ours)
+            print(f"{name:<11} {label:<26} {t:7.2f} {out_mp / t:6.2f} {t_ref / t:6.2f} "
+                  f"{gf:8.1f} {100 * gf / peak:6.1f}%", flush=True)
+        ratios.append(t_ref / statistics.median(times["Upscaler auto"]))
     geo = math.exp(sum(math.log(r) for r in ratios) / len(ratios))
     print(f"speedup_vs_reference: {geo:.2f}")
 

@@ -40,6 +40,15 @@ def _threads():
     yield
 
 
+@pytest.fixture(autouse=True)
+def _engines(tmp_path_factory, monkeypatch):
+    """The same engine in every test (the model's recorded preference, not a timing on a
+    shared machine), and no engine cache written to the home folder; tests/test_engines.py
+    turns measuring on."""
+    monkeypatch.setenv("IRSRGAN_MEASURE_ENGINES", "0")
+    monkeypatch.setenv("IRSRGAN_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "cache"))
+
+
 def require_shared_data(sub: str = "") -> Path:
     path = SHARED_DATA / sub
     if not path.exists():

@@ -99,12 +99,16 @@ def test_read_only_output_directory(tmp_path, folder, model_file, capsys, monkey
 
 def test_write_failure_is_reported_and_leaves_nothing(tmp_path, folder, model_file, capsys,
                                                       monkeypatch):
+    import contextlib
+
     import irsrgan.image as image_mod
 
-    def refuse(path, data):
+    @contextlib.contextmanager
+    def refuse(path):
         raise PermissionError(13, "Permission denied")
+        yield
 
-    monkeypatch.setattr(image_mod, "atomic_write_bytes", refuse)
+    monkeypatch.setattr(image_mod, "atomic_file", refuse)
     out = tmp_path / "out"
     code = main(["upscale", str(folder / "a.png"), "-o", str(out), "--model",
                  str(model_file), "--quiet"])
@@ -163,9 +167,9 @@ def test_backend_option_picks_the_engine_and_both_agree(tmp_path, folder, model_
     used = []
 
     class Recording(upscale_cmd.Upscaler):
-        def upscale_image(self, *a, **k):
+        def upscale_image_rows(self, *a, **k):  # what the CLI calls (it writes band by band)
             used.append(self.backend)
-            return super().upscale_image(*a, **k)
+            return super().upscale_image_rows(*a, **k)
 
     monkeypatch.setattr(upscale_cmd, "Upscaler", Recording)
     outs = []

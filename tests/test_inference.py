@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from irsrgan.errors import ConfigError
 from irsrgan.image import Image
 from irsrgan.inference import Upscaler
 from irsrgan.models import create_model
@@ -155,3 +156,13 @@ def test_onnxruntime_backend_matches_torch():
 def test_backend_name_is_checked():
     with pytest.raises(ValueError, match="backend must be"):
         Upscaler(_compact(), device="cpu", backend="tensorrt")
+
+
+def test_precision_is_checked_and_float32_on_cpu(caplog):
+    with pytest.raises(ConfigError, match="precision must be 'fp32', 'fp16' or 'bf16'"):
+        Upscaler(_compact(), device="cpu", precision="int4")
+    up = Upscaler(_compact(), device="cpu", precision="bf16", compile=True, tile=0)
+    assert up.precision == "fp32" and up.dtype == torch.float32 and up._compiled is None
+    assert "bf16 is only used on GPU" in caplog.text
+    x = torch.rand(1, 1, 20, 24, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(up.upscale(x), Upscaler(_compact(), device="cpu", tile=0).upscale(x))

@@ -12,15 +12,20 @@ from __future__ import annotations
 
 import errno
 import os
+import queue
+import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import numpy as np
 from tqdm import tqdm
 
 from .errors import ConfigError, IrsrganError
 from .flir import flir_fff
 from .image import IMAGE_SUFFIXES, Image, as_format, read_image, write_image
+from .streaming import ImageRows, write_rows
 
 
 @dataclass(frozen=True)
@@ -37,16 +42,42 @@ class BatchResult:
     skipped: list[Path] = field(default_factory=list)
     failed: list[tuple[Path, str]] = field(default_factory=list)
     flir_previews: list[Path] = field(default_factory=list)  # FLIR R-JPEGs read as preview
+    seconds: float = 0.0  # wall time of the whole batch
+    output_pixels: int = 0  # pixels written (width x height, summed over the outputs)
 
     @property
     def ok(self) -> bool:
         return not self.failed
+
+    def to_json(self) -> dict:
+        """Plain lists and numbers (to send between processes)."""
+        return {"done": [str(p) for p in self.done], "skipped": [str(p) for p in self.skipped],
+                "failed": [[str(p), why] for p, why in self.failed],
+                "flir_previews": [str(p) for p in self.flir_previews],
+                "seconds": self.seconds, "output_pixels": self.output_pixels}
+
+    @classmethod
+    def combined(cls, parts: Sequence[dict]) -> BatchResult:
+        """One result from the :meth:`to_json` of several processes run side by side (their
+        wall time is the longest one's)."""
+        out = cls()
+        for part in parts:
+            out.done += [Path(p) for p in part["done"]]
+            out.skipped += [Path(p) for p in part["skipped"]]
+            out.failed += [(Path(p), why) for p, why in part["failed"]]
+            out.flir_previews += [Path(p) for p in part["flir_previews"]]
+            out.seconds = max(out.seconds, part["seconds"])
+            out.output_pixels += part["output_pixels"]
+        return out
 
     def summary(self) -> str:
         lines = [
             f"{len(self.done)} written, {len(self.skipped)} skipped (output exists; "
             f"--overwrite to replace), {len(self.failed)} failed"
         ]
+        if self.done and self.seconds > 0:
+            lines.append(f"{self.seconds:.1f} s: {len(self.done) / self.seconds:.2f} images/s, "
+                         f"{self.output_pixels / 1e6 / self.seconds:.2f} MP/s written")
         lines += [f"  FAILED {src}: {_without_name(why, src)}" for src, why in self.failed]
         if self.flir_previews:
             n = len(self.flir_previews)
@@ -220,7 +251,7 @@ def _without_name(message: str, src: Path) -> str:
 
 def run_batch(
     jobs: Sequence[FileJob],
-    process: Callable[[Image, FileJob], Image],
+    process: Callable[[Image, FileJob], Image | ImageRows],
     *,
     overwrite: bool = False,
     progress: bool = True,
@@ -228,46 +259,150 @@ def run_batch(
     max_pixels: int | None = None,
     jpeg_quality: int = 95,
     flir_raw: bool = False,
+    part: tuple[int, int] = (0, 1),
 ) -> BatchResult:
     """Read each ``src``, apply ``process(image, job)``, write ``dst`` atomically; never stop
-    at one failure."""
+    at one failure.
+
+    Pipelined: a thread reads and decodes the next input and another encodes and writes the
+    previous output while ``process`` runs (at most one image ahead and one behind, so memory
+    stays bounded). ``process`` may return an :class:`~irsrgan.streaming.ImageRows`, whose bands
+    are computed here and handed to the writer as they come.
+
+    ``part=(rank, world)`` processes only every ``world``-th job from ``rank`` (scale-out:
+    each process writes its own share); every job is still checked, so that two inputs with
+    one output are refused whichever process holds them.
+    """
+    rank, world = part
     result = BatchResult()
+    started = time.perf_counter()
+    todo: list[FileJob] = []
     seen: dict[Path, Path] = {}
-    bar = tqdm(jobs, desc=desc, unit="img", disable=not progress, dynamic_ncols=True)
-    for job in bar:
-        bar.set_postfix_str(job.src.name, refresh=False)
+    for index, job in enumerate(jobs):
+        mine = index % world == rank
         if job.error is not None:
-            result.failed.append((job.src, job.error))
+            if mine:
+                result.failed.append((job.src, job.error))
             continue
         dst_key = job.dst.resolve()
         if dst_key == job.src.resolve():
-            result.failed.append((job.src, "output path is the input itself; refusing to "
-                                  "overwrite an input"))
+            if mine:
+                result.failed.append((job.src, "output path is the input itself; refusing "
+                                      "to overwrite an input"))
             continue
         if dst_key in seen:
-            result.failed.append((job.src, f"same output {job.dst} as {seen[dst_key]}"))
+            if mine:
+                result.failed.append((job.src, f"same output {job.dst} as {seen[dst_key]}"))
             continue
         seen[dst_key] = job.src
+        if not mine:
+            continue
         if job.dst.exists() and not overwrite:
             result.skipped.append(job.src)
             continue
-        try:
-            image = read_image(job.src, max_pixels=max_pixels, flir_raw=flir_raw)
-            as_format(image, job.dst)  # refuse what the output's format cannot hold, early
-            if image.flir_preview:
-                result.flir_previews.append(job.src)
-            out = as_format(process(image, job), job.dst)
-            job.dst.parent.mkdir(parents=True, exist_ok=True)
-            write_image(job.dst, out, jpeg_quality=jpeg_quality)
-        except (IrsrganError, OSError, RuntimeError) as exc:
-            msg = str(exc)
-            if isinstance(exc, OSError) and not isinstance(exc, IrsrganError):
-                msg = f"cannot write {job.dst}: {exc.strerror or exc}"
-            result.failed.append((job.src, msg))
-            continue
-        except MemoryError:
-            result.failed.append((job.src, "out of memory (try a smaller --tile or a lower "
-                                  "--max-pixels)"))
-            continue
-        result.done.append(job.src)
+        todo.append(job)
+
+    def read(job: FileJob) -> Image:
+        image = read_image(job.src, max_pixels=max_pixels, flir_raw=flir_raw)
+        as_format(image, job.dst)  # refuse what the output's format cannot hold, early
+        return image
+
+    bar = tqdm(todo, desc=desc, unit="img", disable=not progress, dynamic_ncols=True)
+    with ThreadPoolExecutor(1, "irsrgan-read") as reader, \
+            ThreadPoolExecutor(1, "irsrgan-write") as writer:
+        pending: list[tuple[FileJob, Future]] = []  # writes not yet reported, in order
+        ahead = reader.submit(read, todo[0]) if todo else None
+        for n, job in enumerate(bar):
+            bar.set_postfix_str(job.src.name, refresh=False)
+            current = ahead
+            ahead = reader.submit(read, todo[n + 1]) if n + 1 < len(todo) else None
+            try:
+                image = current.result()
+                if image.flir_preview:
+                    result.flir_previews.append(job.src)
+                out = process(image, job)
+                job.dst.parent.mkdir(parents=True, exist_ok=True)
+                # a whole image waits for the write before it; a streamed one may start while
+                # the writer finishes the last bands of the previous one
+                streamed = isinstance(out, ImageRows)
+                while pending and (pending[0][1].done() or len(pending) > int(streamed)):
+                    _report(result, *pending.pop(0))
+                if streamed:
+                    pending.append((job, _stream(writer, job.dst, out.as_format(job.dst),
+                                                 jpeg_quality)))
+                else:
+                    out = as_format(out, job.dst)
+                    pending.append((job, writer.submit(_write, job.dst, out, jpeg_quality)))
+            except _REPORTED as exc:
+                result.failed.append((job.src, _failure(exc, job)))
+        for entry in pending:
+            _report(result, *entry)
+    result.seconds = time.perf_counter() - started
     return result
+
+
+_REPORTED = (IrsrganError, OSError, RuntimeError, MemoryError)
+
+
+def _failure(exc: BaseException, job: FileJob) -> str:
+    if isinstance(exc, MemoryError):
+        return "out of memory (try a smaller --tile or a lower --max-pixels)"
+    if isinstance(exc, OSError) and not isinstance(exc, IrsrganError):
+        return f"cannot write {job.dst}: {exc.strerror or exc}"
+    return str(exc)
+
+
+def _write(dst: Path, image: Image, jpeg_quality: int) -> int:
+    write_image(dst, image, jpeg_quality=jpeg_quality)
+    return image.width * image.height
+
+
+def _report(result: BatchResult, job: FileJob, future: Future) -> None:
+    try:
+        pixels = future.result()
+    except _REPORTED as exc:
+        result.failed.append((job.src, _failure(exc, job)))
+        return
+    result.done.append(job.src)
+    result.output_pixels += pixels
+
+
+_END = object()
+
+
+def _stream(writer: ThreadPoolExecutor, dst: Path, rows: ImageRows, jpeg_quality: int) -> Future:
+    """Compute ``rows``' bands here while the writer thread encodes the ones before (two
+    bands in flight at most). A failure on either side stops both and leaves no file."""
+    handoff: queue.Queue = queue.Queue(maxsize=2)
+
+    def bands() -> Iterator[np.ndarray]:
+        while (band := handoff.get()) is not _END:
+            if isinstance(band, BaseException):
+                raise band
+            yield band
+
+    def write() -> int:
+        write_rows(dst, replace(rows, bands=bands()), jpeg_quality=jpeg_quality)
+        return rows.width * rows.height
+
+    future = writer.submit(write)
+
+    def put(item) -> None:
+        while not future.done():
+            try:
+                handoff.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    try:
+        for band in rows.bands:
+            if future.done():  # the writer failed: stop computing
+                break
+            put(band)
+    except BaseException as exc:
+        put(exc)
+        future.exception()  # wait: the temporary file is gone when this returns
+        raise
+    put(_END)
+    return future

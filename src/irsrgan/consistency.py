@@ -20,6 +20,7 @@ temperatures, +-Inf saturated ones) leave their block untouched and stay as they
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import replace
 
 import cv2
@@ -27,6 +28,7 @@ import numpy as np
 
 from .errors import ImageError
 from .image import Image
+from .streaming import ImageRows
 
 SMOOTH_STEPS = 3
 MAX_EXACT_STEPS = 20
@@ -116,3 +118,61 @@ def consistent_image(sr: Image, lr: Image) -> Image:
         bad = ~np.isfinite(sr.pixels)  # NaN and +-Inf stay as they were
         x[bad] = sr.pixels[bad]
     return replace(sr, pixels=np.ascontiguousarray(x.astype(dtype)))
+
+
+CHUNK_ROWS = 64  # LR rows corrected at a time by consistent_rows
+HALO_ROWS = SMOOTH_STEPS + 2  # LR rows of context above and below a chunk
+
+
+def consistent_rows(sr: ImageRows, lr: Image) -> ImageRows:
+    """:func:`consistent_image` for an output that arrives as bands of rows: corrected
+    :data:`CHUNK_ROWS` LR rows at a time, each with :data:`HALO_ROWS` rows of context above
+    and below. Each smoothing step reaches one LR row further, so the halo covers everything a
+    chunk's rows depend on: the result equals :func:`consistent_image`'s (up to the last
+    sub-tolerance step, which the whole image may take where a chunk has already converged)."""
+    if sr.like.dtype != lr.dtype:
+        raise ImageError(f"upscaled image is {sr.like.dtype}, its input {lr.dtype}")
+    scale = sr.height // lr.height
+    if scale < 1 or sr.height != lr.height * scale or sr.width != lr.width * scale:
+        raise ImageError(f"upscaled image of {sr.width}x{sr.height} is not an integer "
+                         f"multiple of its input's {lr.width}x{lr.height}")
+    dtype = np.dtype(lr.dtype)
+    low = high = None
+    if dtype.kind in "ui":
+        info = np.iinfo(dtype)
+        low, high = float(info.min), float(info.max)
+
+    def correct(hr: np.ndarray, lo: int, a: int, b: int) -> np.ndarray:
+        """LR rows ``a..b`` corrected, from HR rows of LR rows ``lo..`` (``hr``)."""
+        hi = min(lr.height, b + HALO_ROWS)
+        x = project_block_mean(hr[:(hi - lo) * scale], lr.pixels[lo:hi], scale, low=low,
+                               high=high)[(a - lo) * scale:(b - lo) * scale]
+        if dtype.kind in "ui":
+            np.rint(x, out=x)
+        elif np.issubdtype(dtype, np.floating):
+            orig = hr[(a - lo) * scale:(b - lo) * scale]
+            bad = ~np.isfinite(orig)
+            x[bad] = orig[bad]
+        return np.ascontiguousarray(x.astype(dtype))
+
+    def bands() -> Iterator[np.ndarray]:
+        held: list[np.ndarray] = []  # HR rows from LR row `lo` on
+        lo = a = 0  # first LR row held, first LR row not yet emitted
+        count = 0  # HR rows held
+        for band in sr.bands:
+            held.append(band)
+            count += band.shape[0]
+            while a < lr.height and count >= (min(lr.height, a + CHUNK_ROWS + HALO_ROWS)
+                                              - lo) * scale:
+                hr = np.concatenate(held) if len(held) > 1 else held[0]
+                b = min(lr.height, a + CHUNK_ROWS)
+                yield correct(hr, lo, a, b)
+                a = b
+                new_lo = max(0, a - HALO_ROWS)
+                held = [hr[(new_lo - lo) * scale:]]
+                count -= (new_lo - lo) * scale
+                lo = new_lo
+        if a < lr.height:
+            raise ImageError(f"bands held {count + lo * scale} rows, expected {sr.height}")
+
+    return replace(sr, bands=bands())

@@ -28,6 +28,7 @@ from .estimate import NoiseLevel, estimate_noise
 from .image import Image, RangeMode, from_tensor, to_tensor
 from .inference import Upscaler
 from .interpolate import check_interpolable, interpolate_models
+from .streaming import ImageRows
 
 Strength = float | Literal["auto"]
 
@@ -182,6 +183,18 @@ class DenoiseUpscaler:
         overrides the pair's for this call)."""
         lr, vmap = to_tensor(image, range_mode)
         return from_tensor(self.upscale(lr, progress, strength=strength), image, vmap)
+
+    def upscale_image_rows(self, image: Image, *, range_mode: RangeMode = "auto",
+                           strength: Strength | None = None) -> ImageRows:
+        """Like :meth:`upscale_image`, as bands of rows
+        (:meth:`Upscaler.upscale_image_rows`); the strength is decided here, from the LR."""
+        strength = self.strength if strength is None else parse_strength(strength)
+        self.last_noise = None
+        if strength == "auto":
+            lr, _ = to_tensor(image, range_mode)
+            strength, self.last_noise = estimate_strength(lr[0].numpy())
+        self.last_strength = quantise(strength)
+        return self.upscaler_for(strength).upscale_image_rows(image, range_mode=range_mode)
 
 
 __all__ = ["AUTO_CLEAN", "AUTO_NOISY", "DenoiseUpscaler", "Strength", "auto_strength",

@@ -114,7 +114,7 @@ TABLE_COLUMNS = (
 
 ModelSpec = str | os.PathLike | nn.Module
 LpipsOption = Literal["auto", "off"] | nn.Module | Callable[[torch.Tensor, torch.Tensor], Any]
-BackendName = Literal["auto", "torch", "onnxruntime"]
+BackendName = Literal["auto", "torch", "onnxruntime", "openvino"]
 
 
 # --------------------------------------------------------------------------- methods

@@ -29,7 +29,7 @@ import logging
 import os
 import re
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal, get_args
@@ -514,13 +514,21 @@ def write_image(path: str | os.PathLike, image: Image, *, jpeg_quality: int = 95
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` through a temporary file in the same folder and a rename."""
+    with atomic_file(path) as tmp, open(tmp, "wb") as fh:
+        fh.write(data)
+
+
+@contextlib.contextmanager
+def atomic_file(path: str | os.PathLike) -> Iterator[str]:
+    """A temporary file beside ``path`` to write; renamed to ``path`` when the block ends, and
+    removed instead if it raises (no partial file; an existing ``path`` stays untouched)."""
     path = Path(path)
     # the name is shortened so that a 255-byte file name still leaves room for the temporary's
     stem = path.name.encode("utf-8", "surrogateescape")[:120].decode("utf-8", "ignore")
     fd, tmp = tempfile.mkstemp(prefix=f".{stem}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+        yield tmp
         os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
@@ -625,7 +633,15 @@ def from_tensor(sr: torch.Tensor, like: Image, vmap: ValueMap) -> Image:
     """
     if sr.ndim != 4 or sr.shape[0] != 1:
         raise ImageError(f"sr must be (1, C, H, W), got {tuple(sr.shape)}")
-    unit = sr[0].detach().float().cpu().numpy()
+    px = native_rows(sr[0], like, vmap, 0, sr.shape[2] // like.height)
+    return output_like(like, px.shape[0], px.shape[1], np.ascontiguousarray(px))
+
+
+def native_rows(unit: torch.Tensor, like: Image, vmap: ValueMap, row: int,
+                scale: int) -> np.ndarray:
+    """Rows ``row ..`` of an output (``unit``: ``(C, n, W)``, model values) in ``like``'s dtype
+    and layout: what :func:`from_tensor` does, for a band of rows at a time (the same values)."""
+    unit = unit.detach().float().cpu().numpy()
     if like.dtype == np.uint8:
         unit = np.clip(unit, 0.0, 1.0)
     native = vmap.to_native(unit, like.dtype)
@@ -633,22 +649,27 @@ def from_tensor(sr: torch.Tensor, like: Image, vmap: ValueMap) -> Image:
         chans = like.channels()
         bad = ~np.isfinite(chans)
         if bad.any():  # NaN, +Inf and -Inf come back as themselves, each over its footprint
-            fy = native.shape[1] // like.height
             fx = native.shape[2] // like.width
-            up = np.repeat(np.repeat(np.where(bad, chans, 0), fy, axis=1), fx, axis=2)
-            mask = np.repeat(np.repeat(bad, fy, axis=1), fx, axis=2)
+            lr_rows = np.arange(row, row + native.shape[1]) // scale
+            sub, sub_bad = chans[:, lr_rows], bad[:, lr_rows]
+            up = np.repeat(np.where(sub_bad, sub, 0), fx, axis=2)
+            mask = np.repeat(sub_bad, fx, axis=2)
             native[mask] = up[mask]
     if like.layout == "gray-as-rgb":
-        px = np.repeat(native[0][..., None], 3, axis=2)
-    elif native.shape[0] == 1 and like.pixels.ndim == 2:
-        px = native[0]
-    else:
-        px = np.moveaxis(native, 0, -1)
+        return np.repeat(native[0][..., None], 3, axis=2)
+    if native.shape[0] == 1 and like.pixels.ndim == 2:
+        return native[0]
+    return np.moveaxis(native, 0, -1)
+
+
+def output_like(like: Image, height: int, width: int, pixels: np.ndarray) -> Image:
+    """An output of ``height x width`` made from ``like``: its format, layout and metadata,
+    the TIFF resolution scaled to the new size."""
     tags = dict(like.tiff_tags)
     if "resolution" in tags:
-        fy, fx = px.shape[0] / like.height, px.shape[1] / like.width
+        fy, fx = height / like.height, width / like.width
         tags["resolution"] = (tags["resolution"][0] * fx, tags["resolution"][1] * fy)
-    return replace(like, pixels=np.ascontiguousarray(px), tiff_tags=tags, path=None)
+    return replace(like, pixels=pixels, tiff_tags=tags, path=None)
 
 
 def gray_unit(image: Image) -> np.ndarray:

@@ -17,7 +17,7 @@ from ..errors import IrsrganError
 # Literal list of subcommand modules (no import-time registry magic).
 COMMANDS = (
     "upscale", "models", "export", "degrade", "train", "metrics", "evaluate", "interpolate",
-    "serve", "info", "calibrate", "adapt",
+    "serve", "info", "calibrate", "adapt", "bench",
 )
 
 

@@ -65,8 +65,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"))
     p.add_argument("--tile", type=int, metavar="N",
                    help="LR tile side (0: whole image; default from available memory)")
-    p.add_argument("--backend", default="auto", choices=("auto", "torch", "onnxruntime"),
-                   help="CPU inference engine (auto: each architecture's measured fastest)")
+    p.add_argument("--backend", default="auto",
+                   choices=("auto", "torch", "onnxruntime", "openvino"),
+                   help="CPU inference engine (auto: the fastest measured on this machine, "
+                   "see `irsrgan bench`)")
     p.add_argument("--ensemble", action="store_true",
                    help="self-ensemble every model over 8 flips/rotations (8x the time)")
     p.add_argument("--consistency", action="store_true",

@@ -8,7 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import scaleout
 from ..batch import (
+    BatchResult,
     FileJob,
     default_max_pixels,
     make_output_folder,
@@ -17,13 +19,14 @@ from ..batch import (
     run_batch,
 )
 from ..checkpoint import DEFAULT_MODEL, load_model
-from ..consistency import consistent_image
+from ..consistency import consistent_rows
 from ..denoise import DenoiseUpscaler, default_strength, parse_strength, robust_partner
 from ..errors import ConfigError
 from ..image import Image, write_image
 from ..inference import Upscaler
 from ..interpolate import interpolate_models
 from ..radiometry import UNIT_SYMBOLS, UNITS, check_overrides, image_in_units
+from ..streaming import ImageRows
 from . import sequence_args
 
 
@@ -57,9 +60,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--ensemble", action="store_true",
                    help="self-ensemble over 8 flips/rotations, 8x the time: +0.12 dB with "
                    "irsrgan-psnr-x4 on clean frames (docs/RESULTS.md, section 6)")
-    p.add_argument("--backend", default="auto", choices=("auto", "torch", "onnxruntime"),
-                   help="CPU inference engine (auto: each architecture's measured fastest, "
-                   "see docs/PERFORMANCE.md)")
+    p.add_argument("--backend", default="auto",
+                   choices=("auto", "torch", "onnxruntime", "openvino"),
+                   help="CPU inference engine (auto: the fastest measured on this machine for "
+                   "this model and tile size, cached; see `irsrgan bench`)")
     p.add_argument("--range", dest="range_mode", default="auto",
                    choices=["auto", "dtype", "stretch"],
                    help="value mapping: auto = 8-bit by dtype, 16-bit/float stretched per image "
@@ -128,11 +132,14 @@ def run(args: argparse.Namespace) -> int:
     if args.max_pixels is not None and args.max_pixels < 1:
         raise ConfigError(f"--max-pixels must be >= 1, got {args.max_pixels}")
     sequences, inputs = sequence_args.split_inputs(inputs, args)
+    part = scaleout.join()  # under torchrun: this process's share of the clips and images
+    args.device = part.device(args.device)
+    sequences = sequences[part.rank::part.world]
     status = 0
     if sequences:
         status = sequence_args.run_sequences(sequences, args, sequence_upscaler(args))
-        if not inputs:
-            return status
+    if not inputs:
+        return _finish(part, status)
     out = Path(args.output)
     jobs = plan_jobs(inputs, out, flir_raw=args.flir_raw)
     make_output_folder(output_folder(jobs, out))
@@ -147,25 +154,37 @@ def run(args: argparse.Namespace) -> int:
     strengths: list[tuple[bool, float]] = []
     flir_lines: list[str] = []
 
-    def process(image: Image, job: FileJob) -> Image:
+    def process(image: Image, job: FileJob) -> Image | ImageRows:
         if image.flir is not None and image.flir.preview_size is not None:
             image = image_in_units(image, args.units, emissivity=args.emissivity,
                                    reflected_temp_c=args.reflected_temp)
+        # written band by band as it is computed, corrected band by band
         if pair is None:
-            sr = upscaler.upscale_image(image, range_mode=args.range_mode)
+            sr = upscaler.upscale_image_rows(image, range_mode=args.range_mode)
         else:
             requested = default_strength(args.denoise, image.dtype)
-            sr = pair.upscale_image(image, range_mode=args.range_mode, strength=requested)
+            sr = pair.upscale_image_rows(image, range_mode=args.range_mode, strength=requested)
             strengths.append((requested == "auto", pair.last_strength))
         if use_consistency(args.consistency, image):
-            sr = consistent_image(sr, image)
+            sr = consistent_rows(sr, image)
         if image.flir is not None and image.flir.preview_size is not None:
             flir_lines.append(describe_flir(job, image, sr))
         return sr
 
     max_pixels = args.max_pixels or upscale_max_pixels(model.scale)
-    result = run_batch(jobs, process, overwrite=args.overwrite, progress=not args.quiet,
-                       desc=f"x{model.scale}", flir_raw=args.flir_raw, max_pixels=max_pixels)
+    result = run_batch(jobs, process, overwrite=args.overwrite,
+                       progress=not args.quiet and part.main, desc=f"x{model.scale}",
+                       flir_raw=args.flir_raw, max_pixels=max_pixels,
+                       part=(part.rank, part.world))
+    if part.world > 1:  # rank 0 reports for every process
+        shares = scaleout.gather(part, [result.to_json(), strengths, flir_lines, status])
+        result = BatchResult.combined([r for r, _, _, _ in shares])
+        strengths = [tuple(s) for _, st, _, _ in shares for s in st]
+        flir_lines = [line for _, _, lines, _ in shares for line in lines]
+        status = max(st for _, _, _, st in shares)
+        scaleout.leave(part)
+        if not part.main:
+            return 0 if result.ok and not status else 1
     print(result.summary(), file=sys.stderr)
     print(denoise_summary(strengths, args.denoise), file=sys.stderr, end="")
     if flir_lines:
@@ -176,6 +195,14 @@ def run(args: argparse.Namespace) -> int:
         if len(flir_lines) > 5:
             print(f"  ... and {len(flir_lines) - 5} more", file=sys.stderr)
     return 0 if result.ok and not status else 1
+
+
+def _finish(part: scaleout.Part, status: int) -> int:
+    """The exit status every process agrees on when there were only clips."""
+    if part.world > 1:
+        status = max(scaleout.gather(part, status))
+        scaleout.leave(part)
+    return status
 
 
 def sequence_upscaler(args: argparse.Namespace) -> Upscaler:

@@ -1,0 +1,280 @@
+"""CPU inference engines for the Upscaler, and the measured choice between them.
+
+Engines: ``torch`` (eager, channels-last), ``onnxruntime`` (the ``onnx`` extra) and
+``openvino`` (the ``openvino`` extra); the two others run the model exported to ONNX once, in
+memory. Which is fastest depends on the CPU, the architecture and the tile size (on one
+2-core AVX2 machine OpenVINO led by 1.4x, on an AVX-512 one the three tied on small inputs), so
+``auto`` does not guess: :func:`choose` times every installed engine on the tile shape the
+Upscaler is about to run (interleaved rounds, medians, a few forwards) and remembers the
+winner in a small JSON file in the user cache directory, keyed by machine, model weights,
+tile shape and engine versions. A corrupt file is ignored (and rewritten); an entry measured
+with other versions of torch or the engines is stale and measured again. ``irsrgan bench``
+prints the measurements. ``IRSRGAN_MEASURE_ENGINES=0`` turns measuring off: ``auto`` then
+takes the model's recorded preference (``model.cpu_backend``), the same engine every run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import logging
+import os
+import platform
+import statistics
+import time
+import warnings
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import torch
+from torch import nn
+
+from .errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+EngineName = Literal["auto", "torch", "onnxruntime", "openvino"]
+ENGINES = ("torch", "onnxruntime", "openvino")
+EXTRAS = {"onnxruntime": "onnx", "openvino": "openvino"}
+Runner = Callable[[torch.Tensor], torch.Tensor]
+CACHE_VERSION = 1
+
+
+def installed(engine: str) -> bool:
+    """Whether ``engine``'s package can be imported (torch always can)."""
+    if engine == "torch":
+        return True
+    import importlib.util
+
+    return importlib.util.find_spec(engine) is not None
+
+
+def measuring() -> bool:
+    """``auto`` measures unless ``IRSRGAN_MEASURE_ENGINES=0``."""
+    return os.environ.get("IRSRGAN_MEASURE_ENGINES", "1").strip().lower() not in ("0", "no",
+                                                                               "false", "off")
+
+
+# --------------------------------------------------------------------------- the engines
+def export_onnx_bytes(model: nn.Module) -> bytes:
+    """``model`` as ONNX with dynamic batch, height and width (float32, in memory)."""
+    m = int(getattr(model, "size_multiple", 1))
+    example = torch.zeros(1, model.in_channels, 16 * m, 16 * m)
+    buf = io.BytesIO()
+    cpu_model = model.float().to(memory_format=torch.contiguous_format)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            cpu_model, (example,), buf, input_names=["lr"], output_names=["sr"],
+            dynamic_axes={"lr": {0: "b", 2: "h", 3: "w"}, "sr": {0: "b", 2: "H", 3: "W"}},
+            opset_version=17, dynamo=False,
+        )
+    return buf.getvalue()
+
+
+class OrtRunner:
+    """An ONNX model run by ONNX Runtime on the CPU."""
+
+    def __init__(self, onnx: bytes, threads: int) -> None:
+        import onnxruntime as ort
+
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads
+        opts.inter_op_num_threads = 1
+        opts.log_severity_level = 3
+        self.session = ort.InferenceSession(onnx, opts, providers=["CPUExecutionProvider"])
+        self.input = self.session.get_inputs()[0].name
+
+    def __call__(self, batch: torch.Tensor) -> torch.Tensor:
+        x = batch.detach().float().contiguous().numpy()
+        return torch.from_numpy(self.session.run(None, {self.input: x})[0])
+
+
+class OpenVinoRunner:
+    """An ONNX model compiled by OpenVINO for the CPU, in float32 (no automatic bf16)."""
+
+    def __init__(self, onnx: bytes, threads: int) -> None:
+        import openvino as ov
+
+        core = ov.Core()
+        self.compiled = core.compile_model(core.read_model(onnx, b""), "CPU", {
+            "INFERENCE_NUM_THREADS": threads, "PERFORMANCE_HINT": "LATENCY",
+            "INFERENCE_PRECISION_HINT": "f32",
+        })
+        self.request = self.compiled.create_infer_request()
+
+    def __call__(self, batch: torch.Tensor) -> torch.Tensor:
+        x = batch.detach().float().contiguous().numpy()
+        return torch.from_numpy(np.array(self.request.infer({0: x})[0], copy=True))
+
+
+def create_runner(engine: str, model: nn.Module, *, required: bool,
+                  onnx: Callable[[], bytes] | None = None) -> Runner | None:
+    """A runner for ``onnxruntime`` or ``openvino``; ``None`` (or, when ``required``, an error
+    naming the missing extra or the export problem) where it cannot run this model."""
+    if not installed(engine):
+        if required:
+            raise ConfigError(f"backend {engine!r} needs: pip install 'irsrgan[{EXTRAS[engine]}]'")
+        return None
+    try:
+        data = onnx() if onnx is not None else export_onnx_bytes(model)
+        cls = OrtRunner if engine == "onnxruntime" else OpenVinoRunner
+        return cls(data, torch.get_num_threads())
+    except Exception as exc:  # any export or compile problem: the caller falls back
+        if required:
+            raise ConfigError(f"cannot run this model with {engine}: {exc}") from exc
+        log.debug("%s unavailable for this model (%s)", engine, exc)
+        return None
+
+
+# --------------------------------------------------------------------------- measuring
+def machine_id() -> str:
+    """The CPU model, its logical cores and the thread count in use."""
+    name = platform.processor() or platform.machine()
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                name = line.split(":", 1)[1].strip()
+                break
+    return f"{name}|{os.cpu_count()} cpus|{torch.get_num_threads()} threads"
+
+
+def model_id(model: nn.Module) -> str:
+    """A digest of the model's class and weights (the same weights give the same id)."""
+    h = hashlib.sha256(type(model).__name__.encode())
+    for key, value in model.state_dict().items():
+        h.update(key.encode())
+        h.update(str(tuple(value.shape)).encode())
+        h.update(value.detach().float().contiguous().cpu().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+def versions() -> dict[str, str]:
+    """torch's and each installed engine's version: an entry measured under others is stale."""
+    out = {"torch": torch.__version__}
+    for engine in ("onnxruntime", "openvino"):
+        if installed(engine):
+            try:
+                out[engine] = __import__(engine).__version__
+            except Exception:  # a broken install: not a candidate either
+                out[engine] = "broken"
+    return out
+
+
+def shape_class(shape: tuple[int, ...]) -> str:
+    """Batch, channels and the tile's longer side rounded up to a power of two (at least 32):
+    the near-equal tiles of one image fall in one class, so one measurement serves them all."""
+    b, c, h, w = shape
+    side = 32
+    while side < max(h, w):
+        side *= 2
+    return f"{b}x{c}x{side}"
+
+
+def cache_path() -> Path:
+    """``$IRSRGAN_CACHE_DIR`` or ``$XDG_CACHE_HOME/irsrgan`` or ``~/.cache/irsrgan``, then
+    ``engines.json``."""
+    folder = os.environ.get("IRSRGAN_CACHE_DIR")
+    if not folder:
+        base = os.environ.get("XDG_CACHE_HOME") or os.path.join(Path.home(), ".cache")
+        folder = os.path.join(base, "irsrgan")
+    return Path(folder) / "engines.json"
+
+
+def _load(path: Path) -> dict:
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as exc:
+        log.warning("ignoring unreadable engine cache %s (%s); measuring again", path, exc)
+        return {}
+    if not isinstance(data, dict) or data.get("version") != CACHE_VERSION \
+            or not isinstance(data.get("entries"), dict):
+        log.warning("ignoring engine cache %s of another format; measuring again", path)
+        return {}
+    return data["entries"]
+
+
+def _save(path: Path, entries: dict) -> None:
+    from .image import atomic_write_bytes
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(path, json.dumps({"version": CACHE_VERSION, "entries": entries},
+                                            indent=1, sort_keys=True).encode())
+    except OSError as exc:  # a read-only home: measure again next time, say so once
+        log.warning("cannot write engine cache %s: %s", path, exc.strerror or exc)
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """Median seconds per forward of each engine on one tile shape, and the choice."""
+
+    key: str
+    seconds: Mapping[str, float]
+    chosen: str
+    measured: bool  # False: read from the cache
+
+
+def _valid(entry: object, vers: dict[str, str]) -> bool:
+    return (isinstance(entry, dict) and entry.get("versions") == vers
+            and isinstance(entry.get("seconds"), dict) and entry.get("chosen") in ENGINES
+            and entry["chosen"] in entry["seconds"]
+            and all(isinstance(v, (int, float)) for v in entry["seconds"].values()))
+
+
+def time_engines(runners: Mapping[str, Runner], example: torch.Tensor, *,
+                 budget_s: float = 4.0, max_rounds: int = 5) -> dict[str, float]:
+    """Median seconds per forward of each runner on ``example``: one warm-up forward each,
+    then interleaved rounds (every engine once per round) while the budget lasts (at least
+    two rounds)."""
+    spent = time.perf_counter()
+    for run in runners.values():
+        run(example)
+    times: dict[str, list[float]] = {name: [] for name in runners}
+    for rounds in range(max_rounds):
+        for name, run in runners.items():
+            t = time.perf_counter()
+            run(example)
+            times[name].append(time.perf_counter() - t)
+        if rounds >= 1 and time.perf_counter() - spent > budget_s:
+            break
+    return {name: statistics.median(v) for name, v in times.items()}
+
+
+def choose(model: nn.Module, shape: tuple[int, ...],
+           factories: Mapping[str, Callable[[], Runner | None]], *,
+           remeasure: bool = False) -> tuple[Measurement, dict[str, Runner]]:
+    """The fastest engine for ``model`` on tiles of ``shape``, from the cache or measured.
+
+    ``factories`` builds each candidate's runner (``None``: cannot run here). Returns the
+    measurement and the runners built (measuring builds all; a cache hit only the chosen)."""
+    vers = versions()
+    key = "|".join([machine_id(), model_id(model), shape_class(shape)])
+    path = cache_path()
+    entries = _load(path)
+    entry = entries.get(key)
+    if not remeasure and _valid(entry, vers):
+        runner = factories[entry["chosen"]]() if entry["chosen"] in factories else None
+        if runner is not None:
+            return Measurement(key, entry["seconds"], entry["chosen"], False), \
+                {entry["chosen"]: runner}
+    if entry is not None and not remeasure:
+        log.info("engine cache entry for this model is stale; measuring again")
+    runners = {name: r for name, make in factories.items() if (r := make()) is not None}
+    example = torch.rand(shape, generator=torch.Generator().manual_seed(0))
+    seconds = time_engines(runners, example)
+    chosen = min(seconds, key=seconds.get)
+    log.info("engines on %s tiles: %s -> %s", shape_class(shape),
+             ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in seconds.items()), chosen)
+    entries = _load(path)  # another process may have written meanwhile
+    entries[key] = {"versions": vers, "seconds": seconds, "chosen": chosen,
+                    "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    _save(path, entries)
+    return Measurement(key, seconds, chosen, True), runners

@@ -1,0 +1,126 @@
+"""Outputs written band by band: the same pixels as whole images, no partial files, and the
+pipelined batch (decode ahead, encode behind) giving the same files as one image at a time."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from irsrgan.batch import FileJob, run_batch
+from irsrgan.image import Image, read_image, write_image
+from irsrgan.inference import Upscaler
+from irsrgan.models import create_model
+from irsrgan.streaming import ImageRows, write_rows
+
+
+@pytest.fixture(scope="module")
+def upscaler():
+    torch.manual_seed(0)
+    model = create_model("compact", scale=2, num_features=8, num_convs=3)
+    return Upscaler(model, tile=40, overlap=8, device="cpu")
+
+
+def test_bands_stack_to_the_whole_output(upscaler):
+    x = torch.rand(2, 1, 101, 59, generator=torch.Generator().manual_seed(3))
+    bands = list(upscaler.upscale_bands(x))
+    assert len(bands) > 2  # several rows of tiles
+    assert [row for row, _ in bands] == [0] + list(np.cumsum([b.shape[2] for _, b in bands])[:-1])
+    stacked = torch.cat([b for _, b in bands], dim=2)
+    assert torch.equal(stacked, upscaler.upscale(x))
+
+
+def _images():
+    rng = np.random.default_rng(0)
+    nan = (20 + 10 * rng.random((70, 45))).astype(np.float32)
+    nan[5:9, 3] = np.nan
+    return [
+        Image((rng.random((70, 45)) * 65535).astype(np.uint16), "png", "gray"),
+        Image((rng.random((70, 45, 3)) * 255).astype(np.uint8), "png", "rgb"),
+        Image((rng.random((70, 45, 4)) * 255).astype(np.uint8), "png", "rgba"),
+        Image((rng.random((70, 45, 2)) * 255).astype(np.uint8), "png", "gray-alpha"),
+        Image((rng.random((70, 45)) * 65535).astype(np.uint16), "tiff", "gray",
+              tiff_tags={"resolution": (72.0, 72.0), "Software": "cam"}),
+        Image((rng.random((70, 45, 3)) * 65535).astype(np.uint16), "tiff", "rgb"),
+        Image(nan, "tiff", "gray"),
+        Image((rng.random((70, 45)) * 255).astype(np.uint8), "jpeg", "gray"),  # collected
+    ]
+
+
+@pytest.mark.parametrize("index", range(8))
+def test_streamed_file_reads_back_as_the_whole_image_written(tmp_path, upscaler, index):
+    image = _images()[index]
+    whole = upscaler.upscale_image(image)
+    write_image(tmp_path / f"whole.{image.format}", whole)
+    write_rows(tmp_path / f"rows.{image.format}", upscaler.upscale_image_rows(image))
+    got = read_image(tmp_path / f"rows.{image.format}")
+    want = read_image(tmp_path / f"whole.{image.format}")
+    np.testing.assert_array_equal(got.pixels, want.pixels)
+    assert (got.layout, got.tiff_tags) == (want.layout, want.tiff_tags)
+
+
+def test_a_failure_while_computing_leaves_no_file(tmp_path):
+    def bands():
+        yield np.zeros((4, 8), np.uint16)
+        raise RuntimeError("model failed")
+
+    dst = tmp_path / "out.png"
+    dst.write_bytes(b"old")
+    rows = ImageRows(Image(np.zeros((0, 8), np.uint16)), 8, bands())
+    with pytest.raises(RuntimeError, match="model failed"):
+        write_rows(dst, rows)
+    assert dst.read_bytes() == b"old" and [p.name for p in tmp_path.iterdir()] == ["out.png"]
+
+
+def test_too_few_rows_is_an_error_and_leaves_no_file(tmp_path):
+    rows = ImageRows(Image(np.zeros((0, 8), np.uint8)), 9, iter([np.zeros((4, 8), np.uint8)]))
+    with pytest.raises(ValueError, match="bands hold 4 rows, expected 9"):
+        write_rows(tmp_path / "out.tiff", rows)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_pipelined_batch_writes_what_one_at_a_time_writes(tmp_path, upscaler):
+    src = tmp_path / "in"
+    src.mkdir()
+    rng = np.random.default_rng(1)
+    for i in range(5):
+        px = rng.integers(9000, 15000, (30 + i, 41), dtype=np.uint16)
+        write_image(src / f"{i}.png", Image(px))
+    (src / "3.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")
+    jobs = [FileJob(p, tmp_path / "out" / p.name, p.name) for p in sorted(src.iterdir())]
+    result = run_batch(jobs, lambda image, job: upscaler.upscale_image_rows(image),
+                       progress=False)
+    assert len(result.done) == 4 and [p.name for p, _ in result.failed] == ["3.png"]
+    assert result.output_pixels == sum(4 * (30 + i) * 41 for i in (0, 1, 2, 4))
+    assert "images/s" in result.summary() and "MP/s" in result.summary()
+    for i in (0, 1, 2, 4):
+        want = upscaler.upscale_image(read_image(src / f"{i}.png")).pixels
+        np.testing.assert_array_equal(read_image(tmp_path / "out" / f"{i}.png").pixels, want)
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["0.png", "1.png", "2.png",
+                                                                    "4.png"]
+
+
+@pytest.mark.parametrize("kind", ["uint16", "uint8", "float32"])
+def test_consistency_band_by_band_equals_whole_image(upscaler, kind):
+    from irsrgan.consistency import consistent_image, consistent_rows
+
+    rng = np.random.default_rng(2)
+    smooth = np.cumsum(np.cumsum(rng.normal(size=(203, 47)), 0), 1)
+    unit = (smooth - smooth.min()) / np.ptp(smooth)
+    if kind == "uint16":
+        px = (9000 + 4000 * unit).astype(np.uint16)
+    elif kind == "uint8":
+        px = (255 * unit).astype(np.uint8)  # reaches 0 and 255: the clipped case
+    else:
+        px = (20 + 15 * unit).astype(np.float32)
+        px[50:53, 10] = np.nan
+    image = Image(px, "tiff")
+    want = consistent_image(upscaler.upscale_image(image), image).pixels
+    rows = consistent_rows(upscaler.upscale_image_rows(image), image)
+    got = rows.collect().pixels
+    assert got.shape == want.shape == (406, 94)
+    if kind == "float32":
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-5)
+        assert np.array_equal(np.isnan(got), np.isnan(want))
+    else:
+        np.testing.assert_array_equal(got, want)
