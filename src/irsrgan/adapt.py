@@ -37,7 +37,7 @@ import yaml
 from .checkpoint import load_model, resolve_model_path, save_model
 from .config import Config, DataConfig, ModelConfig, ScheduleConfig, TrainConfig
 from .errors import ConfigError, ImageError
-from .image import collect_images, decode_image
+from .image import atomic_write_bytes, collect_images, decode_image
 
 #: the base model for each scale when none is named (the faithful end of the shipped pair)
 DEFAULT_BASE = {4: "irsrgan-faithful-x4", 2: "irsrgan-psnr-x2"}
@@ -322,9 +322,9 @@ def adapt(inputs: Sequence[str | os.PathLike], output: str | os.PathLike, *,
     output.parent.mkdir(parents=True, exist_ok=True)
     save_model(model, output, provenance=provenance)
     card = output.with_suffix(".md")
-    card.write_text(_card(output, base_name, len(train_frames), len(held_frames), calibration,
-                          base_scores, scores, adapted, chosen, steps, spent_total, camera,
-                          camera_weight))
+    atomic_write_bytes(card, _card(output, base_name, len(train_frames), len(held_frames),
+                                   calibration, base_scores, scores, adapted, chosen, steps,
+                                   spent_total, camera, camera_weight).encode())
     if adapted:
         g_cam, g_clean = scores.gain_over(base_scores)
         say(f"adapted ({chosen} checkpoint): held-out {g_clean:+.2f} dB clean, "
