@@ -34,14 +34,15 @@ class Part:
         return requested
 
 
-def join() -> Part:
-    """This process's part, joining the process group when started by ``torchrun``."""
+def join(backend: str = "gloo") -> Part:
+    """This process's part, joining the process group (``backend``) when started by
+    ``torchrun``. Upscaling uses gloo: it carries the few bytes of the summaries between CPU
+    or GPU processes alike; training takes NCCL on CUDA."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world <= 1:
         return Part()
     if not dist.is_initialized():
-        # gloo carries the few bytes of the summaries between CPU or GPU processes alike
-        dist.init_process_group(backend="gloo")
+        dist.init_process_group(backend=backend)
     return Part(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")))
 
 

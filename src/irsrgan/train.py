@@ -20,7 +20,6 @@ import math
 import os
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +33,7 @@ from .config import Config, ScheduleConfig
 from .errors import CheckpointError, ConfigError
 from .inference import Upscaler, pick_device
 from .models import create_model
+from .scaleout import Part, join
 
 log = logging.getLogger(__name__)
 
@@ -147,24 +147,10 @@ class GlobalBatchSampler(Sampler[int]):
 
 
 # --------------------------------------------------------------------------- setup
-@dataclass
-class Dist:
-    rank: int = 0
-    world: int = 1
-    local_rank: int = 0
-
-    @property
-    def main(self) -> bool:
-        return self.rank == 0
-
-
-def init_distributed(device: torch.device) -> Dist:
-    if "WORLD_SIZE" not in os.environ or int(os.environ["WORLD_SIZE"]) == 1:
-        return Dist()
-    backend = "nccl" if device.type == "cuda" else "gloo"
-    if not dist.is_initialized():
-        dist.init_process_group(backend=backend)
-    return Dist(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", 0)))
+def init_distributed(device: torch.device) -> Part:
+    """This process's rank and world (one process outside ``torchrun``); the process group
+    uses NCCL for CUDA training and gloo otherwise."""
+    return join(backend="nccl" if device.type == "cuda" else "gloo")
 
 
 def build_generator(cfg: Config) -> nn.Module:
