@@ -100,24 +100,36 @@ def project_block_mean(
 def consistent_image(sr: Image, lr: Image) -> Image:
     """``sr`` (an upscaled ``lr``, same dtype and layout) with every block's mean equal to
     its pixel of ``lr``: exactly for float, within half a unit for integer dtypes."""
-    if sr.dtype != lr.dtype:
-        raise ImageError(f"upscaled image is {sr.dtype}, its input {lr.dtype}")
-    scale = sr.height // lr.height
-    if scale < 1 or sr.height != lr.height * scale or sr.width != lr.width * scale:
-        raise ImageError(f"upscaled image of {sr.width}x{sr.height} is not an integer "
-                         f"multiple of its input's {lr.width}x{lr.height}")
-    dtype = np.dtype(sr.dtype)
-    low = high = None
-    if dtype.kind in "ui":
-        info = np.iinfo(dtype)
-        low, high = float(info.min), float(info.max)
+    scale, low, high = _pair(sr.dtype, sr.width, sr.height, lr)
     x = project_block_mean(sr.pixels, lr.pixels, scale, low=low, high=high)
+    return replace(sr, pixels=_as_dtype(x, sr.pixels, np.dtype(sr.dtype)))
+
+
+def _pair(dtype: np.dtype, width: int, height: int, lr: Image
+          ) -> tuple[int, float | None, float | None]:
+    """The scale of an upscaled ``width x height`` image of ``dtype`` over ``lr``, and the
+    dtype's bounds (None for float); refuses a pair that does not match."""
+    if dtype != lr.dtype:
+        raise ImageError(f"upscaled image is {dtype}, its input {lr.dtype}")
+    scale = height // lr.height
+    if scale < 1 or height != lr.height * scale or width != lr.width * scale:
+        raise ImageError(f"upscaled image of {width}x{height} is not an integer "
+                         f"multiple of its input's {lr.width}x{lr.height}")
+    if np.dtype(dtype).kind in "ui":
+        info = np.iinfo(dtype)
+        return scale, float(info.min), float(info.max)
+    return scale, None, None
+
+
+def _as_dtype(x: np.ndarray, orig: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """Corrected values ``x`` back in ``dtype``: integers rounded; for float, non-finite
+    pixels of ``orig`` (NaN, +-Inf) stay as they were."""
     if dtype.kind in "ui":
         np.rint(x, out=x)
     elif np.issubdtype(dtype, np.floating):
-        bad = ~np.isfinite(sr.pixels)  # NaN and +-Inf stay as they were
-        x[bad] = sr.pixels[bad]
-    return replace(sr, pixels=np.ascontiguousarray(x.astype(dtype)))
+        bad = ~np.isfinite(orig)
+        x[bad] = orig[bad]
+    return np.ascontiguousarray(x.astype(dtype))
 
 
 CHUNK_ROWS = 64  # LR rows corrected at a time by consistent_rows
@@ -130,30 +142,15 @@ def consistent_rows(sr: ImageRows, lr: Image) -> ImageRows:
     and below. Each smoothing step reaches one LR row further, so the halo covers everything a
     chunk's rows depend on: the result equals :func:`consistent_image`'s (up to the last
     sub-tolerance step, which the whole image may take where a chunk has already converged)."""
-    if sr.like.dtype != lr.dtype:
-        raise ImageError(f"upscaled image is {sr.like.dtype}, its input {lr.dtype}")
-    scale = sr.height // lr.height
-    if scale < 1 or sr.height != lr.height * scale or sr.width != lr.width * scale:
-        raise ImageError(f"upscaled image of {sr.width}x{sr.height} is not an integer "
-                         f"multiple of its input's {lr.width}x{lr.height}")
+    scale, low, high = _pair(sr.like.dtype, sr.width, sr.height, lr)
     dtype = np.dtype(lr.dtype)
-    low = high = None
-    if dtype.kind in "ui":
-        info = np.iinfo(dtype)
-        low, high = float(info.min), float(info.max)
 
     def correct(hr: np.ndarray, lo: int, a: int, b: int) -> np.ndarray:
         """LR rows ``a..b`` corrected, from HR rows of LR rows ``lo..`` (``hr``)."""
         hi = min(lr.height, b + HALO_ROWS)
         x = project_block_mean(hr[:(hi - lo) * scale], lr.pixels[lo:hi], scale, low=low,
                                high=high)[(a - lo) * scale:(b - lo) * scale]
-        if dtype.kind in "ui":
-            np.rint(x, out=x)
-        elif np.issubdtype(dtype, np.floating):
-            orig = hr[(a - lo) * scale:(b - lo) * scale]
-            bad = ~np.isfinite(orig)
-            x[bad] = orig[bad]
-        return np.ascontiguousarray(x.astype(dtype))
+        return _as_dtype(x, hr[(a - lo) * scale:(b - lo) * scale], dtype)
 
     def bands() -> Iterator[np.ndarray]:
         held: list[np.ndarray] = []  # HR rows from LR row `lo` on
