@@ -245,17 +245,24 @@ function busy(on) {
 
 const sleep = (ms) => new Promise((ok) => setTimeout(ok, ms));
 
-function jobForm(file) {
+// The settings stills and clips share: model, alpha, a fixed denoise strength, tile, range.
+// ("auto" denoise is the server's default for stills, where 16-bit inputs then keep the
+// faithful model; a clip keeps one model for every frame: a fixed strength, or the model.)
+function commonForm(field, file) {
   const form = new FormData();
-  form.append("image", file, file.name);
+  form.append(field, file, file.name);
   const m = currentModel();
   if (m) form.append("model", m.id);
   if (m && m.pair) form.append("alpha", $("alpha").value);
-  // auto is the server's default; 16-bit inputs then keep the faithful model
   if (m && m.denoise && $("denoise").value !== "auto") form.append("denoise", $("denoise").value);
   const tile = $("tile").value.trim();
   if (tile !== "") form.append("tile", tile);
   form.append("range_mode", $("range").value);
+  return form;
+}
+
+function jobForm(file) {
+  const form = commonForm("image", file);
   if ($("flir-raw").checked) {
     form.append("flir_raw", "true");
     form.append("units", $("units").value);
@@ -266,17 +273,8 @@ function jobForm(file) {
 }
 
 function clipForm(file) {
-  const form = new FormData();
-  form.append("clip", file, file.name);
-  const m = currentModel();
-  if (m) form.append("model", m.id);
-  if (m && m.pair) form.append("alpha", $("alpha").value);
-  // a clip keeps one model for every frame: a fixed strength, or the model as it is
-  if (m && m.denoise && $("denoise").value !== "auto") form.append("denoise", $("denoise").value);
-  const tile = $("tile").value.trim();
-  if (tile !== "") form.append("tile", tile);
+  const form = commonForm("clip", file);
   const range = $("range").value;
-  form.append("range_mode", range);
   form.append("temporal", range === "stretch" ? "0" : $("temporal").value);
   if ($("ensemble").checked) form.append("ensemble", "true");
   return form;
