@@ -996,7 +996,10 @@ class NoiseStep(Step):
         return step
 
     def apply(self, x, ctx, gen):
-        n = x.shape[0]
+        return self.add(x, self.draw(x.shape[0], gen), gen), ctx
+
+    def draw(self, n: int, gen: torch.Generator) -> tuple[torch.Tensor, ...]:
+        """The per-sample noise parameters: which kinds, sigma, Poisson scale, gray."""
         names = list(self.kinds)
         kind = _categorical(list(self.kinds.values()), n, gen)
         sigma = self.sigma.sample(n, gen).float()
@@ -1004,12 +1007,18 @@ class NoiseStep(Step):
         gray = torch.rand(n, generator=gen, device=gen.device).cpu() < self.gray_prob
         use_g = torch.tensor([names[k] in ("gaussian", "both") for k in kind.tolist()])
         use_p = torch.tensor([names[k] in ("poisson", "both") for k in kind.tolist()])
+        return use_g, use_p, sigma, pscale, gray
+
+    def add(self, x: torch.Tensor, params: tuple[torch.Tensor, ...],
+            gen: torch.Generator) -> torch.Tensor:
+        """``x`` plus one noise realisation (from ``gen``) with parameters from :meth:`draw`."""
+        use_g, use_p, sigma, pscale, gray = params
         y = x
         if bool(use_g.any()):
             y = add_gaussian_noise(y, torch.where(use_g, sigma, 0.0), gen, gray=gray)
         if bool(use_p.any()):
             y = add_poisson_noise(y, torch.where(use_p, pscale, 0.0), gen, gray=gray)
-        return y, ctx
+        return y
 
 
 @dataclass(frozen=True)
