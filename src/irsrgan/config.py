@@ -70,6 +70,11 @@ class DataConfig:
     extra_val: dict[str, str | dict[str, str]] = field(default_factory=dict)
     #: training items per image per epoch (for folders of few images)
     repeat: int = 1
+    #: frames per training window: 1 trains on stills; an odd number > 1 trains a multi-frame
+    #: model on synthetic clips (``irsrgan.clips``; must equal ``model.kwargs.frames``)
+    frames: int = 1
+    #: camera motion of the synthetic clips (:class:`irsrgan.clips.MotionConfig` keys)
+    motion: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass

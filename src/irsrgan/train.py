@@ -32,7 +32,7 @@ from .checkpoint import load_model, save_model
 from .config import Config, ScheduleConfig
 from .errors import CheckpointError, ConfigError
 from .inference import Upscaler, pick_device
-from .models import create_model
+from .models import CompactNet, MultiFrameNet, create_model
 from .scaleout import Part, join
 
 log = logging.getLogger(__name__)
@@ -172,18 +172,28 @@ def _datasets(cfg: Config):
     from .data import HRCropDataset, ValidationDataset
     from .degradations import get_preset
 
-    train_set = HRCropDataset(
+    crops, vals, clip = HRCropDataset, ValidationDataset, {}
+    if cfg.data.frames > 1:  # a multi-frame model: synthetic clips (irsrgan.clips)
+        from .clip_data import ClipCropDataset, ClipValidationDataset
+
+        if cfg.model.kwargs.get("frames") != cfg.data.frames:
+            raise ConfigError(f"data.frames is {cfg.data.frames} but model.kwargs.frames is "
+                              f"{cfg.model.kwargs.get('frames')!r}: they must agree")
+        crops, vals = ClipCropDataset, ClipValidationDataset
+        clip = dict(frames=cfg.data.frames, motion=cfg.data.motion,
+                    align=cfg.model.kwargs.get("align", "dis"))
+    train_set = crops(
         cfg.data.train, scale=cfg.model.scale, patch_size=cfg.data.patch_size,
         preset=get_preset(cfg.data.degradation), seed=cfg.seed,
         in_memory=cfg.data.in_memory, channels=cfg.model.in_channels,
-        hr_augment=cfg.data.augment, repeat=cfg.data.repeat,
+        hr_augment=cfg.data.augment, repeat=cfg.data.repeat, **clip,
     )
 
     def val_dataset(root: str, preset: str) -> ValidationDataset:
-        return ValidationDataset(
+        return vals(
             root, scale=cfg.model.scale, preset=preset,
             seed=cfg.seed, channels=cfg.model.in_channels, max_size=cfg.data.val_max_size,
-            limit=cfg.data.val_limit,
+            limit=cfg.data.val_limit, **clip,
         )
 
     val_set = val_dataset(cfg.data.val, cfg.data.val_degradation) if cfg.data.val else None
@@ -276,6 +286,9 @@ def train(cfg: Config, out_dir: str | os.PathLike, *, resume: bool = False,
     gen = build_generator(cfg)
     if cfg.train.pretrained:
         src = load_model(cfg.train.pretrained)
+        if isinstance(gen, MultiFrameNet) and isinstance(src, CompactNet):
+            # a multi-frame net starts as the single-frame net it extends
+            src = MultiFrameNet.from_single(src, frames=gen.frames, align=gen.align)
         if src.arch != gen.arch or src.config != gen.config:
             raise ConfigError(
                 f"train.pretrained {cfg.train.pretrained}: {src.arch} {src.config} does not "
@@ -514,7 +527,8 @@ def validate(model: nn.Module, val_set, device: torch.device) -> dict[str, float
         item = val_set[i]
         lr, hr = item["lr"][None], item["hr"][None]
         sr = upscaler.upscale(lr).clamp(0, 1)
-        bic = F.interpolate(lr, scale_factor=s, mode="bicubic", align_corners=False).clamp(0, 1)
+        ref = item.get("lr_ref", item["lr"])[None]  # a clip's middle frame
+        bic = F.interpolate(ref, scale_factor=s, mode="bicubic", align_corners=False).clamp(0, 1)
         maps = dict(value_map=val_set.value_maps[i], scale_map=val_set.scale_maps[i])
         scores = score(sr, hr, crop_border=s, **maps)
         sums["psnr"] += float(scores["psnr"].mean())

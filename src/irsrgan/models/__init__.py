@@ -15,6 +15,7 @@ from torch import nn
 from ..errors import ConfigError
 from .compact import CompactNet
 from .crdbnet import CRDBNet
+from .multiframe import MultiFrameNet
 from .rrdbnet import RRDBNet
 from .seed import SeedCRDBNet
 from .span import SPANNet
@@ -25,6 +26,7 @@ GENERATORS: dict[str, type[nn.Module]] = {
     "compact": CompactNet,
     "seed-crdbnet": SeedCRDBNet,
     "span": SPANNet,
+    "multiframe": MultiFrameNet,
 }
 
 
@@ -48,6 +50,6 @@ def model_config(model: nn.Module) -> dict[str, Any]:
 
 
 __all__ = [
-    "GENERATORS", "CompactNet", "CRDBNet", "RRDBNet", "SeedCRDBNet", "SPANNet", "create_model",
+    "GENERATORS", "CompactNet", "CRDBNet", "MultiFrameNet", "RRDBNet", "SeedCRDBNet", "SPANNet", "create_model",
     "model_config",
 ]

@@ -1,0 +1,108 @@
+"""Datasets of synthetic clips (:mod:`irsrgan.clips`) for a multi-frame model.
+
+An item is a window of ``frames`` LR frames aligned onto its middle frame
+(:func:`irsrgan.align.align_window`), ``(frames, h, w)``, and the middle frame's HR
+``(1, H, W)``: exactly what :class:`irsrgan.models.MultiFrameNet` reads and is scored on.
+Training crops come from :class:`~irsrgan.data.HRCropDataset` (same images, augmentation and
+seeding); validation from :class:`~irsrgan.data.ValidationDataset` (same windows, LR seeded by
+file name), with the middle frame's own LR as ``lr_ref`` for the bicubic baseline.
+"""
+
+from __future__ import annotations
+
+import os
+
+import torch
+
+from .align import align_window
+from .augment import downscale
+from .clips import MotionConfig, degrade_clip, make_clip, margin_for, random_motion, \
+    warp_window
+from .data import HRCropDataset, ValidationDataset, _augment, _check_int, file_generator, \
+    item_generator
+from .errors import ConfigError
+
+
+def _check_frames(frames: object) -> int:
+    frames = _check_int(frames, "frames", 1)
+    if frames % 2 == 0:
+        raise ConfigError(f"frames must be odd (a window centred on its frame), got {frames}")
+    return frames
+
+
+def aligned_window(lr: torch.Tensor, ref: int, align: str) -> torch.Tensor:
+    """``(T, 1, h, w)`` LR frames -> ``(T, h, w)`` aligned onto frame ``ref``."""
+    return torch.from_numpy(align_window(lr[:, 0].numpy(), ref, align))
+
+
+class ClipCropDataset(HRCropDataset):
+    """:class:`~irsrgan.data.HRCropDataset`'s crops made into clips of ``frames`` frames
+    (``self.clip_frames``; ``self.frames`` stays the decoded images)
+    (``motion``: :class:`~irsrgan.clips.MotionConfig` or its mapping; ``align``: ``dis`` or
+    ``none``). Other arguments as there; single-channel only."""
+
+    def __init__(self, root: str | os.PathLike, *, frames: int = 5,
+                 motion: MotionConfig | dict | None = None, align: str = "dis",
+                 **kwargs) -> None:
+        super().__init__(root, **kwargs)
+        if self.channels != 1:
+            raise ConfigError("clips are single-channel (model.in_channels: 1)")
+        self.clip_frames = _check_frames(frames)
+        self.motion = motion if isinstance(motion, MotionConfig) else \
+            MotionConfig.from_config(motion)
+        self.align = align
+
+    def __getitem__(self, index: int) -> dict:
+        if not 0 <= index < len(self):
+            raise IndexError(f"index {index} out of range for {len(self)} items")
+        j = index % len(self.paths)
+        frame = self._frame(j)
+        gen = item_generator(self.seed, self.epoch, index)
+        ref, p, s = self.clip_frames // 2, self.patch_size, self.scale
+        motion = random_motion(self.clip_frames, ref, gen, self.motion)
+        pad = margin_for(motion, s, p)
+        big = p + 2 * pad
+        h, w = frame.size
+        side = min(int(round(big * self.hr_augment.crop_factor(gen, h, w, big))), h, w)
+        y0 = int(torch.randint(0, h - side + 1, (1,), generator=gen))
+        x0 = int(torch.randint(0, w - side + 1, (1,), generator=gen))
+        region = downscale(frame.unit(y0, x0, side, side), big)
+        if self.augment:
+            region = _augment(region, int(torch.randint(0, 8, (1,), generator=gen)))
+        region = self.hr_augment.photometric(region, gen).contiguous()
+        hr = warp_window(region, (pad, pad, p, p), motion, s)
+        lr = degrade_clip(hr, s, self.preset, gen)
+        return {"lr": aligned_window(lr, ref, self.align), "hr": hr[ref].contiguous(),
+                "name": frame.name}
+
+
+class ClipValidationDataset(ValidationDataset):
+    """:class:`~irsrgan.data.ValidationDataset`'s windows as clips (seeded by file name):
+    ``lr`` the aligned window, ``hr`` its middle frame, ``lr_ref`` the middle frame's LR."""
+
+    def __init__(self, root: str | os.PathLike, *, frames: int = 5,
+                 motion: MotionConfig | dict | None = None, align: str = "dis",
+                 **kwargs) -> None:
+        super().__init__(root, **kwargs)
+        if self.channels != 1:
+            raise ConfigError("clips are single-channel (model.in_channels: 1)")
+        self.clip_frames = _check_frames(frames)
+        self.motion = motion if isinstance(motion, MotionConfig) else \
+            MotionConfig.from_config(motion)
+        self.align = align
+        self._items: dict[int, dict] = {}
+
+    def __getitem__(self, index: int) -> dict:
+        if not 0 <= index < len(self):
+            raise IndexError(f"index {index} out of range for {len(self)} items")
+        item = self._items.get(index)
+        if item is None:
+            frame = self.frames[index]
+            clip = make_clip(frame.unit(), self._window(*frame.size), frames=self.clip_frames,
+                             scale=self.scale, preset=self.preset,
+                             gen=file_generator(self.seed, frame.name), motion=self.motion)
+            item = {"lr": aligned_window(clip.lr, clip.ref, self.align),
+                    "hr": clip.hr[clip.ref].contiguous(), "lr_ref": clip.lr[clip.ref],
+                    "name": frame.name}
+            self._items[index] = item
+        return {k: (v.clone() if isinstance(v, torch.Tensor) else v) for k, v in item.items()}
