@@ -444,6 +444,8 @@ def bundled_models() -> dict[str, Path]:
 
 
 DEFAULT_MODEL = "irsrgan-faithful-x4"
+#: what ``irsrgan upscale`` runs on sequences unless told otherwise (a multi-frame model)
+DEFAULT_VIDEO_MODEL = "irsrgan-video-x4"
 
 
 def resolve_model_path(source: str | os.PathLike) -> Path:
@@ -461,8 +463,8 @@ def resolve_model_path(source: str | os.PathLike) -> Path:
 
 
 __all__ = [
-    "DEFAULT_MODEL", "build_checked", "bundled_models", "check_config", "check_fit",
-    "check_model_file", "detect_architecture",
+    "DEFAULT_MODEL", "DEFAULT_VIDEO_MODEL", "build_checked", "bundled_models", "check_config",
+    "check_fit", "check_model_file", "detect_architecture",
     "load_model", "read_metadata",
     "resolve_model_path", "save_model", "unwrap_state_dict",
 ]

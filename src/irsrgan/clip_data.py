@@ -16,10 +16,15 @@ import torch
 
 from .align import align_window
 from .augment import downscale
-from .clips import MotionConfig, degrade_clip, make_clip, margin_for, random_motion, \
-    warp_window
-from .data import HRCropDataset, ValidationDataset, _augment, _check_int, file_generator, \
-    item_generator
+from .clips import MotionConfig, degrade_clip, make_clip, margin_for, random_motion, warp_window
+from .data import (
+    HRCropDataset,
+    ValidationDataset,
+    _augment,
+    _check_int,
+    file_generator,
+    item_generator,
+)
 from .errors import ConfigError
 
 

@@ -38,6 +38,7 @@ from .image import (
     to_tensor,
     value_map_for,
 )
+from .models.multiframe import MultiFrameNet
 from .streaming import ImageRows
 
 log = logging.getLogger(__name__)
@@ -356,6 +357,13 @@ class Upscaler:
                              "range_mode='stretch'")
         blend = TemporalBlend(temporal) if temporal else None
         vmap = value_map
+        if isinstance(self.model, MultiFrameNet):
+            if per_frame:
+                raise ConfigError("a multi-frame model reads each frame with its neighbours: "
+                                  "it needs one value map for the clip, not "
+                                  "range_mode='stretch'")
+            yield from self._upscale_windows(frames, range_mode, vmap, blend)
+            return
         for image in frames:
             if per_frame:
                 yield self.upscale_image(image, range_mode="stretch")
@@ -372,6 +380,33 @@ class Upscaler:
             if blend is not None:
                 sr = blend(lr, sr)
             yield from_tensor(sr, image, vmap)
+
+    def _upscale_windows(self, frames: Iterable[Image], range_mode: RangeMode,
+                         vmap: ValueMap | None, blend) -> Iterator[Image]:
+        """:meth:`upscale_frames` for a multi-frame model: frame ``t`` from its window
+        (:func:`irsrgan.windows.upscale_windows`)."""
+        from .windows import upscale_windows
+
+        images: list[Image] = []  # the frames read ahead of the output, oldest first
+
+        def units() -> Iterator[np.ndarray]:
+            nonlocal vmap
+            for image in frames:
+                chans = image.channels()
+                if vmap is None:
+                    vmap = value_map_for(chans, range_mode)
+                unit = vmap.to_unit(chans)
+                bad = ~np.isfinite(unit)
+                if bad.any():
+                    unit[bad] = float(unit[~bad].mean()) if (~bad).any() else 0.0
+                images.append(image)
+                yield unit
+
+        model = self.model
+        for lr, sr in upscale_windows(units(), model.frames, model.align, self.upscale):
+            if blend is not None:
+                sr = blend(lr, sr)
+            yield from_tensor(sr, images.pop(0), vmap)
 
     # ------------------------------------------------------------------ internals
     def _run(self, lr: torch.Tensor, progress: ProgressFn | None) -> torch.Tensor:

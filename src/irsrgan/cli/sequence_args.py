@@ -31,6 +31,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "move, strength 0..1 (default 0.5: on a noisy still scene the shipped x4 "
                    "models flicker 1.4-1.6x bicubic frame by frame, 1.1-1.2x with it, and "
                    "gain 0.1-0.3 dB; 0: frame by frame; docs/RESULTS.md section 8)")
+    g.add_argument("--frame-by-frame", action="store_true",
+                   help="upscale every frame on its own with the still-image model (default: "
+                   "the multi-frame model, which reads each frame with its two neighbours on "
+                   "each side, aligned by optical flow: more detail, less noise and fixed "
+                   "pattern; docs/VIDEO.md)")
     g.add_argument("--sequence", action="store_true",
                    help="treat input folders as numbered frame sequences (natural order, same "
                    "names out; implied by --start/--end/--every)")
@@ -77,7 +82,8 @@ def run_sequences(sequences: list[Path], args: argparse.Namespace, upscaler) -> 
                 job={"model": str(args.model), "model_b": args.model_b, "alpha": args.alpha,
                      "tile": args.tile, "overlap": args.overlap, "ensemble": args.ensemble,
                      "scale": upscaler.scale, "denoise": getattr(args, "denoise", None),
-                     "robust": getattr(args, "robust", None)},
+                     "robust": getattr(args, "robust", None),
+                     "frame_by_frame": bool(getattr(args, "frame_by_frame", False))},
             )
         except KeyboardInterrupt:
             if dst is not None and dst.suffix:

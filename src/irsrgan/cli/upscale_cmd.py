@@ -18,7 +18,7 @@ from ..batch import (
     plan_jobs,
     run_batch,
 )
-from ..checkpoint import DEFAULT_MODEL, load_model
+from ..checkpoint import DEFAULT_MODEL, DEFAULT_VIDEO_MODEL, bundled_models, load_model
 from ..consistency import consistent_rows
 from ..denoise import DenoiseUpscaler, default_strength, parse_strength, robust_partner
 from ..errors import ConfigError
@@ -38,9 +38,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("inputs", nargs="*", metavar="INPUT", help="image files or folders")
     p.add_argument("-o", "--output", required=True, help="output folder (or file, for one input)")
-    p.add_argument("--model", default=DEFAULT_MODEL,
-                   help=f"bundled model name or weights file (default: {DEFAULT_MODEL}); "
-                   "see `irsrgan models`")
+    p.add_argument("--model", default=None,
+                   help=f"bundled model name or weights file (default: {DEFAULT_MODEL}; for "
+                   f"sequences {DEFAULT_VIDEO_MODEL}, the multi-frame model, unless "
+                   "--frame-by-frame); see `irsrgan models`")
     p.add_argument("--model-b", help="second model for network interpolation (with --alpha)")
     p.add_argument("--alpha", type=float, default=None,
                    help="interpolate weights: 0 = --model, 1 = --model-b")
@@ -132,12 +133,15 @@ def run(args: argparse.Namespace) -> int:
     if args.max_pixels is not None and args.max_pixels < 1:
         raise ConfigError(f"--max-pixels must be >= 1, got {args.max_pixels}")
     sequences, inputs = sequence_args.split_inputs(inputs, args)
+    chosen = args.model is not None
+    args.model = args.model or DEFAULT_MODEL
     part = scaleout.join()  # under torchrun: this process's share of the clips and images
     args.device = part.device(args.device)
     sequences = sequences[part.rank::part.world]
     status = 0
     if sequences:
-        status = sequence_args.run_sequences(sequences, args, sequence_upscaler(args))
+        status = sequence_args.run_sequences(sequences, args,
+                                             sequence_upscaler(args, model_chosen=chosen))
     if not inputs:
         return _finish(part, status)
     out = Path(args.output)
@@ -205,13 +209,21 @@ def _finish(part: scaleout.Part, status: int) -> int:
     return status
 
 
-def sequence_upscaler(args: argparse.Namespace) -> Upscaler:
-    """One model for every frame of a clip: the model, or with ``--denoise S`` (a number) the
-    model at that fixed strength. A per-frame ``auto`` strength would change the model from
-    frame to frame (flicker), so clips use the faithful model unless a strength is given."""
-    model = build_model(args)
+def sequence_upscaler(args: argparse.Namespace, *, model_chosen: bool = True) -> Upscaler:
+    """One model for every frame of a clip. By default the multi-frame model
+    (:data:`~irsrgan.checkpoint.DEFAULT_VIDEO_MODEL`: each frame with its aligned neighbours);
+    with ``--frame-by-frame``, ``--model``, ``--model-b`` or ``--denoise S`` a single-frame
+    model: the model, or the pair at the fixed strength S. A per-frame ``auto`` strength
+    would change the model from frame to frame (flicker), so those clips use the faithful
+    model unless a strength is given."""
     engine = dict(device=args.device, tile=args.tile, overlap=args.overlap, half=args.half,
                   backend=args.backend, ensemble=args.ensemble)
+    single = (args.frame_by_frame or model_chosen or args.model_b is not None
+              or args.denoise is not None or args.robust is not None)
+    if not single and DEFAULT_VIDEO_MODEL in bundled_models():
+        args.model = DEFAULT_VIDEO_MODEL  # recorded in the resumable job
+        return Upscaler(load_model(DEFAULT_VIDEO_MODEL), **engine)
+    model = build_model(args)
     if args.denoise is not None and args.denoise != "auto":
         pair = build_denoise(args, model, engine)
         return pair.upscaler_for(float(pair.strength))

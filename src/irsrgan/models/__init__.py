@@ -50,6 +50,6 @@ def model_config(model: nn.Module) -> dict[str, Any]:
 
 
 __all__ = [
-    "GENERATORS", "CompactNet", "CRDBNet", "MultiFrameNet", "RRDBNet", "SeedCRDBNet", "SPANNet", "create_model",
-    "model_config",
+    "GENERATORS", "CompactNet", "CRDBNet", "MultiFrameNet", "RRDBNet", "SeedCRDBNet",
+    "SPANNet", "create_model", "model_config",
 ]
