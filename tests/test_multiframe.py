@@ -282,3 +282,24 @@ def test_sequences_use_the_video_model_unless_told_otherwise(tmp_path, monkeypat
         up = upscale_cmd.sequence_upscaler(args(**over), model_chosen=chosen)
         assert not isinstance(up.model, MultiFrameNet), over
 
+
+
+def test_stripes_left_is_one_for_bicubic_and_zero_for_an_oracle_destriper():
+    from irsrgan.clip_eval import stripe_projection
+
+    src = scene(128, 128, seed=4) * 0.6 + 0.2  # clear of the clamp at 0 and 1
+    sensor = {"name": "st", "steps": SENSOR["steps"][:2]}
+    clip = make_clip(src, (16, 16, 96, 96), frames=3, scale=2, preset=sensor,
+                     gen=torch.Generator().manual_seed(6), with_stripes=True)
+    assert float(clip.stripes.abs().max()) > 0.005
+
+    def up(x):
+        return torch.nn.functional.interpolate(x, scale_factor=2, mode="bicubic",
+                                               align_corners=False)
+
+    for t in range(3):
+        lr, hr, p = clip.lr[t:t + 1], clip.hr[t:t + 1], clip.stripes[t:t + 1]
+        num, den = stripe_projection(up(lr), hr, p)
+        assert num / den == pytest.approx(1.0, abs=0.03)
+        num, den = stripe_projection(up(lr - p), hr, p)
+        assert abs(num / den) < 0.03

@@ -28,7 +28,16 @@ import cv2
 import numpy as np
 import torch
 
-from .degradations import ChoiceStep, NoiseStep, Preset, ShuffleStep, Step, degrade, get_preset
+from .degradations import (
+    ChoiceStep,
+    NoiseStep,
+    Preset,
+    ShuffleStep,
+    Step,
+    StripeStep,
+    degrade,
+    get_preset,
+)
 from .errors import ConfigError, ImageError
 
 
@@ -156,17 +165,30 @@ class _FrameNoiseStep(NoiseStep):
         return self.add(x, self.draw(x.shape[0], gen), self.frame_gen), ctx
 
 
-def _per_frame(steps: tuple[Step, ...], frame_gen: torch.Generator) -> tuple[Step, ...]:
+@dataclass(frozen=True)
+class _NoStripeStep(StripeStep):
+    """Draws what a :class:`StripeStep` draws and adds nothing: the same clip without its
+    stripes (to measure how much of them an upscaler leaves)."""
+
+    def apply(self, x, ctx, gen):
+        super().apply(x, ctx, gen)
+        return x, ctx
+
+
+def _per_frame(steps: tuple[Step, ...], frame_gen: torch.Generator,
+               stripes: bool = True) -> tuple[Step, ...]:
     out: list[Step] = []
     for step in steps:
         if isinstance(step, NoiseStep):
             fields_ = {k: getattr(step, k) for k in NoiseStep.__dataclass_fields__}
             step = _FrameNoiseStep(**fields_, frame_gen=frame_gen)
+        elif isinstance(step, StripeStep) and not stripes:
+            step = _NoStripeStep(**{k: getattr(step, k) for k in StripeStep.__dataclass_fields__})
         elif isinstance(step, ChoiceStep):
-            step = replace(step, branches=tuple(_per_frame(b, frame_gen)
+            step = replace(step, branches=tuple(_per_frame(b, frame_gen, stripes)
                                                 for b in step.branches))
         elif isinstance(step, ShuffleStep):
-            step = replace(step, steps=_per_frame(step.steps, frame_gen))
+            step = replace(step, steps=_per_frame(step.steps, frame_gen, stripes))
         out.append(step)
     return tuple(out)
 
@@ -176,10 +198,11 @@ def _seed(gen: torch.Generator) -> int:
 
 
 def degrade_clip(hr: torch.Tensor, scale: int, preset: str | Preset,
-                 gen: torch.Generator) -> torch.Tensor:
+                 gen: torch.Generator, *, stripes: bool = True) -> torch.Tensor:
     """``(T, C, H, W)`` HR frames -> ``(T, C, H // scale, W // scale)`` LR through one camera:
     every draw of ``preset`` is the clip's (the same in every frame) except the noise
-    realisation, drawn per frame. Consumes two numbers of ``gen``."""
+    realisation, drawn per frame. Consumes two numbers of ``gen``. ``stripes=False``: the
+    same clip with the column/row stripes left out (every other draw unchanged)."""
     if hr.ndim != 4:
         raise ImageError(f"a clip must be (T, C, H, W), got {tuple(hr.shape)}")
     p = get_preset(preset)
@@ -187,7 +210,7 @@ def degrade_clip(hr: torch.Tensor, scale: int, preset: str | Preset,
     out = []
     for t in range(hr.shape[0]):
         frame_gen = torch.Generator().manual_seed(noise_seed + 7919 * t)
-        camera = replace(p, steps=_per_frame(p.steps, frame_gen))
+        camera = replace(p, steps=_per_frame(p.steps, frame_gen, stripes))
         out.append(degrade(hr[t:t + 1], scale, camera, torch.Generator().manual_seed(clip_seed)))
     return torch.cat(out)
 
@@ -195,23 +218,33 @@ def degrade_clip(hr: torch.Tensor, scale: int, preset: str | Preset,
 @dataclass(frozen=True)
 class Clip:
     """A synthetic clip: ``lr`` ``(T, C, h, w)``, ``hr`` ``(T, C, H, W)``, ``motion``
-    ``(T, 4)`` (see :func:`random_motion`) and the reference frame index ``ref``."""
+    ``(T, 4)`` (see :func:`random_motion`), the reference frame index ``ref`` and, when asked
+    for, ``stripes`` ``(T, C, h, w)``: what the sensor's column/row stripes added to ``lr``."""
 
     lr: torch.Tensor
     hr: torch.Tensor
     motion: np.ndarray
     ref: int
+    stripes: torch.Tensor | None = None
 
 
 def make_clip(source: torch.Tensor, window: tuple[int, int, int, int], *, frames: int,
               scale: int, preset: str | Preset, gen: torch.Generator, ref: int | None = None,
-              motion: MotionConfig = MotionConfig()) -> Clip:
+              motion: MotionConfig = MotionConfig(), with_stripes: bool = False) -> Clip:
     """A clip of ``frames`` frames of ``window`` of ``source`` (``(C, H, W)`` in [0, 1]):
-    motion, warp and sensor as the module explains; ``ref`` defaults to the middle frame."""
+    motion, warp and sensor as the module explains; ``ref`` defaults to the middle frame.
+    ``with_stripes``: also degrade the clip without its stripes, and keep the difference."""
     ref = frames // 2 if ref is None else ref
     m = random_motion(frames, ref, gen, motion)
     hr = warp_window(source, window, m, scale)
-    return Clip(lr=degrade_clip(hr, scale, preset, gen), hr=hr, motion=m, ref=ref)
+    state = gen.get_state()
+    lr = degrade_clip(hr, scale, preset, gen)
+    stripes = None
+    if with_stripes:
+        again = torch.Generator()
+        again.set_state(state)
+        stripes = lr - degrade_clip(hr, scale, preset, again, stripes=False)
+    return Clip(lr=lr, hr=hr, motion=m, ref=ref, stripes=stripes)
 
 
 __all__ = ["Clip", "MotionConfig", "degrade_clip", "make_clip", "margin_for", "random_motion",
