@@ -22,7 +22,7 @@ import av
 import numpy as np
 import torch
 
-from irsrgan.checkpoint import load_model
+from irsrgan.checkpoint import bundled_models, load_model
 from irsrgan.image import Image
 from irsrgan.inference import Upscaler
 from irsrgan.sample import thermal_sample
@@ -30,7 +30,10 @@ from irsrgan.sequences import open_sequence, upscale_sequence
 from irsrgan.sequences.frames import Frame
 from irsrgan.sequences.writers import VideoOutput
 
-MODELS = ("irsrgan-x4", "irsrgan-psnr-x4")
+#: the single-frame default (irsrgan-faithful-x4, `--frame-by-frame`), the GAN and PSNR models,
+#: and the multi-frame model `irsrgan upscale` runs on sequences (its f/s include the optical
+#: flow: 4 DIS flows and warps per frame)
+MODELS = ("irsrgan-video-x4", "irsrgan-faithful-x4", "irsrgan-x4", "irsrgan-psnr-x4")
 
 
 def make_clip(path: Path, frames: int, width: int, height: int) -> None:
@@ -95,7 +98,7 @@ def main() -> None:
     print(f"{'model':<16} {'backend':<11} {'model f/s':>9} {'encode ms/f':>14} "
           f"{'pipeline f/s':>14} {'overhead CPU':>14} {'overhead wall':>14}")
     print(f"{'':<16} {'':<11} {'':>9}" + f" {'H.264 / FFV1':>14}" * 4)
-    for name in MODELS:
+    for name in (m for m in MODELS if m in bundled_models()):
         upscaler = Upscaler(load_model(name), device="cpu")
         next(upscaler.upscale_frames(frames[:1]))  # warm-up (ONNX export, allocations)
         with Clock() as model:

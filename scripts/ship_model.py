@@ -51,6 +51,9 @@ def main() -> None:
     ap.add_argument("--sets", type=Path, metavar="SETS_JSON",
                     help="sets.json of `irsrgan evaluate` over every validation set and "
                     "protocol: the card lists them all")
+    ap.add_argument("--clips", type=Path, action="append", default=[], metavar="CLIPS_JSON",
+                    help="clips.json of `irsrgan evaluate --clips` (repeatable: moving clips, "
+                    "--still): the card lists every row")
     args = ap.parse_args()
 
     src = args.run / "model.safetensors"
@@ -91,6 +94,14 @@ def main() -> None:
             {k: r[k] for k in ("set", "protocol", "n_images", "psnr_gain", "ssim_gain",
                                "beats_bicubic")}
             for r in table["rows"] if r["method"] == args.run.name]
+    for path in args.clips:
+        result = json.loads(path.read_text())
+        still = " (one frame repeated)" if result["settings"]["still"] else ""
+        provenance.setdefault("clips", []).extend(
+            {**{k: r[k] for k in ("set", "protocol", "method", "clips", "psnr", "gain",
+                                  "stripes_left", "flicker", "beats") if k in r},
+             "frames": f"{result['settings']['frames']}{still}"}
+            for r in result["rows"])
     out = ROOT / "src" / "irsrgan" / "weights"
     out.mkdir(parents=True, exist_ok=True)
     save_model(model, out / f"{args.name}.safetensors", provenance=provenance)
@@ -159,6 +170,15 @@ def _card(name: str, model, prov: dict, cfg: dict) -> str:
         lines += ["", "thermitage-dunr (Workswell WIRIS, ground level, MIT, Thermitage project, "
                   "N. Sutherland, 3DOM-FBK) and flir-radiometric/raw16 (handheld FLIR cameras, "
                   "Wikimedia Commons) are validation sets only, never trained on."]
+    if prov.get("clips"):
+        lines += ["", "## Synthetic clips of every validation set (`irsrgan evaluate --clips`; "
+                  "centre crops, every frame scored against its own HR)", "",
+                  "| set | LR made by | frames | method | clips | PSNR dB | gain dB | "
+                  "stripes left | flicker / bicubic |", "|---|---|---|---|---|---|---|---|---|"]
+        for r in prov["clips"]:
+            lines.append(f"| {r['set']} | `{r['protocol']}` | {r['frames']} | {r['method']} | "
+                         f"{r['clips']} | {r['psnr']:.2f} | {r['gain']:+.2f} | "
+                         f"{r['stripes_left']:.0%} | {r['flicker']:.2f} |")
     if prov.get("fine_tuned_from"):
         lines.insert(7, f"- Fine-tuned from {prov['fine_tuned_from']} (same training data).")
     if prov.get("denoise_partner"):
