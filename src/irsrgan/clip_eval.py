@@ -101,8 +101,10 @@ def _mean(values: list[float]) -> float:
 
 
 def _label(spec: str | os.PathLike) -> str:
+    from .evaluate import _file_label  # the label evaluate gives the same file
+
     p = Path(spec)
-    return p.stem if p.suffix else str(spec)
+    return _file_label(p) if p.suffix else str(spec)
 
 
 def evaluate_set(methods: Mapping[str, Method], data: str | os.PathLike, *, scale: int,
