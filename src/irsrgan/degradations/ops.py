@@ -36,7 +36,7 @@ import torch
 import yaml
 from torch.nn import functional as F
 
-from .errors import ConfigError, ImageError
+from ..errors import ConfigError, ImageError
 
 log = logging.getLogger(__name__)
 
