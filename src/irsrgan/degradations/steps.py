@@ -9,14 +9,17 @@ groups that run the remaining steps separately and are put back together at the 
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
+import typing
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import torch
 
+from ..config import _check as check_type
 from ..errors import ConfigError
 from .distributions import (
     Const,
@@ -70,10 +73,45 @@ class _Split:
 
 
 class Step:
-    """One pipeline step. ``prob``: the chance (per sample) that it applies."""
+    """One pipeline step. ``prob``: the chance (per sample) that it applies.
+
+    A step is a frozen dataclass; :meth:`from_config` reads it from a preset's mapping by its
+    fields' types, and :meth:`check` holds the constraints that a type cannot say.
+    """
 
     prob: float = 1.0
-    size_preserving: bool = True
+    #: whether the step keeps the image size (then samples that skip it stay in the batch)
+    size_preserving: ClassVar[bool] = True
+
+    @classmethod
+    def from_config(cls, cfg: Mapping[str, Any], where: str) -> Step:
+        """Build from a preset's mapping (without its ``op``); ``where`` names it in errors.
+
+        Each key is a field, read by the field's type: a :class:`Dist` by :func:`parse_dist`
+        (``Dist | None`` also takes ``auto``, meaning None), a float by
+        :func:`~.distributions._parse_number` (so ``"pi/3"``, ``"1/255"``), a weighted choice
+        of names (a field with ``metadata={"names": ...}``) by ``_parse_weights``, anything else
+        (``int``, ``bool``, ``Literal``) by the recipe validator of :mod:`irsrgan.config`.
+        Missing keys keep the field's default; unknown keys are an error that lists the allowed
+        ones.
+        """
+        if not isinstance(cfg, Mapping):
+            raise ConfigError(f"{where} must be a mapping, got {cfg!r}")
+        fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+        unknown = [str(k) for k in cfg if k not in fields]
+        if unknown:
+            raise ConfigError(f"{where}: unknown key(s) {', '.join(sorted(unknown))} "
+                              f"(allowed: {', '.join(fields)})")
+        hints = typing.get_type_hints(cls)
+        kwargs = {name: _read_field(fields[name], hints[name], value, f"{where}.{name}")
+                  for name, value in cfg.items()}
+        step = cls(**kwargs)
+        step.check(where)
+        return step
+
+    def check(self, where: str) -> None:
+        """Constraints beyond the fields' types; raises :class:`ConfigError` naming the key."""
+        _check_prob(self.prob, f"{where}.prob")
 
     def apply(self, x: torch.Tensor, ctx: _Ctx, gen: torch.Generator):
         raise NotImplementedError
@@ -128,8 +166,22 @@ def _group_by(keys: list[tuple]) -> dict[tuple, torch.Tensor]:
     return {k: torch.tensor(v, dtype=torch.long) for k, v in groups.items()}
 
 
-def _pop(cfg: dict, key: str, default: Any = None) -> Any:
-    return cfg.pop(key, default)
+def _read_field(f: dataclasses.Field, tp: Any, value: Any, where: str) -> Any:
+    """One preset value for the field ``f`` of type ``tp`` (see :meth:`Step.from_config`)."""
+    if "names" in f.metadata:
+        return _parse_weights(value, f.metadata["names"], where)
+    if tp is Dist:
+        return parse_dist(value, where)
+    if tp == Dist | None:
+        return None if value == "auto" else parse_dist(value, where)
+    if tp is float:
+        return _parse_number(value, where)
+    return check_type(value, tp, where)
+
+
+def _check_prob(p: float, where: str) -> None:
+    if not 0.0 <= p <= 1.0:
+        raise ConfigError(f"{where} must be in [0, 1], got {p}")
 
 
 def _no_extra(cfg: dict, where: str) -> None:
@@ -138,9 +190,9 @@ def _no_extra(cfg: dict, where: str) -> None:
 
 
 def _prob(cfg: dict, where: str) -> float:
-    p = _parse_number(_pop(cfg, "prob", 1.0), f"{where}.prob")
-    if not 0.0 <= p <= 1.0:
-        raise ConfigError(f"{where}.prob must be in [0, 1], got {p}")
+    """Pop and check ``prob`` (for the composite steps, read by :func:`parse_steps`)."""
+    p = _parse_number(cfg.pop("prob", 1.0), f"{where}.prob")
+    _check_prob(p, f"{where}.prob")
     return p
 
 
@@ -153,7 +205,8 @@ class BlurStep(Step):
     ``sinc_cutoff: auto``: uniform [pi/3, pi] for kernels under 13 px, else [pi/5, pi].
     """
 
-    kinds: dict[str, float] = field(default_factory=lambda: {"iso": 1.0})
+    kinds: dict[str, float] = field(default_factory=lambda: {"iso": 1.0},
+                                    metadata={"names": KERNEL_KINDS})
     sigma: Dist = Const(1.0)
     kernel_size: Dist | None = None  # None: auto
     beta_gaussian: Dist = Const(1.0)
@@ -161,26 +214,6 @@ class BlurStep(Step):
     sinc_cutoff: Dist | None = None  # None: auto
     units: Literal["hr", "lr"] = "hr"
     prob: float = 1.0
-
-    @classmethod
-    def from_config(cls, cfg: dict, where: str) -> BlurStep:
-        prob = _prob(cfg, where)
-        kinds = _parse_weights(_pop(cfg, "kinds", {"iso": 1.0}), KERNEL_KINDS, f"{where}.kinds")
-        ks = _pop(cfg, "kernel_size", "auto")
-        units = _pop(cfg, "units", "hr")
-        if units not in ("hr", "lr"):
-            raise ConfigError(f"{where}.units must be 'hr' or 'lr', got {units!r}")
-        sc = _pop(cfg, "sinc_cutoff", "auto")
-        step = cls(
-            kinds=kinds, sigma=parse_dist(_pop(cfg, "sigma", 1.0), f"{where}.sigma"),
-            kernel_size=None if ks == "auto" else parse_dist(ks, f"{where}.kernel_size"),
-            beta_gaussian=parse_dist(_pop(cfg, "beta_gaussian", 1.0), f"{where}.beta_gaussian"),
-            beta_plateau=parse_dist(_pop(cfg, "beta_plateau", 1.0), f"{where}.beta_plateau"),
-            sinc_cutoff=None if sc == "auto" else parse_dist(sc, f"{where}.sinc_cutoff"),
-            units=units, prob=prob,
-        )
-        _no_extra(cfg, where)
-        return step
 
     def kernels(self, n: int, scale: float, gen: torch.Generator,
                 device: torch.device) -> torch.Tensor:
@@ -249,32 +282,19 @@ class ResizeStep(Step):
     up/down scale, per sample.
     """
 
-    modes: dict[str, float] = field(default_factory=lambda: {"bicubic_aa": 1.0})
+    modes: dict[str, float] = field(default_factory=lambda: {"bicubic_aa": 1.0},
+                                    metadata={"names": RESIZE_MODES})
     to: Literal["target", "fraction", "relative"] = "target"
     fraction: float = 1.0
     factor: Dist = Const(1.0)
     relative_to: Literal["current", "target", "hr"] = "current"
     prob: float = 1.0
-    size_preserving: bool = False
+    size_preserving: ClassVar[bool] = False
 
-    @classmethod
-    def from_config(cls, cfg: dict, where: str) -> ResizeStep:
-        prob = _prob(cfg, where)
-        modes = _parse_weights(_pop(cfg, "modes", {"bicubic_aa": 1.0}), RESIZE_MODES,
-                               f"{where}.modes")
-        to = _pop(cfg, "to", "target")
-        if to not in ("target", "fraction", "relative"):
-            raise ConfigError(f"{where}.to must be target, fraction or relative, got {to!r}")
-        fraction = _parse_number(_pop(cfg, "fraction", 1.0), f"{where}.fraction")
-        if to == "fraction" and not 0 < fraction <= 1:
-            raise ConfigError(f"{where}.fraction must be in (0, 1], got {fraction}")
-        factor = parse_dist(_pop(cfg, "factor", 1.0), f"{where}.factor")
-        rel = _pop(cfg, "relative_to", "current")
-        if rel not in ("current", "target", "hr"):
-            raise ConfigError(f"{where}.relative_to must be current, target or hr, got {rel!r}")
-        _no_extra(cfg, where)
-        return cls(modes=modes, to=to, fraction=fraction, factor=factor, relative_to=rel,
-                   prob=prob)
+    def check(self, where: str) -> None:
+        super().check(where)
+        if self.to == "fraction" and not 0 < self.fraction <= 1:
+            raise ConfigError(f"{where}.fraction must be in (0, 1], got {self.fraction}")
 
     def apply(self, x, ctx, gen):
         n = x.shape[0]
@@ -319,25 +339,12 @@ class ResizeStep(Step):
 class NoiseStep(Step):
     """Gaussian (``sigma``, unit range) and/or Poisson (``poisson_scale``) noise per sample."""
 
-    kinds: dict[str, float] = field(default_factory=lambda: {"gaussian": 1.0})
+    kinds: dict[str, float] = field(default_factory=lambda: {"gaussian": 1.0},
+                                    metadata={"names": NOISE_KINDS})
     sigma: Dist = Const(0.01)
     poisson_scale: Dist = Const(1.0)
     gray_prob: float = 1.0
     prob: float = 1.0
-
-    @classmethod
-    def from_config(cls, cfg: dict, where: str) -> NoiseStep:
-        prob = _prob(cfg, where)
-        kinds = _parse_weights(_pop(cfg, "kinds", {"gaussian": 1.0}), NOISE_KINDS,
-                               f"{where}.kinds")
-        step = cls(
-            kinds=kinds, sigma=parse_dist(_pop(cfg, "sigma", 0.01), f"{where}.sigma"),
-            poisson_scale=parse_dist(_pop(cfg, "poisson_scale", 1.0), f"{where}.poisson_scale"),
-            gray_prob=_parse_number(_pop(cfg, "gray_prob", 1.0), f"{where}.gray_prob"),
-            prob=prob,
-        )
-        _no_extra(cfg, where)
-        return step
 
     def apply(self, x, ctx, gen):
         return self.add(x, self.draw(x.shape[0], gen), gen), ctx
@@ -367,15 +374,8 @@ class NoiseStep(Step):
 
 @dataclass(frozen=True)
 class JpegStep(Step):
-    quality: Dist = Uniform(30, 95)
+    quality: Dist = Uniform(30.0, 95.0)
     prob: float = 1.0
-
-    @classmethod
-    def from_config(cls, cfg: dict, where: str) -> JpegStep:
-        prob = _prob(cfg, where)
-        q = parse_dist(_pop(cfg, "quality", [30, 95]), f"{where}.quality")
-        _no_extra(cfg, where)
-        return cls(quality=q, prob=prob)
 
     def apply(self, x, ctx, gen):
         return jpeg(x, self.quality.sample_int(x.shape[0], gen).float()), ctx
@@ -386,16 +386,6 @@ class StripeStep(Step):
     column_sigma: Dist = Const(0.0)
     row_sigma: Dist = Const(0.0)
     prob: float = 1.0
-
-    @classmethod
-    def from_config(cls, cfg: dict, where: str) -> StripeStep:
-        prob = _prob(cfg, where)
-        step = cls(
-            column_sigma=parse_dist(_pop(cfg, "column_sigma", 0.0), f"{where}.column_sigma"),
-            row_sigma=parse_dist(_pop(cfg, "row_sigma", 0.0), f"{where}.row_sigma"), prob=prob,
-        )
-        _no_extra(cfg, where)
-        return step
 
     def apply(self, x, ctx, gen):
         n = x.shape[0]
@@ -411,20 +401,11 @@ class NonUniformityStep(Step):
     lowfreq_cells: int = 4
     prob: float = 1.0
 
-    @classmethod
-    def from_config(cls, cfg: dict, where: str) -> NonUniformityStep:
-        prob = _prob(cfg, where)
-        cells = _pop(cfg, "lowfreq_cells", 4)
-        if not isinstance(cells, int) or cells < 1:
-            raise ConfigError(f"{where}.lowfreq_cells must be an integer >= 1, got {cells!r}")
-        step = cls(
-            gain_sigma=parse_dist(_pop(cfg, "gain_sigma", 0.0), f"{where}.gain_sigma"),
-            offset_sigma=parse_dist(_pop(cfg, "offset_sigma", 0.0), f"{where}.offset_sigma"),
-            lowfreq_sigma=parse_dist(_pop(cfg, "lowfreq_sigma", 0.0), f"{where}.lowfreq_sigma"),
-            lowfreq_cells=cells, prob=prob,
-        )
-        _no_extra(cfg, where)
-        return step
+    def check(self, where: str) -> None:
+        super().check(where)
+        if self.lowfreq_cells < 1:
+            raise ConfigError(f"{where}.lowfreq_cells must be an integer >= 1, "
+                              f"got {self.lowfreq_cells!r}")
 
     def apply(self, x, ctx, gen):
         n = x.shape[0]
@@ -443,21 +424,6 @@ class VignettingStep(Step):
     mode: Literal["multiplicative", "additive"] = "multiplicative"
     prob: float = 1.0
 
-    @classmethod
-    def from_config(cls, cfg: dict, where: str) -> VignettingStep:
-        prob = _prob(cfg, where)
-        mode = _pop(cfg, "mode", "multiplicative")
-        if mode not in ("multiplicative", "additive"):
-            raise ConfigError(f"{where}.mode must be multiplicative or additive, got {mode!r}")
-        step = cls(
-            strength=parse_dist(_pop(cfg, "strength", 0.0), f"{where}.strength"),
-            center_jitter=_parse_number(_pop(cfg, "center_jitter", 0.0),
-                                        f"{where}.center_jitter"),
-            mode=mode, prob=prob,
-        )
-        _no_extra(cfg, where)
-        return step
-
     def apply(self, x, ctx, gen):
         n = x.shape[0]
         s = self.strength.sample(n, gen).float()
@@ -471,15 +437,6 @@ class DeadHotStep(Step):
     hot_ratio: float = 0.5
     prob: float = 1.0
 
-    @classmethod
-    def from_config(cls, cfg: dict, where: str) -> DeadHotStep:
-        prob = _prob(cfg, where)
-        step = cls(fraction=parse_dist(_pop(cfg, "fraction", 1e-4), f"{where}.fraction"),
-                   hot_ratio=_parse_number(_pop(cfg, "hot_ratio", 0.5), f"{where}.hot_ratio"),
-                   prob=prob)
-        _no_extra(cfg, where)
-        return step
-
     def apply(self, x, ctx, gen):
         f = self.fraction.sample(x.shape[0], gen).float()
         return dead_hot_pixels(x, f, gen, hot_ratio=self.hot_ratio), ctx
@@ -487,15 +444,8 @@ class DeadHotStep(Step):
 
 @dataclass(frozen=True)
 class QuantizeStep(Step):
-    bits: Dist = Const(14)
+    bits: Dist = Const(14.0)
     prob: float = 1.0
-
-    @classmethod
-    def from_config(cls, cfg: dict, where: str) -> QuantizeStep:
-        prob = _prob(cfg, where)
-        bits = parse_dist(_pop(cfg, "bits", 14), f"{where}.bits")
-        _no_extra(cfg, where)
-        return cls(bits=bits, prob=prob)
 
     def apply(self, x, ctx, gen):
         return quantize(x, self.bits.sample_int(x.shape[0], gen).float()), ctx
@@ -507,22 +457,6 @@ class AgcStep(Step):
     high_percentile: Dist = Const(100.0)
     restore: bool = True
     prob: float = 1.0
-
-    @classmethod
-    def from_config(cls, cfg: dict, where: str) -> AgcStep:
-        prob = _prob(cfg, where)
-        restore = _pop(cfg, "restore", True)
-        if not isinstance(restore, bool):
-            raise ConfigError(f"{where}.restore must be true or false, got {restore!r}")
-        step = cls(
-            low_percentile=parse_dist(_pop(cfg, "low_percentile", 0.0),
-                                      f"{where}.low_percentile"),
-            high_percentile=parse_dist(_pop(cfg, "high_percentile", 100.0),
-                                       f"{where}.high_percentile"),
-            restore=restore, prob=prob,
-        )
-        _no_extra(cfg, where)
-        return step
 
     def apply(self, x, ctx, gen):
         n = x.shape[0]
@@ -537,7 +471,7 @@ class ShuffleStep(Step):
 
     steps: tuple[Step, ...] = ()
     prob: float = 1.0
-    size_preserving: bool = False
+    size_preserving: ClassVar[bool] = False
 
     def apply(self, x, ctx, gen):
         n, k = x.shape[0], len(self.steps)
@@ -555,7 +489,7 @@ class ChoiceStep(Step):
     branches: tuple[tuple[Step, ...], ...] = ()
     weights: tuple[float, ...] = ()
     prob: float = 1.0
-    size_preserving: bool = False
+    size_preserving: ClassVar[bool] = False
 
     def apply(self, x, ctx, gen):
         which = _categorical(self.weights, x.shape[0], gen)
@@ -568,12 +502,6 @@ class ChoiceStep(Step):
 @dataclass(frozen=True)
 class ClampStep(Step):
     prob: float = 1.0
-
-    @classmethod
-    def from_config(cls, cfg: dict, where: str) -> ClampStep:
-        prob = _prob(cfg, where)
-        _no_extra(cfg, where)
-        return cls(prob=prob)
 
     def apply(self, x, ctx, gen):
         return x.clamp(0.0, 1.0), ctx
