@@ -169,8 +169,8 @@ def test_bundled_models_are_offered_and_paired_by_name(tmp_path, monkeypatch):
                             summary="GAN x4"),
         "irsrgan-psnr-x2": _tiny(tmp_path / "irsrgan-psnr-x2.safetensors", seed=2),
     }
-    monkeypatch.setattr(server, "bundled_models", lambda: dict(files))
-    monkeypatch.setattr(server, "DEFAULT_MODEL", "irsrgan-x4")
+    monkeypatch.setattr(server.app, "bundled_models", lambda: dict(files))
+    monkeypatch.setattr(server.app, "DEFAULT_MODEL", "irsrgan-x4")
     catalog, default = build_catalog(ServerConfig())
     assert default == "irsrgan-x4"  # DEFAULT_MODEL when bundled
     assert catalog["irsrgan-x4"].pair == ("irsrgan-psnr-x4", "irsrgan-x4")
@@ -197,7 +197,7 @@ def test_pair_from_provenance_and_refused_for_different_architectures(tmp_path):
 
 
 def test_no_models_is_a_clear_error(monkeypatch):
-    monkeypatch.setattr(server, "bundled_models", dict)
+    monkeypatch.setattr(server.app, "bundled_models", dict)
     with pytest.raises(ConfigError, match="no models to serve"):
         create_app(ServerConfig())
     with pytest.raises(ConfigError, match="tile must be 0"):
@@ -735,7 +735,7 @@ def test_serve_command(models, monkeypatch, capsys):
     assert seen["app"].state.config.allowed_hosts is None
     assert "no authentication" in capsys.readouterr().err
 
-    monkeypatch.setattr(server, "bundled_models", dict)
+    monkeypatch.setattr(server.app, "bundled_models", dict)
     assert main(["serve"]) == 2
     assert "no models to serve" in capsys.readouterr().err
 

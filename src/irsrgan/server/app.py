@@ -53,8 +53,8 @@ from starlette.concurrency import run_in_threadpool
 from torch import nn
 from torch.nn import functional as F
 
-from . import __version__
-from .checkpoint import (
+from .. import __version__
+from ..checkpoint import (
     DEFAULT_MODEL,
     bundled_models,
     check_model_file,
@@ -63,9 +63,9 @@ from .checkpoint import (
     read_metadata,
     resolve_model_path,
 )
-from .consistency import consistent_image
-from .denoise import default_strength, parse_strength, strength_for
-from .errors import (
+from ..consistency import consistent_image
+from ..denoise import default_strength, parse_strength, strength_for
+from ..errors import (
     CheckpointError,
     ConfigError,
     ImageError,
@@ -73,7 +73,7 @@ from .errors import (
     IrsrganError,
     SequenceTooLongError,
 )
-from .image import (
+from ..image import (
     BT601_LUMA,
     Image,
     RangeMode,
@@ -84,10 +84,10 @@ from .image import (
     sniff_format,
     to_tensor,
 )
-from .inference import MAX_OVERLAP, Upscaler, pick_device
-from .interpolate import interpolate_models
-from .metrics import laplacian_variance
-from .radiometry import UNIT_SYMBOLS, Units, image_in_units
+from ..inference import MAX_OVERLAP, Upscaler, pick_device
+from ..interpolate import interpolate_models
+from ..metrics import laplacian_variance
+from ..radiometry import UNIT_SYMBOLS, Units, image_in_units
 
 log = logging.getLogger(__name__)
 
@@ -905,8 +905,8 @@ class JobManager:
     def _work_clip(self, job: ClipJob) -> None:
         """Upscale a clip with :func:`irsrgan.sequences.upscale_sequence` (the CLI's path), the
         previews written as the frames come."""
-        from .sequences import ClipLimits, upscale_sequence
-        from .sequences.preview import ClipPreview
+        from ..sequences import ClipLimits, upscale_sequence
+        from ..sequences.preview import ClipPreview
 
         upscaler = self._start(job)
         assert job.folder is not None and job.src is not None and job.output is not None
@@ -1425,7 +1425,7 @@ def create_app(
 
     def probe_clip(src: Path, name: str) -> Any:
         """The clip's SequenceInfo, refused from its header when past a limit."""
-        from .sequences import ClipLimits, open_sequence, sniff_sequence
+        from ..sequences import ClipLimits, open_sequence, sniff_sequence
 
         def clean(exc: Exception) -> str:
             return str(exc).replace(str(src), name)
@@ -1470,8 +1470,8 @@ def create_app(
         """A video, multi-page TIFF or FLIR SEQ/CSQ, upscaled frame by frame as
         ``irsrgan upscale`` does (same output kind: 16-bit stays 16-bit, lossless); progress in
         frames at ``GET /api/jobs/{id}``, previews as 8-bit H.264 MP4."""
-        from .sequences import output_path
-        from .sequences.writers import TIFF_SUFFIXES, VIDEO_SUFFIXES, choose_codec
+        from ..sequences import output_path
+        from ..sequences.writers import TIFF_SUFFIXES, VIDEO_SUFFIXES, choose_codec
 
         name = safe_filename(clip.filename) if clip.filename else "clip"
         model_id = model or default_model
