@@ -59,13 +59,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import metrics
-from .checkpoint import load_model, read_metadata, resolve_model_path
-from .data import crop_window, file_generator
-from .degradations import Preset, degrade, get_preset
-from .denoise import DenoiseUpscaler, Strength, parse_strength, robust_partner
-from .errors import CheckpointError, ConfigError, ImageError, IrsrganError
-from .image import (
+from .. import metrics
+from ..checkpoint import load_model, read_metadata, resolve_model_path
+from ..data import crop_window, file_generator
+from ..degradations import Preset, degrade, get_preset
+from ..denoise import DenoiseUpscaler, Strength, parse_strength, robust_partner
+from ..errors import CheckpointError, ConfigError, ImageError, IrsrganError
+from ..image import (
     BT601_LUMA,
     Image,
     ValueMap,
@@ -75,8 +75,8 @@ from .image import (
     read_image,
     value_map_for,
 )
-from .inference import Upscaler
-from .interpolate import interpolate_models
+from ..inference import Upscaler
+from ..interpolate import interpolate_models
 
 log = logging.getLogger(__name__)
 
@@ -998,7 +998,7 @@ def _is_clip(data: Path) -> bool:
     """A video, TIFF stack or FLIR SEQ/CSQ file (frame folders are folders of images here)."""
     if not data.is_file():
         return False
-    from .sequences import sniff_sequence
+    from ..sequences import sniff_sequence
 
     return sniff_sequence(data) not in (None, "folder")
 
@@ -1025,7 +1025,7 @@ def _consistency_variants(methods: list[Method]) -> list[Method]:
 
 def _consistent(sr: torch.Tensor, lr: torch.Tensor, scale: int) -> torch.Tensor:
     """``sr`` (1, 1, H, W), model space, with every s x s block's mean equal to ``lr``."""
-    from .consistency import project_block_mean
+    from ..consistency import project_block_mean
 
     x = project_block_mean(sr[0, 0].double().numpy(), lr[0, 0].double().numpy(), scale,
                            low=0.0, high=1.0)
@@ -1134,7 +1134,7 @@ def evaluate(
 
     blends: dict = {}
     if clip:
-        from .sequences.evaluate import clip_items
+        from ..sequences.evaluate import clip_items
 
         names, items = clip_items(data, limit, scale=scale, preset=preset, seed=seed,
                                   max_size=max_size)
@@ -1142,7 +1142,7 @@ def evaluate(
         meters = {m.label: metrics.FlickerMeter() for m in methods}
         meters[HR_FLICKER] = metrics.FlickerMeter()
         if temporal:
-            from .sequences.temporal import TemporalBlend
+            from ..sequences.temporal import TemporalBlend
 
             blends = {m.label: TemporalBlend(temporal) for m in methods if m.upscaler}
     else:
