@@ -394,14 +394,14 @@ def test_8bit_preview_shows_the_files_pixels(client, range_mode):
 def test_page_footnote_and_docs_say_what_the_previews_do(client):
     """The page's footnote and docs/WEB.md describe the previews as the code makes them (the
     two tests above check the code): 8-bit as stored, 16-bit/float stretched by percentiles."""
-    from irsrgan.sequences import preview
+    from irsrgan import display
 
     def words(text: str) -> str:
         return " ".join(text.split())
 
     page = words(client.get("/").text)
     docs = words((Path(__file__).parents[1] / "docs" / "WEB.md").read_text())
-    assert server.PREVIEW_PERCENTILES == preview.PREVIEW_PERCENTILES == (0.5, 99.5)
+    assert server.PREVIEW_PERCENTILES is display.PREVIEW_PERCENTILES == (0.5, 99.5)
     for text in (page, docs):
         assert "an 8-bit input is shown as stored" in text
         assert "16-bit or float input stretched linearly between its 0.5 and 99.5 percentiles" \

@@ -135,6 +135,16 @@ def gaussian_kernel(
     return _normalise(torch.exp(-0.5 * q))
 
 
+def _form_power(
+    size: int, sigma_x: Param, sigma_y: Param | None, theta: Param, beta: Param,
+    device: torch.device | str,
+) -> torch.Tensor:
+    """``(d^T Sigma^-1 d) ^ beta`` per sample, the shape of the generalized and plateau kernels."""
+    q = _quadratic_form(size, sigma_x, sigma_y, theta, torch.device(device))
+    bt = _b4(_per_sample(beta, q.shape[0], q.device, "beta"))[:, 0]
+    return q.clamp_min(0).pow(bt)
+
+
 def generalized_gaussian_kernel(
     size: int, sigma_x: Param, sigma_y: Param | None = None, theta: Param = 0.0,
     beta: Param = 1.0, device: torch.device | str = "cpu",
@@ -143,9 +153,7 @@ def generalized_gaussian_kernel(
 
     Returns: ``(B, size, size)`` normalised.
     """
-    q = _quadratic_form(size, sigma_x, sigma_y, theta, torch.device(device))
-    bt = _b4(_per_sample(beta, q.shape[0], q.device, "beta"))[:, 0]
-    return _normalise(torch.exp(-0.5 * q.clamp_min(0).pow(bt)))
+    return _normalise(torch.exp(-0.5 * _form_power(size, sigma_x, sigma_y, theta, beta, device)))
 
 
 def plateau_kernel(
@@ -156,9 +164,7 @@ def plateau_kernel(
 
     Returns: ``(B, size, size)`` normalised.
     """
-    q = _quadratic_form(size, sigma_x, sigma_y, theta, torch.device(device))
-    bt = _b4(_per_sample(beta, q.shape[0], q.device, "beta"))[:, 0]
-    return _normalise(1.0 / (1.0 + q.clamp_min(0).pow(bt)))
+    return _normalise(1.0 / (1.0 + _form_power(size, sigma_x, sigma_y, theta, beta, device)))
 
 
 def sinc_kernel(size: int, cutoff: Param, device: torch.device | str = "cpu") -> torch.Tensor:

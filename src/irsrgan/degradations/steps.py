@@ -374,6 +374,8 @@ class NoiseStep(Step):
 
 @dataclass(frozen=True)
 class JpegStep(Step):
+    """JPEG compression at a quality drawn per sample (integers, 1..100)."""
+
     quality: Dist = Uniform(30.0, 95.0)
     prob: float = 1.0
 
@@ -383,6 +385,8 @@ class JpegStep(Step):
 
 @dataclass(frozen=True)
 class StripeStep(Step):
+    """Column and row fixed-pattern stripes (:func:`~.ops.stripe_noise`), sigmas per sample."""
+
     column_sigma: Dist = Const(0.0)
     row_sigma: Dist = Const(0.0)
     prob: float = 1.0
@@ -395,6 +399,9 @@ class StripeStep(Step):
 
 @dataclass(frozen=True)
 class NonUniformityStep(Step):
+    """Residual non-uniformity after a NUC (:func:`~.ops.nonuniformity`): per-pixel gain and
+    offset, and ``lowfreq_cells``-cell smooth shading."""
+
     gain_sigma: Dist = Const(0.0)
     offset_sigma: Dist = Const(0.0)
     lowfreq_sigma: Dist = Const(0.0)
@@ -419,6 +426,9 @@ class NonUniformityStep(Step):
 
 @dataclass(frozen=True)
 class VignettingStep(Step):
+    """Radial fall-off (:func:`~.ops.vignetting`), its centre jittered by up to
+    ``center_jitter`` half-sizes."""
+
     strength: Dist = Const(0.0)
     center_jitter: float = 0.0
     mode: Literal["multiplicative", "additive"] = "multiplicative"
@@ -433,6 +443,8 @@ class VignettingStep(Step):
 
 @dataclass(frozen=True)
 class DeadHotStep(Step):
+    """A ``fraction`` of dead (0) or hot (1, with ``hot_ratio``) pixels per sample."""
+
     fraction: Dist = Const(1e-4)
     hot_ratio: float = 0.5
     prob: float = 1.0
@@ -444,6 +456,8 @@ class DeadHotStep(Step):
 
 @dataclass(frozen=True)
 class QuantizeStep(Step):
+    """Rounding to ``2 ** bits`` levels (an ADC or a file's bit depth), bits drawn as integers."""
+
     bits: Dist = Const(14.0)
     prob: float = 1.0
 
@@ -453,6 +467,8 @@ class QuantizeStep(Step):
 
 @dataclass(frozen=True)
 class AgcStep(Step):
+    """8-bit export by linear AGC between two percentiles (:func:`~.ops.agc_8bit`)."""
+
     low_percentile: Dist = Const(0.0)
     high_percentile: Dist = Const(100.0)
     restore: bool = True
@@ -501,6 +517,8 @@ class ChoiceStep(Step):
 
 @dataclass(frozen=True)
 class ClampStep(Step):
+    """Clip to [0, 1]."""
+
     prob: float = 1.0
 
     def apply(self, x, ctx, gen):

@@ -33,6 +33,7 @@ The package, one concern a module:
 
 import importlib
 
+from ..display import PREVIEW_PERCENTILES, display_window
 from .catalog import (
     ALPHA_STEP,
     CacheKey,
@@ -54,8 +55,6 @@ from .jobs import (
 )
 from .previews import (
     METRIC_SIDE,
-    PREVIEW_PERCENTILES,
-    display_window,
     flir_info,
     gray_values,
     preview_image,

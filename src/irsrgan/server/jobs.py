@@ -26,10 +26,11 @@ from torch.nn import functional as F
 
 from ..consistency import consistent_image
 from ..denoise import default_strength, strength_for
+from ..display import display_window
 from ..errors import CheckpointError, ConfigError, IrsrganError
 from ..image import Image, RangeMode, encode_image, from_tensor, to_tensor
 from .catalog import CacheKey, ModelCache, round_alpha
-from .previews import display_window, flir_info, preview_image, sharpness_figures, value_unit
+from .previews import flir_info, preview_image, sharpness_figures, value_unit
 from .settings import ServerConfig
 
 log = logging.getLogger(__name__)
@@ -292,16 +293,14 @@ class JobManager:
                 **({"flir": flir_info(image)} if image.flir is not None else {}),
             },
         )
-        self.start()
-        with self._lock:
-            self._make_room_locked()
-            self.jobs[job.id] = job
-            assert self._executor is not None
-            job.future = self._executor.submit(self._run, job)
-        return job
+        return self._enqueue(job)
 
     def submit_clip(self, job: ClipJob) -> ClipJob:
         """Queue a clip job made by the ``/api/clips`` route (its folder holds the upload)."""
+        return self._enqueue(job)
+
+    def _enqueue(self, job: Job) -> Job:
+        """Hold ``job`` (room made, or :class:`QueueFull`) and hand it to a worker thread."""
         self.start()
         with self._lock:
             self._make_room_locked()
@@ -450,7 +449,7 @@ class JobManager:
         result = encode_image(out)
         bicubic = F.interpolate(lr, scale_factor=upscaler.scale, mode="bicubic",
                                 align_corners=False)
-        window = display_window(lr, image)
+        window = display_window(lr, image.dtype)
         preview = encode_image(preview_image(sr, image, vmap, window))
         preview_bicubic = encode_image(preview_image(bicubic, image, vmap, window))
         metrics = sharpness_figures(sr, bicubic)

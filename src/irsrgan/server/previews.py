@@ -10,12 +10,12 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..display import to_display
 from ..image import BT601_LUMA, Image, ValueMap, decode_image, from_tensor
 from ..metrics import laplacian_variance
 from ..radiometry import UNIT_SYMBOLS
 
 METRIC_SIDE = 2048  # sharpness figures use at most the central METRIC_SIDE^2 output pixels
-PREVIEW_PERCENTILES = (0.5, 99.5)  # display stretch of 16-bit and float images
 
 
 def value_unit(image: Image) -> str:
@@ -85,25 +85,6 @@ def sharpness_figures(sr: torch.Tensor, bicubic: torch.Tensor) -> dict[str, Any]
             for k, v in out.items()}
 
 
-def display_window(lr: torch.Tensor, like: Image) -> tuple[float, float] | None:
-    """The unit-range values a preview shows as black and white: None for 8-bit input (shown
-    as stored), else the input's 0.5 and 99.5 percentiles."""
-    if like.dtype == np.uint8:
-        return None
-    values = lr.numpy().ravel()
-    if values.size > 250_000:  # percentiles of a strided subsample suffice for display
-        values = values[:: values.size // 250_000 + 1]
-    values = values[np.isfinite(values)]
-    if values.size == 0:
-        return 0.0, 1.0
-    low, high = (float(v) for v in np.percentile(values, PREVIEW_PERCENTILES))
-    if high <= low:
-        low, high = float(values.min()), float(values.max())
-    if high <= low:
-        high = low + 1.0
-    return low, high
-
-
 def preview_image(
     x: torch.Tensor, like: Image, vmap: ValueMap, window: tuple[float, float] | None
 ) -> Image:
@@ -116,14 +97,7 @@ def preview_image(
     if window is None:
         px = from_tensor(x, like, vmap).channels()
     else:
-        low, high = window
-        unit = x[0].numpy().astype(np.float32, copy=True)
-        unit -= low
-        unit *= 255.0 / (high - low)
-        np.nan_to_num(unit, copy=False, nan=0.0)
-        np.clip(unit, 0.0, 255.0, out=unit)
-        np.rint(unit, out=unit)
-        px = unit.astype(np.uint8)
+        px = to_display(x[0].numpy(), window)
     if like.layout in ("gray", "gray-as-rgb") or px.shape[0] == 1:
         return Image(pixels=np.ascontiguousarray(px[0]), format="png", layout="gray")
     if like.layout == "gray-alpha":
