@@ -441,6 +441,52 @@ def test_preset_errors(bad, match):
         D.get_preset(bad)
 
 
+# the steps are read from their dataclass fields (Step.from_config): errors name the preset,
+# the step and the key
+@pytest.mark.parametrize("step,match", [
+    ({"op": "blur", "sigmaa": 1}, r"preset 't'.steps\[0\] \(blur\): unknown key\(s\) sigmaa "
+                                  r"\(allowed: kinds, sigma, kernel_size, "),
+    ({"op": "clamp", "prob": 0.5, "x": 1}, r"\(clamp\): unknown key\(s\) x \(allowed: prob\)"),
+    ({"op": "noise", "prob": -0.1}, r"\(noise\)\.prob must be in \[0, 1\], got -0.1"),
+    ({"op": "stripe", "prob": "3/2"}, r"\(stripe\)\.prob must be in \[0, 1\], got 1.5"),
+    ({"op": "noise", "prob": "often"}, r"\(noise\)\.prob: cannot read 'often' as a number"),
+    ({"op": "agc", "restore": "yes"}, r"\(agc\)\.restore: expected bool, got str 'yes'"),
+    ({"op": "blur", "units": "mm"}, r"\(blur\)\.units: expected one of \['hr', 'lr'\]"),
+    ({"op": "nonuniformity", "lowfreq_cells": 2.5},
+     r"\(nonuniformity\)\.lowfreq_cells: expected int, got float 2.5"),
+    ({"op": "nonuniformity", "lowfreq_cells": 0}, r"lowfreq_cells must be an integer >= 1"),
+    ({"op": "dead_hot", "hot_ratio": [0, 1]}, r"\(dead_hot\)\.hot_ratio: expected a number"),
+    ({"op": "jpeg", "quality": {"normal": 3}}, r"\(jpeg\)\.quality: cannot read parameter"),
+    ({"op": "noise", "kinds": {"speckle": 1}}, r"\(noise\)\.kinds: unknown name 'speckle'"),
+    ({"op": "resize", "to": "fraction", "fraction": 2}, r"\(resize\)\.fraction must be in"),
+    ({"op": "quantize", "bits": True}, r"\(quantize\)\.bits: cannot read parameter True"),
+])
+def test_step_errors_name_the_key(step, match):
+    with pytest.raises(ConfigError, match=match):
+        D.get_preset({"name": "t", "steps": [step]})
+
+
+def test_step_fields_read_by_type():
+    # a missing key keeps the dataclass default; every leaf op reads {} as its defaults
+    for op in D.STEP_OPS:
+        if op not in ("shuffle", "choice"):
+            (step,) = D.parse_steps([{"op": op}], "s")
+            assert step == type(step)(), op
+    (blur,) = D.parse_steps([{"op": "blur", "kernel_size": "auto", "sinc_cutoff": [1, 2],
+                              "kinds": "sinc", "units": "lr", "prob": "1/2"}], "s")
+    assert blur == D.BlurStep(kinds={"sinc": 1.0}, kernel_size=None,
+                              sinc_cutoff=D.Uniform(1.0, 2.0), units="lr", prob=0.5)
+    (vig,) = D.parse_steps([{"op": "vignetting", "center_jitter": "1/4", "mode": "additive",
+                             "strength": {"choice": [0.1, 0.2]}}], "s")
+    assert vig.center_jitter == 0.25 and vig.mode == "additive"
+    assert vig.strength == D.Choice((0.1, 0.2), (1.0, 1.0))
+    (cells,) = D.parse_steps([{"op": "nonuniformity", "lowfreq_cells": 3}], "s")
+    assert cells.lowfreq_cells == 3 and isinstance(cells.lowfreq_cells, int)
+    # size_preserving is the class's, not a key
+    with pytest.raises(ConfigError, match="unknown key"):
+        D.parse_steps([{"op": "resize", "size_preserving": True}], "s")
+
+
 def test_missing_yaml_file(tmp_path):
     with pytest.raises(ConfigError, match="does not exist"):
         D.get_preset(tmp_path / "none.yaml")

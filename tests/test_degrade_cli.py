@@ -144,3 +144,20 @@ def test_real_raw16_frame_stays_in_raw_counts(tmp_path):
     assert lr.dtype == np.uint16 and lr.shape == (60, 80)
     assert hr.min() <= lr.min() and lr.max() <= hr.max()
     assert abs(float(lr.mean()) - float(hr.mean())) < 0.02 * (int(hr.max()) - int(hr.min()))
+
+
+def test_the_library_degrades_files_as_the_command_does(hr_dir, tmp_path):
+    """irsrgan.degrade_files.degrade_files is what `irsrgan degrade` runs: same files, same
+    pixels, no printing; a second call skips what exists."""
+    from irsrgan.degradations import get_preset
+    from irsrgan.degrade_files import degrade_files
+
+    assert main(["degrade", str(hr_dir), "-o", str(tmp_path / "cli"), "--scale", "2",
+                 "--preset", "thermal", "--seed", "3"]) == 0
+    result = degrade_files(hr_dir, tmp_path / "lib", 2, get_preset("thermal"), seed=3)
+    assert result.ok and len(result.done) == 4
+    for name in ("a.png", "sub/b.jpg", "c16.png", "d16.tif"):
+        np.testing.assert_array_equal(read_image(tmp_path / "lib" / name).pixels,
+                                      read_image(tmp_path / "cli" / name).pixels)
+    again = degrade_files(hr_dir, tmp_path / "lib", 2, get_preset("thermal"), seed=3)
+    assert len(again.skipped) == 4 and not again.done

@@ -21,6 +21,8 @@ from irsrgan import metrics
 from irsrgan.checkpoint import save_model
 from irsrgan.cli import main
 from irsrgan.data import ValidationDataset
+from irsrgan.degradations import get_preset
+from irsrgan.errors import ConfigError
 from irsrgan.image import Image, read_image, write_image
 from irsrgan.models import create_model
 
@@ -227,7 +229,7 @@ def test_lr_is_seeded_per_image_and_matches_validation(tmp_path, data):
     the LR is training validation's for the same seed."""
     root, _ = data
     paths = ev.find_pairs(root, None, None)
-    preset = ev.get_preset("thermal")
+    preset = get_preset("thermal")
     items = [ev.load_item(i, p, root, scale=S, preset=preset, seed=7, max_size=None)
              for i, (p, _) in enumerate(paths)]
     again = ev.load_item(0, paths[0][0], root, scale=S, preset=preset, seed=7, max_size=None)
@@ -414,7 +416,7 @@ def test_denoise_methods_equal_their_ends(tmp_path, models, data):
         assert float(rows[(name, "denoise@1.0")]["psnr"]) == pytest.approx(
             float(rows[(name, "B")]["psnr"]), abs=1e-9)
         assert 0.0 <= float(rows[(name, "denoise@auto")]["strength"]) <= 1.0
-    with pytest.raises(ev.ConfigError, match="names no robust partner"):
+    with pytest.raises(ConfigError, match="names no robust partner"):
         ev.evaluate([models["A"]], root, tmp_path / "r2", lpips="off", denoise=["auto"])
 
 

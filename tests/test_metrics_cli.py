@@ -150,3 +150,25 @@ def test_explicit_missing_lpips_weights_is_an_error(folders, capsys):
                "--lpips-weights", str(missing)])
     assert rc == 2
     assert str(missing) in capsys.readouterr().err
+
+
+def test_score_pairs_is_the_commands_loop_without_printing(folders, tmp_path):
+    """irsrgan.metrics_files scores pairs as `irsrgan metrics` does; a bad pair is recorded
+    and the rest scored."""
+    from irsrgan.metrics_files import match_pairs, score_pairs
+
+    root, truth = folders
+    pairs, sr_only, hr_only = match_pairs(root / "sr", root / "hr")
+    assert [p[0] for p in pairs] == ["a", "sub/b"]
+    assert (sr_only, hr_only) == (["only_sr"], ["only_hr"])
+    (tmp_path / "broken.png").write_bytes(b"not a png")
+    scored = score_pairs([*pairs, ("broken", tmp_path / "broken.png", pairs[0][2])],
+                         crop_border=CROP)
+    assert [r["name"] for r in scored.rows] == ["a", "sub/b"]
+    assert [n for n, _ in scored.failed] == ["broken"]
+    for row in scored.rows:
+        sr, hr, peak = truth[row["name"]]
+        c = (slice(CROP, -CROP), slice(CROP, -CROP))
+        want = peak_signal_noise_ratio(hr[c].astype(np.float64), sr[c].astype(np.float64),
+                                       data_range=peak)
+        assert abs(row["psnr"] - want) < TOL_PSNR_DB

@@ -169,8 +169,8 @@ def test_bundled_models_are_offered_and_paired_by_name(tmp_path, monkeypatch):
                             summary="GAN x4"),
         "irsrgan-psnr-x2": _tiny(tmp_path / "irsrgan-psnr-x2.safetensors", seed=2),
     }
-    monkeypatch.setattr(server, "bundled_models", lambda: dict(files))
-    monkeypatch.setattr(server, "DEFAULT_MODEL", "irsrgan-x4")
+    monkeypatch.setattr(server.catalog, "bundled_models", lambda: dict(files))
+    monkeypatch.setattr(server.catalog, "DEFAULT_MODEL", "irsrgan-x4")
     catalog, default = build_catalog(ServerConfig())
     assert default == "irsrgan-x4"  # DEFAULT_MODEL when bundled
     assert catalog["irsrgan-x4"].pair == ("irsrgan-psnr-x4", "irsrgan-x4")
@@ -197,7 +197,7 @@ def test_pair_from_provenance_and_refused_for_different_architectures(tmp_path):
 
 
 def test_no_models_is_a_clear_error(monkeypatch):
-    monkeypatch.setattr(server, "bundled_models", dict)
+    monkeypatch.setattr(server.catalog, "bundled_models", dict)
     with pytest.raises(ConfigError, match="no models to serve"):
         create_app(ServerConfig())
     with pytest.raises(ConfigError, match="tile must be 0"):
@@ -218,7 +218,7 @@ def test_page_is_self_contained(client):
             asset = client.get(ref)
             assert asset.status_code == 200 and len(asset.content) > 1000, ref
             assert not re.search(r"https?://", asset.text), f"{ref} refers to another host"
-    assert client.get("/static/../server.py").status_code == 404
+    assert client.get("/static/../__init__.py").status_code == 404
     paths = client.get("/openapi.json").json()["paths"]
     assert {"/api/health", "/api/models", "/api/upscale", "/api/jobs", "/api/jobs/{job_id}",
             "/api/jobs/{job_id}/result", "/api/jobs/{job_id}/preview", "/api/clips"} <= set(paths)
@@ -394,14 +394,14 @@ def test_8bit_preview_shows_the_files_pixels(client, range_mode):
 def test_page_footnote_and_docs_say_what_the_previews_do(client):
     """The page's footnote and docs/WEB.md describe the previews as the code makes them (the
     two tests above check the code): 8-bit as stored, 16-bit/float stretched by percentiles."""
-    from irsrgan.sequences import preview
+    from irsrgan import display
 
     def words(text: str) -> str:
         return " ".join(text.split())
 
     page = words(client.get("/").text)
     docs = words((Path(__file__).parents[1] / "docs" / "WEB.md").read_text())
-    assert server.PREVIEW_PERCENTILES == preview.PREVIEW_PERCENTILES == (0.5, 99.5)
+    assert server.PREVIEW_PERCENTILES is display.PREVIEW_PERCENTILES == (0.5, 99.5)
     for text in (page, docs):
         assert "an 8-bit input is shown as stored" in text
         assert "16-bit or float input stretched linearly between its 0.5 and 99.5 percentiles" \
@@ -513,7 +513,7 @@ def test_upload_size_limit_without_content_length():
         sent.append(message)
 
     scope = {"type": "http", "method": "POST", "path": "/api/jobs", "headers": []}
-    asyncio.run(server._BodyLimit(app, limit=200, allowed=150)(scope, receive, send))
+    asyncio.run(server.app._BodyLimit(app, limit=200, allowed=150)(scope, receive, send))
     assert not reached and sent[0]["status"] == 413
     assert b"upload too large: more than 200 bytes" in sent[1]["body"]
     assert len(chunks) == 1  # stopped reading at the 4th chunk (240 > 200 bytes)
@@ -735,7 +735,7 @@ def test_serve_command(models, monkeypatch, capsys):
     assert seen["app"].state.config.allowed_hosts is None
     assert "no authentication" in capsys.readouterr().err
 
-    monkeypatch.setattr(server, "bundled_models", dict)
+    monkeypatch.setattr(server.catalog, "bundled_models", dict)
     assert main(["serve"]) == 2
     assert "no models to serve" in capsys.readouterr().err
 

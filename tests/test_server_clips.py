@@ -299,7 +299,7 @@ def test_clip_upload_without_content_length_is_counted_and_cut(tmp_path):
             sent.append(message)
 
         scope = {"type": "http", "method": "POST", "path": "/api/clips", "headers": []}
-        limit = server._BodyLimit(app, limit=200, allowed=150, clip_allowed=100_000)
+        limit = server.app._BodyLimit(app, limit=200, allowed=150, clip_allowed=100_000)
         asyncio.run(limit(scope, receive, send))
         return sent
 

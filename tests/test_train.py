@@ -217,6 +217,40 @@ def test_resume_equals_continuous(tmp_path, hr_folder, monkeypatch):
         torch.testing.assert_close(sa[k], sb[k], rtol=0, atol=TOL["resume"])
 
 
+def test_train_state_saves_and_loads_the_same_file_format(tmp_path, hr_folder):
+    """TrainState writes last.pt's keys (those of every earlier run, so their last.pt still
+    resume) and load() is save()'s inverse."""
+    from irsrgan.train import TrainState, build_discriminator, build_generator
+
+    def fresh(cfg, seed):
+        torch.manual_seed(seed)
+        gen = build_generator(cfg)
+        disc = build_discriminator(cfg) if cfg.stage == "gan" else None
+        no_scaler = torch.amp.GradScaler("cuda", enabled=False)
+        return TrainState(gen, EMA(gen, 0.9), torch.optim.Adam(gen.parameters()), no_scaler,
+                          disc, disc and torch.optim.Adam(disc.parameters()),
+                          disc and torch.amp.GradScaler("cuda", enabled=False))
+
+    psnr_keys = {"irsrgan_train_state", "arch", "model_config", "config", "generator",
+                 "generator_ema", "ema_updates", "optimizer_g", "scaler_g", "step",
+                 "best_psnr", "elapsed_s"}
+    for stage, keys in [("psnr", psnr_keys),
+                        ("gan", psnr_keys | {"discriminator", "optimizer_d", "scaler_d"})]:
+        cfg = tiny_config(hr_folder, stage=stage)
+        a = fresh(cfg, 0)
+        a.step, a.best_psnr, a.ema.updates = 7, 21.5, 5
+        a.save(tmp_path / f"{stage}.pt", cfg, elapsed_s=12.0)
+        saved = torch.load(tmp_path / f"{stage}.pt", weights_only=True)
+        assert set(saved) == keys and saved["step"] == 7 and saved["elapsed_s"] == 12.0
+        b = fresh(cfg, 1)
+        b.load(tmp_path / f"{stage}.pt")
+        assert (b.step, b.best_psnr, b.elapsed_s, b.ema.updates) == (7, 21.5, 12.0, 5)
+        for key, part in a.parts().items():
+            want, got = part.state_dict(), b.parts()[key].state_dict()
+            if isinstance(part, torch.nn.Module):
+                assert all(torch.equal(want[k], got[k]) for k in want), key
+
+
 def test_resume_without_checkpoint_is_a_clear_error(tmp_path, hr_folder):
     with pytest.raises(ConfigError, match="no .*last.pt to resume from"):
         train(tiny_config(hr_folder), tmp_path / "none", resume=True, progress=False)

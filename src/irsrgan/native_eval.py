@@ -30,7 +30,8 @@ import torch.nn.functional as F
 
 from . import metrics
 from .errors import ConfigError
-from .evaluate import BICUBIC, ModelSpec, _json_safe, _safe_name, build_methods, detail_crop
+from .evaluate import BICUBIC, ModelSpec, build_methods, detail_crop
+from .evaluate.report import _json_safe, _safe_name
 from .image import atomic_write_bytes, list_images, read_image, to_tensor
 
 NEAREST = "nearest"

@@ -20,6 +20,7 @@ import math
 import os
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -256,6 +257,63 @@ def _unwrap(model: nn.Module) -> nn.Module:
     return model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model
 
 
+@dataclass
+class TrainState:
+    """Everything a run updates, saved as ``last.pt`` (and ``best.pt``) and resumed from it.
+
+    The modules and optimizers are saved by their ``state_dict`` under fixed keys (the
+    discriminator's three only in the GAN stage, None in the PSNR stage); the counters beside
+    them. :meth:`save` and :meth:`load` are each other's inverse, so a resumed run continues
+    exactly where the saved one stopped.
+    """
+
+    generator: nn.Module
+    ema: EMA
+    optimizer_g: torch.optim.Optimizer
+    scaler_g: torch.amp.GradScaler
+    discriminator: nn.Module | None = None
+    optimizer_d: torch.optim.Optimizer | None = None
+    scaler_d: torch.amp.GradScaler | None = None
+    step: int = 0
+    best_psnr: float = -math.inf
+    #: training seconds up to the state loaded (0 for a new run)
+    elapsed_s: float = 0.0
+
+    def parts(self) -> dict[str, Any]:
+        """The saved objects by their key in the file (the networks unwrapped from DDP)."""
+        parts = {"generator": _unwrap(self.generator), "generator_ema": self.ema.model,
+                 "optimizer_g": self.optimizer_g, "scaler_g": self.scaler_g}
+        if self.discriminator is not None:
+            parts.update(discriminator=_unwrap(self.discriminator),
+                         optimizer_d=self.optimizer_d, scaler_d=self.scaler_d)
+        return parts
+
+    def to_dict(self, cfg: Config, elapsed_s: float) -> dict[str, Any]:
+        """The file's content: a plain dict (``irsrgan_train_state``, the generator's
+        ``arch``/``model_config``, the recipe as YAML, the parts, the counters)."""
+        g = _unwrap(self.generator)
+        st = {"irsrgan_train_state": True, "arch": g.arch, "model_config": dict(g.config),
+              "config": cfg.to_yaml()}
+        st.update({key: part.state_dict() for key, part in self.parts().items()})
+        st.update(ema_updates=self.ema.updates, step=self.step, best_psnr=self.best_psnr,
+                  elapsed_s=elapsed_s)
+        return st
+
+    def save(self, path: Path, cfg: Config, elapsed_s: float) -> None:
+        """Write the state atomically; ``elapsed_s``: training seconds so far."""
+        _save_state(path, self.to_dict(cfg, elapsed_s))
+
+    def load(self, path: Path) -> None:
+        """Load a saved state into these parts and counters; a state written for another
+        architecture, recipe or stage is a one-line :class:`ConfigError`."""
+        st = _load_state(path)
+        _resume_into(path, st, self.parts())
+        self.ema.updates = int(st.get("ema_updates", 0))
+        self.step = int(st.get("step", 0))
+        self.best_psnr = float(st.get("best_psnr", -math.inf))
+        self.elapsed_s = float(st.get("elapsed_s", 0.0))
+
+
 # --------------------------------------------------------------------------- the loop
 def train(cfg: Config, out_dir: str | os.PathLike, *, resume: bool = False,
           progress: bool = True,
@@ -312,20 +370,13 @@ def train(cfg: Config, out_dir: str | os.PathLike, *, resume: bool = False,
         scaler_d = torch.amp.GradScaler("cuda", enabled=use_amp)
     gen_loss = build_generator_loss(cfg.loss).to(device)
 
-    step, best_psnr, history_time = 0, -math.inf, 0.0
+    state = TrainState(gen, ema, opt_g, scaler_g, disc, opt_d, scaler_d)
     state_path = out / TRAIN_STATE_FILE
     if resume:
         if not state_path.is_file():
             raise ConfigError(f"--resume: no {state_path} to resume from")
-        st = _load_state(state_path)
-        parts = {"generator": gen, "generator_ema": ema.model, "optimizer_g": opt_g,
-                 "scaler_g": scaler_g}
-        if gan:
-            parts.update(discriminator=disc, optimizer_d=opt_d, scaler_d=scaler_d)
-        _resume_into(state_path, st, parts)
-        ema.updates = int(st.get("ema_updates", 0))
-        step, best_psnr = int(st.get("step", 0)), float(st.get("best_psnr", -math.inf))
-        history_time = float(st.get("elapsed_s", 0.0))
+        state.load(state_path)
+    history_time = state.elapsed_s
 
     if d.world > 1:
         ddp_kw = {"device_ids": [device.index]} if device.type == "cuda" else {}
@@ -343,7 +394,7 @@ def train(cfg: Config, out_dir: str | os.PathLike, *, resume: bool = False,
     local_batch = cfg.data.batch_size // d.world
 
     def batches() -> Iterator[dict[str, torch.Tensor]]:
-        epoch, start = divmod(step, per_epoch)
+        epoch, start = divmod(state.step, per_epoch)
         while True:
             train_set.set_epoch(epoch)
             sampler = GlobalBatchSampler(len(train_set), cfg.data.batch_size, seed=cfg.seed,
@@ -356,14 +407,14 @@ def train(cfg: Config, out_dir: str | os.PathLike, *, resume: bool = False,
             yield from loader
             epoch, start = epoch + 1, 0
 
-    logger = _Logger(out, enabled=d.main, resume=resume, resume_step=step)
+    logger = _Logger(out, enabled=d.main, resume=resume, resume_step=state.step)
     budget_s = cfg.train.max_minutes * 60 if cfg.train.max_minutes else None
     if budget_s:  # the time budget ends the run: the bar counts seconds and shows the ETA
         bar = tqdm(total=round(budget_s), unit="s", disable=not (progress and d.main),
                    desc=f"{cfg.name} [{cfg.stage}]", dynamic_ncols=True,
                    bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} s [{remaining} left{postfix}]")
     else:
-        bar = tqdm(total=cfg.train.steps, initial=step, disable=not (progress and d.main),
+        bar = tqdm(total=cfg.train.steps, initial=state.step, disable=not (progress and d.main),
                    desc=f"{cfg.name} [{cfg.stage}]", dynamic_ncols=True)
     t_start = time.perf_counter()
     wait_time = compute_time = 0.0
@@ -372,12 +423,13 @@ def train(cfg: Config, out_dir: str | os.PathLike, *, resume: bool = False,
     time_fraction = 0.0
     summary: dict[str, Any] = {}
     stop_reason = "steps"
-    while step < cfg.train.steps:
+    while state.step < cfg.train.steps:
         batch = next(it)
         t_data = time.perf_counter()
         lr_img = batch["lr"].to(device, non_blocking=True)
         hr_img = batch["hr"].to(device, non_blocking=True)
-        lr_now = lr_at(step, cfg.train.lr, cfg.train.schedule, cfg.train.steps, time_fraction)
+        lr_now = lr_at(state.step, cfg.train.lr, cfg.train.schedule, cfg.train.steps,
+                       time_fraction)
         for group in opt_g.param_groups:
             group["lr"] = lr_now
 
@@ -412,25 +464,25 @@ def train(cfg: Config, out_dir: str | os.PathLike, *, resume: bool = False,
             scaler_d.step(opt_d)
             scaler_d.update()
             losses["d"] = d_loss.detach()
-        step += 1
+        state.step += 1
         t_end = time.perf_counter()
         wait_time += t_data - t_prev
         compute_time += t_end - t_data
         t_prev = t_end
 
-        if step % cfg.train.log_every == 0 or step == cfg.train.steps:
+        if state.step % cfg.train.log_every == 0 or state.step == cfg.train.steps:
             values = {k: float(v.detach()) for k, v in losses.items()}
             elapsed = history_time + time.perf_counter() - t_start
-            row = {"step": step, "lr": lr_now, **values, "elapsed_s": round(elapsed, 2),
+            row = {"step": state.step, "lr": lr_now, **values, "elapsed_s": round(elapsed, 2),
                    "data_wait_share": round(wait_time / max(1e-9, wait_time + compute_time), 4)}
             logger.log(row)
-            bar.set_postfix(loss=f"{values['total']:.4f}", step=step, refresh=False)
+            bar.set_postfix(loss=f"{values['total']:.4f}", step=state.step, refresh=False)
         if budget_s:
             bar.update(min(time.perf_counter() - t_start, budget_s) - bar.n)
         else:
             bar.update(1)
 
-        last = step == cfg.train.steps
+        last = state.step == cfg.train.steps
         if cfg.train.max_minutes:
             # rank 0's clock decides, so every rank uses the same learning rate and stops
             # at the same step
@@ -443,31 +495,27 @@ def train(cfg: Config, out_dir: str | os.PathLike, *, resume: bool = False,
         if over_time:
             stop_reason = "max_minutes"
             last = True
-        if val_set is not None and (step % cfg.train.val_every == 0 or last):
+        if val_set is not None and (state.step % cfg.train.val_every == 0 or last):
             if d.main:
                 metrics = validate(ema.model, val_set, device)
-                row = {"step": step, **{f"val_{k}": v for k, v in metrics.items()}}
+                row = {"step": state.step, **{f"val_{k}": v for k, v in metrics.items()}}
                 for name, extra in extra_val.items():
                     row.update({f"val_{name}_{k}": v
                                 for k, v in validate(ema.model, extra, device).items()})
                 logger.log(row)
                 if on_validate is not None:
                     on_validate(row)
-                if metrics["psnr"] > best_psnr:
-                    best_psnr = metrics["psnr"]
-                    _save_state(out / "best.pt", _state(cfg, gen, ema, opt_g, scaler_g, disc,
-                                                        opt_d, scaler_d, step, best_psnr,
-                                                        history_time + t_end - t_start))
+                if metrics["psnr"] > state.best_psnr:
+                    state.best_psnr = metrics["psnr"]
+                    state.save(out / "best.pt", cfg, history_time + t_end - t_start)
                     save_model(ema.model, out / "best.safetensors",
-                               provenance=_provenance(cfg, step, metrics))
+                               provenance=_provenance(cfg, state.step, metrics))
                 summary["val"] = metrics
             if d.world > 1:
                 dist.barrier()
-        if step % cfg.train.checkpoint_every == 0 or last:
+        if state.step % cfg.train.checkpoint_every == 0 or last:
             if d.main:
-                _save_state(state_path, _state(cfg, gen, ema, opt_g, scaler_g, disc, opt_d,
-                                               scaler_d, step, best_psnr,
-                                               history_time + time.perf_counter() - t_start))
+                state.save(state_path, cfg, history_time + time.perf_counter() - t_start)
             if d.world > 1:
                 dist.barrier()
         if over_time:
@@ -476,27 +524,13 @@ def train(cfg: Config, out_dir: str | os.PathLike, *, resume: bool = False,
     elapsed = history_time + time.perf_counter() - t_start
     if d.main:
         save_model(ema.model, out / "model.safetensors",
-                   provenance=_provenance(cfg, step, summary.get("val", {}), elapsed))
+                   provenance=_provenance(cfg, state.step, summary.get("val", {}), elapsed))
     logger.close()
-    summary.update(steps=step, best_psnr=best_psnr, elapsed_s=elapsed, stop=stop_reason,
+    summary.update(steps=state.step, best_psnr=state.best_psnr, elapsed_s=elapsed,
+                   stop=stop_reason,
                    data_wait_share=wait_time / max(1e-9, wait_time + compute_time),
                    rank=d.rank)
     return summary
-
-
-def _state(cfg, gen, ema, opt_g, scaler_g, disc, opt_d, scaler_d, step, best_psnr, elapsed):
-    g = _unwrap(gen)
-    st = {
-        "irsrgan_train_state": True, "arch": g.arch, "model_config": dict(g.config),
-        "config": cfg.to_yaml(), "generator": g.state_dict(),
-        "generator_ema": ema.model.state_dict(), "ema_updates": ema.updates,
-        "optimizer_g": opt_g.state_dict(), "scaler_g": scaler_g.state_dict(),
-        "step": step, "best_psnr": best_psnr, "elapsed_s": elapsed,
-    }
-    if disc is not None:
-        st.update(discriminator=_unwrap(disc).state_dict(), optimizer_d=opt_d.state_dict(),
-                  scaler_d=scaler_d.state_dict())
-    return st
 
 
 def _provenance(cfg: Config, step: int, metrics: dict, elapsed: float | None = None) -> dict:

@@ -17,8 +17,8 @@ import numpy as np
 from .. import metrics
 from ..batch import default_max_pixels
 from ..errors import ConfigError, ImageError, IrsrganError
-from ..image import Image, atomic_write_bytes, list_images, read_image
-from ..radiometry import UNIT_SYMBOLS, image_in_units
+from ..image import atomic_write_bytes
+from ..metrics_files import match_pairs, score_pairs
 
 # (key, header, format) in table order; columns without any value are not printed.
 COLUMNS = (
@@ -81,41 +81,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 METRICS_BYTES_PER_PIXEL = 1024
 
 
-def _stem_key(rel: Path) -> str:
-    return rel.with_suffix("").as_posix()
-
-
-def _index(root: Path, role: str) -> dict[str, Path]:
-    found: dict[str, Path] = {}
-    for path in list_images(root):
-        key = _stem_key(path.relative_to(root))
-        if key in found:
-            raise ImageError(
-                f"{role} folder {root}: {found[key].name} and {path.name} have the same name "
-                "without suffix; cannot tell which one to compare"
-            )
-        found[key] = path
-    return found
-
-
-def match_pairs(sr: Path, hr: Path) -> tuple[list[tuple[str, Path, Path]], list[str], list[str]]:
-    """``[(name, sr_file, hr_file)]``, SR-only names, HR-only names."""
-    for role, path in (("SR", sr), ("HR", hr)):
-        if not path.exists():
-            raise ImageError(f"{role} {path}: no such file or folder")
-    if sr.is_file() and hr.is_file():
-        return [(sr.name, sr, hr)], [], []
-    if sr.is_dir() and hr.is_dir():
-        sr_index, hr_index = _index(sr, "SR"), _index(hr, "HR")
-        pairs = [(k, sr_index[k], hr_index[k]) for k in sorted(sr_index) if k in hr_index]
-        sr_only = sorted(k for k in sr_index if k not in hr_index)
-        hr_only = sorted(k for k in hr_index if k not in sr_index)
-        return pairs, sr_only, hr_only
-    kinds = ", ".join(f"{r} {p} is a {'folder' if p.is_dir() else 'file'}"
-                      for r, p in (("SR", sr), ("HR", hr)))
-    raise ImageError(f"SR and HR must both be files or both be folders: {kinds}")
-
-
 #: How to supply missing LPIPS weights, in this command's options.
 LPIPS_ADVICE = (
     "Give them with --lpips-weights PATH (alex.pth / vgg.pth of the LPIPS v0.1 release) and "
@@ -171,27 +136,9 @@ def run(args: argparse.Namespace) -> int:
     if args.max_pixels is not None and args.max_pixels < 1:
         raise ConfigError(f"--max-pixels must be >= 1, got {args.max_pixels}")
     max_pixels = args.max_pixels or default_max_pixels(METRICS_BYTES_PER_PIXEL)
-    rows: list[dict] = []
-    failed: list[tuple[str, str]] = []
-    for name, sr_path, hr_path in pairs:
-        try:
-            sr_img = read_image(sr_path, max_pixels=max_pixels, flir_raw=True)
-            hr_img = read_image(hr_path, max_pixels=max_pixels,
-                                flir_raw=sr_img.flir is not None)
-            sr_img, hr_img, unit = in_common_units(sr_img, hr_img)
-            values = metrics.evaluate_pair(sr_img, hr_img, crop_border=args.crop,
-                                           lpips_fn=lpips_fn)
-        except IrsrganError as exc:  # one bad pair: reported, the rest go on
-            failed.append((name, str(exc)))
-            continue
-        except MemoryError:
-            failed.append((name, "out of memory (lower --max-pixels)"))
-            continue
-        if sr_img.dtype != hr_img.dtype:
-            notes.append(f"{name}: no radiometric error, SR is {sr_img.dtype} and HR "
-                         f"{hr_img.dtype}")
-        rows.append({"name": name, "sr": str(sr_path), "hr": str(hr_path),
-                     "dtype": str(hr_img.dtype), "unit": unit, **values})
+    scored = score_pairs(pairs, crop_border=args.crop, lpips_fn=lpips_fn, max_pixels=max_pixels)
+    rows, failed = scored.rows, scored.failed
+    notes += scored.notes
 
     for name, why in failed:
         print(f"FAILED {name}: {why}", file=sys.stderr)
@@ -240,20 +187,6 @@ def run(args: argparse.Namespace) -> int:
         except OSError as exc:
             raise IrsrganError(f"--json {args.json}: cannot write: {exc.strerror or exc}") from None
     return 1 if failed else 0
-
-
-def in_common_units(sr: Image, hr: Image) -> tuple[Image, Image, str]:
-    """SR and HR in one unit, and its name: FLIR data (an R-JPEG, or a TIFF written from one
-    by `upscale --flir-raw`) in counts is converted with its camera constants to the other's
-    temperature unit; anything else stays as it is ("native")."""
-    a, b = sr.flir, hr.flir
-    if a is not None and b is not None and a.units != b.units:
-        if a.units == "counts" and a.camera is not None:
-            sr = image_in_units(sr, b.units)
-        elif b.units == "counts" and b.camera is not None:
-            hr = image_in_units(hr, a.units)
-    units = {x.flir.units for x in (sr, hr) if x.flir is not None}
-    return sr, hr, UNIT_SYMBOLS[units.pop()] if len(units) == 1 else "native"
 
 
 def column_means(rows: list[dict]) -> tuple[list[str], dict, dict]:

@@ -23,38 +23,11 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
+from ..display import display_window, to_display
 from ..image import Image
 from .writers import DEFAULT_RATE, _video_frame
 
-PREVIEW_PERCENTILES = (0.5, 99.5)  # as the still previews (irsrgan.server)
 PREVIEW_CRF = 18
-
-
-def display_window(pixels: np.ndarray) -> tuple[float, float] | None:
-    """The native values shown as black and white: None for 8-bit (shown as stored), else the
-    0.5 and 99.5 percentiles of the finite values (a flat frame: its value +- 0.5)."""
-    if pixels.dtype == np.uint8:
-        return None
-    values = pixels.astype(np.float64, copy=False).ravel()
-    if values.size > 250_000:
-        values = values[:: values.size // 250_000 + 1]
-    values = values[np.isfinite(values)]
-    if values.size == 0:
-        return 0.0, 1.0
-    low, high = (float(v) for v in np.percentile(values, PREVIEW_PERCENTILES))
-    if high <= low:
-        low, high = low - 0.5, low + 0.5
-    return low, high
-
-
-def to_display(pixels: np.ndarray, window: tuple[float, float] | None) -> np.ndarray:
-    """``pixels`` as 8-bit for display: as stored (window None, uint8 input), else stretched."""
-    if window is None:
-        return np.ascontiguousarray(np.clip(np.rint(pixels), 0, 255).astype(np.uint8))
-    low, high = window
-    unit = (pixels.astype(np.float32) - low) * (255.0 / (high - low))
-    unit = np.nan_to_num(unit, nan=0.0, posinf=255.0, neginf=0.0)
-    return np.rint(np.clip(unit, 0.0, 255.0)).astype(np.uint8)
 
 
 def bicubic(pixels: np.ndarray, width: int, height: int) -> np.ndarray:
