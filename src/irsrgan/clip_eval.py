@@ -101,7 +101,7 @@ def _mean(values: list[float]) -> float:
 
 
 def _label(spec: str | os.PathLike) -> str:
-    from .evaluate import _file_label  # the label evaluate gives the same file
+    from .evaluate.methods import _file_label  # the label evaluate gives the same file
 
     p = Path(spec)
     return _file_label(p) if p.suffix else str(spec)
