@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from .align import align_window
+from .errors import ConfigError
 
 T = TypeVar("T")
 
@@ -26,7 +27,7 @@ def sliding_windows(items: Iterable[T], size: int) -> Iterator[list[T]]:
     ``[a, b, c]`` with size 3 gives ``[a, a, b], [a, b, c], [b, c, c]``. Reads ``size // 2``
     items ahead of the window it yields."""
     if size < 1 or size % 2 == 0:
-        raise ValueError(f"window size must be odd and >= 1, got {size}")
+        raise ConfigError(f"window size must be odd and >= 1, got {size}")
     r = size // 2
     it = iter(items)
     ahead = list(islice(it, r + 1))  # the centre and up to r items after it
