@@ -16,6 +16,11 @@ class ImageTooLargeError(ImageError):
     so decompression bombs are refused before decoding)."""
 
 
+class ModelInputError(ImageError):
+    """A tensor given to a generator is not ``(B, in_channels, H, W)`` with H and W multiples
+    of the generator's ``size_multiple``."""
+
+
 class CheckpointError(IrsrganError, ValueError):
     """A weights file could not be loaded or matched no known architecture."""
 

@@ -4,15 +4,20 @@
 >>> net = create_model("compact", scale=2, num_features=8, num_convs=2)
 >>> (net.scale, net.in_channels, net.out_channels)
 (2, 1, 1)
+>>> net.config
+{'in_channels': 1, 'out_channels': 1, 'scale': 2, 'num_features': 8, 'num_convs': 2}
+
+Every generator derives from :class:`~irsrgan.models.base.Generator`, the contract the rest of
+the package relies on (recorded constructor arguments, scale, channels, size multiple, CPU
+engine, source, checked input).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from torch import nn
-
 from ..errors import ConfigError
+from .base import Generator, require_generator
 from .compact import CompactNet
 from .crdbnet import CRDBNet
 from .multiframe import MultiFrameNet
@@ -20,7 +25,7 @@ from .rrdbnet import RRDBNet
 from .seed import SeedCRDBNet
 from .span import SPANNet
 
-GENERATORS: dict[str, type[nn.Module]] = {
+GENERATORS: dict[str, type[Generator]] = {
     "rrdbnet": RRDBNet,
     "crdbnet": CRDBNet,
     "compact": CompactNet,
@@ -30,7 +35,7 @@ GENERATORS: dict[str, type[nn.Module]] = {
 }
 
 
-def create_model(arch: str, **kwargs: Any) -> nn.Module:
+def create_model(arch: str, **kwargs: Any) -> Generator:
     """Build a generator by architecture name with keyword hyperparameters."""
     try:
         cls = GENERATORS[arch]
@@ -44,12 +49,13 @@ def create_model(arch: str, **kwargs: Any) -> nn.Module:
         raise ConfigError(f"bad hyperparameters for {arch!r}: {exc}") from None
 
 
-def model_config(model: nn.Module) -> dict[str, Any]:
-    """The constructor arguments that rebuild ``model`` (stored in checkpoints)."""
-    return dict(model.config)
+def model_config(model: Generator) -> dict[str, Any]:
+    """The constructor arguments that rebuild ``model`` (stored in checkpoints): a copy of
+    what :class:`~irsrgan.models.base.Generator` recorded when it was built."""
+    return dict(require_generator(model).config)
 
 
 __all__ = [
-    "GENERATORS", "CompactNet", "CRDBNet", "MultiFrameNet", "RRDBNet", "SeedCRDBNet",
-    "SPANNet", "create_model", "model_config",
+    "GENERATORS", "CompactNet", "CRDBNet", "Generator", "MultiFrameNet", "RRDBNet",
+    "SeedCRDBNet", "SPANNet", "create_model", "model_config", "require_generator",
 ]

@@ -1,14 +1,17 @@
-"""Building blocks shared by the generators: dense blocks and nearest-neighbour upsamplers."""
+"""Building blocks shared by the generators: dense blocks, nearest-neighbour upsamplers and
+the ESRGAN trunk that RRDBNet and CRDBNet build on."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
 from ..errors import ConfigError
+from .base import Generator
 
 
 def upsample_stages(scale: int) -> int:
@@ -84,3 +87,32 @@ class NearestUpsampleHead(nn.Module):
             conv = getattr(self, f"conv_up{i + 1}")
             feat = self.lrelu(conv(F.interpolate(feat, scale_factor=2, mode="nearest")))
         return self.conv_last(self.lrelu(self.conv_hr(feat)))
+
+
+class TrunkGenerator(Generator):
+    """The ESRGAN layout: ``conv_first`` -> ``body`` (``num_blocks`` residual blocks in a
+    chain) -> ``conv_body``, plus the global skip from ``conv_first`` -> a
+    :class:`NearestUpsampleHead`. RRDBNet and CRDBNet differ only in their block.
+
+    ``input_unshuffle`` (1, 2 or 4): BasicSR's x2/x1 models pixel-unshuffle the input first
+    and then upsample by ``scale * input_unshuffle``; H and W must be multiples of it.
+    """
+
+    def __init__(
+        self, *, in_channels: int, out_channels: int, scale: int, num_features: int,
+        num_blocks: int, block: Callable[[], nn.Module], input_unshuffle: int = 1,
+    ) -> None:
+        super().__init__(scale=scale, in_channels=in_channels, out_channels=out_channels,
+                         size_multiple=input_unshuffle)
+        self.input_unshuffle = input_unshuffle
+        self.conv_first = nn.Conv2d(in_channels * input_unshuffle**2, num_features, 3, 1, 1)
+        self.body = nn.Sequential(*(block() for _ in range(num_blocks)))
+        self.conv_body = nn.Conv2d(num_features, num_features, 3, 1, 1)
+        self.head = NearestUpsampleHead(num_features, out_channels, scale * input_unshuffle)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.input_unshuffle > 1:
+            x = F.pixel_unshuffle(x, self.input_unshuffle)
+        feat = self.conv_first(x)
+        feat = feat + self.conv_body(self.body(feat))
+        return self.head(feat)

@@ -10,10 +10,11 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .base import Generator
 from .blocks import check_shuffle_scale, nearest_skip
 
 
-class CompactNet(nn.Module):
+class CompactNet(Generator):
     """Plain conv + PReLU stack at LR resolution, pixel shuffle, nearest-upsampled skip.
 
     Args: in/out channels, scale (1, 2, 3, 4, 8), num_features (64), num_convs (16).
@@ -23,23 +24,10 @@ class CompactNet(nn.Module):
     #: Measured faster with channels-last PyTorch than with ONNX Runtime on CPU.
     cpu_backend = "torch"
 
-    def __init__(
-        self,
-        *,
-        in_channels: int = 1,
-        out_channels: int = 1,
-        scale: int = 4,
-        num_features: int = 64,
-        num_convs: int = 16,
-    ) -> None:
-        super().__init__()
-        check_shuffle_scale(scale)
-        self.config = dict(
-            in_channels=in_channels, out_channels=out_channels, scale=scale,
-            num_features=num_features, num_convs=num_convs,
-        )
-        self.scale, self.in_channels, self.out_channels = scale, in_channels, out_channels
-        self.size_multiple = 1
+    def __init__(self, *, in_channels: int = 1, out_channels: int = 1, scale: int = 4,
+                 num_features: int = 64, num_convs: int = 16) -> None:
+        super().__init__(scale=check_shuffle_scale(scale), in_channels=in_channels,
+                         out_channels=out_channels)
         layers: list[nn.Module] = [
             nn.Conv2d(in_channels, num_features, 3, 1, 1), nn.PReLU(num_features)
         ]

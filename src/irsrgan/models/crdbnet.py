@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .blocks import DenseBlock, NearestUpsampleHead
+from .blocks import DenseBlock, TrunkGenerator
 
 
 class CRDB(nn.Module):
@@ -36,38 +36,15 @@ class CRDB(nn.Module):
         return x + self.fuse(torch.cat(parts, 1))
 
 
-class CRDBNet(nn.Module):
-    """RRDBNet with CRDB blocks. Same arguments as RRDBNet plus ``fuse_input``."""
+class CRDBNet(TrunkGenerator):
+    """RRDBNet with CRDB blocks. Same arguments as RRDBNet (but ``input_unshuffle``) plus
+    ``fuse_input``."""
 
     arch = "crdbnet"
 
-    def __init__(
-        self,
-        *,
-        in_channels: int = 1,
-        out_channels: int = 1,
-        scale: int = 4,
-        num_features: int = 64,
-        num_blocks: int = 23,
-        growth: int = 32,
-        fuse_input: bool = False,
-    ) -> None:
-        super().__init__()
-        self.config = dict(
-            in_channels=in_channels, out_channels=out_channels, scale=scale,
-            num_features=num_features, num_blocks=num_blocks, growth=growth,
-            fuse_input=fuse_input,
-        )
-        self.scale, self.in_channels, self.out_channels = scale, in_channels, out_channels
-        self.size_multiple = 1
-        self.conv_first = nn.Conv2d(in_channels, num_features, 3, 1, 1)
-        self.body = nn.Sequential(
-            *(CRDB(num_features, growth, fuse_input) for _ in range(num_blocks))
-        )
-        self.conv_body = nn.Conv2d(num_features, num_features, 3, 1, 1)
-        self.head = NearestUpsampleHead(num_features, out_channels, scale)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        feat = self.conv_first(x)
-        feat = feat + self.conv_body(self.body(feat))
-        return self.head(feat)
+    def __init__(self, *, in_channels: int = 1, out_channels: int = 1, scale: int = 4,
+                 num_features: int = 64, num_blocks: int = 23, growth: int = 32,
+                 fuse_input: bool = False) -> None:
+        super().__init__(in_channels=in_channels, out_channels=out_channels, scale=scale,
+                         num_features=num_features, num_blocks=num_blocks,
+                         block=lambda: CRDB(num_features, growth, fuse_input))

@@ -16,15 +16,17 @@ The window is centred: the output for frame ``t`` reads frames ``t - frames // 2
 
 from __future__ import annotations
 
-import torch
-from torch import nn
+from typing import Any
 
-from ..errors import ConfigError, ImageError
+import torch
+
+from ..errors import ConfigError, ModelInputError
+from .base import Generator
 from .blocks import check_shuffle_scale, nearest_skip
 from .compact import CompactNet
 
 
-class MultiFrameNet(nn.Module):
+class MultiFrameNet(Generator):
     """Compact body over a window of ``frames`` aligned single-channel frames.
 
     Args: frames (odd, >= 1), scale (1, 2, 3, 4, 8), num_features (64), num_convs (16);
@@ -39,7 +41,6 @@ class MultiFrameNet(nn.Module):
     def __init__(self, *, frames: int = 5, in_channels: int = 1, out_channels: int = 1,
                  scale: int = 4, num_features: int = 64, num_convs: int = 16,
                  align: str = "dis") -> None:
-        super().__init__()
         check_shuffle_scale(scale)
         if isinstance(frames, bool) or not isinstance(frames, int) or frames < 1 \
                 or frames % 2 == 0:
@@ -51,12 +52,8 @@ class MultiFrameNet(nn.Module):
         if align not in ALIGN_METHODS:
             raise ConfigError(f"multiframe: align must be one of {', '.join(ALIGN_METHODS)}, "
                               f"got {align!r}")
-        self.config = dict(frames=frames, in_channels=in_channels, out_channels=out_channels,
-                           scale=scale, num_features=num_features, num_convs=num_convs,
-                           align=align)
+        super().__init__(scale=scale, in_channels=frames, out_channels=out_channels)
         self.frames, self.ref, self.align = frames, frames // 2, align
-        self.scale, self.in_channels, self.out_channels = scale, frames, out_channels
-        self.size_multiple = 1
         self.net = CompactNet(in_channels=frames, out_channels=out_channels, scale=scale,
                               num_features=num_features, num_convs=num_convs)
 
@@ -75,9 +72,13 @@ class MultiFrameNet(nn.Module):
         net.net.load_state_dict(state)
         return net
 
+    def check_input(self, x: Any) -> None:
+        """The contract's check, in the words of a window of frames."""
+        if not isinstance(x, torch.Tensor) or x.ndim != 4 or x.shape[1] != self.frames:
+            got = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+            raise ModelInputError(f"multiframe x{self.scale} takes (B, {self.frames}, h, w) "
+                                  f"aligned frames, got {got}")
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.ndim != 4 or x.shape[1] != self.frames:
-            raise ImageError(f"multiframe x{self.scale} takes (B, {self.frames}, h, w) aligned "
-                             f"frames, got {tuple(x.shape)}")
         body = self.net.upsampler(self.net.body(x))
         return body + nearest_skip(x[:, self.ref:self.ref + 1], self.scale, self.out_channels)

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-from torch.nn import functional as F
 
-from .blocks import DenseBlock, NearestUpsampleHead
+from .blocks import DenseBlock, TrunkGenerator
 
 
 class RRDB(nn.Module):
@@ -22,7 +21,7 @@ class RRDB(nn.Module):
         return x + 0.2 * self.rdb3(self.rdb2(self.rdb1(x)))
 
 
-class RRDBNet(nn.Module):
+class RRDBNet(TrunkGenerator):
     """conv -> N RRDB -> conv (+ global skip) -> nearest-upsample head.
 
     Args:
@@ -39,34 +38,10 @@ class RRDBNet(nn.Module):
 
     arch = "rrdbnet"
 
-    def __init__(
-        self,
-        *,
-        in_channels: int = 1,
-        out_channels: int = 1,
-        scale: int = 4,
-        num_features: int = 64,
-        num_blocks: int = 23,
-        growth: int = 32,
-        input_unshuffle: int = 1,
-    ) -> None:
-        super().__init__()
-        self.config = dict(
-            in_channels=in_channels, out_channels=out_channels, scale=scale,
-            num_features=num_features, num_blocks=num_blocks, growth=growth,
-            input_unshuffle=input_unshuffle,
-        )
-        self.scale, self.in_channels, self.out_channels = scale, in_channels, out_channels
-        self.size_multiple = input_unshuffle
-        self.input_unshuffle = input_unshuffle
-        self.conv_first = nn.Conv2d(in_channels * input_unshuffle**2, num_features, 3, 1, 1)
-        self.body = nn.Sequential(*(RRDB(num_features, growth) for _ in range(num_blocks)))
-        self.conv_body = nn.Conv2d(num_features, num_features, 3, 1, 1)
-        self.head = NearestUpsampleHead(num_features, out_channels, scale * input_unshuffle)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.input_unshuffle > 1:
-            x = F.pixel_unshuffle(x, self.input_unshuffle)
-        feat = self.conv_first(x)
-        feat = feat + self.conv_body(self.body(feat))
-        return self.head(feat)
+    def __init__(self, *, in_channels: int = 1, out_channels: int = 1, scale: int = 4,
+                 num_features: int = 64, num_blocks: int = 23, growth: int = 32,
+                 input_unshuffle: int = 1) -> None:
+        super().__init__(in_channels=in_channels, out_channels=out_channels, scale=scale,
+                         num_features=num_features, num_blocks=num_blocks,
+                         block=lambda: RRDB(num_features, growth),
+                         input_unshuffle=input_unshuffle)

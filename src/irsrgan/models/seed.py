@@ -13,6 +13,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from .base import Generator
 from .blocks import upsample_stages
 
 
@@ -69,28 +70,14 @@ class _Upsample(nn.Module):
         return F.leaky_relu(self.conv(F.interpolate(x, scale_factor=2, mode="nearest")), 0.2)
 
 
-class SeedCRDBNet(nn.Module):
+class SeedCRDBNet(Generator):
     """The published IRSRGAN generator (3 channels, nf 64, gc 32, 23 blocks, x4)."""
 
     arch = "seed-crdbnet"
 
-    def __init__(
-        self,
-        *,
-        in_channels: int = 3,
-        out_channels: int = 3,
-        scale: int = 4,
-        num_features: int = 64,
-        num_blocks: int = 23,
-        growth: int = 32,
-    ) -> None:
-        super().__init__()
-        self.config = dict(
-            in_channels=in_channels, out_channels=out_channels, scale=scale,
-            num_features=num_features, num_blocks=num_blocks, growth=growth,
-        )
-        self.scale, self.in_channels, self.out_channels = scale, in_channels, out_channels
-        self.size_multiple = 1
+    def __init__(self, *, in_channels: int = 3, out_channels: int = 3, scale: int = 4,
+                 num_features: int = 64, num_blocks: int = 23, growth: int = 32) -> None:
+        super().__init__(scale=scale, in_channels=in_channels, out_channels=out_channels)
         nf = num_features
         self.initial = nn.Conv2d(in_channels, nf, 3, 1, 1)
         self.residuals = nn.Sequential(*(_SeedBlock(nf, growth) for _ in range(num_blocks)))

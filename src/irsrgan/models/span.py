@@ -21,6 +21,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..errors import ConfigError
+from .base import Generator
 from .blocks import check_shuffle_scale, nearest_skip
 
 
@@ -40,7 +41,7 @@ class SPAB(nn.Module):
         return (c3 + x) * attention, c1
 
 
-class SPANNet(nn.Module):
+class SPANNet(Generator):
     """SPAN-style generator. Args: in/out channels, scale (1, 2, 3, 4, 8), num_features (48),
     num_blocks (6, at least 1)."""
 
@@ -48,25 +49,12 @@ class SPANNet(nn.Module):
     #: a plain conv graph like the compact net's
     cpu_backend = "torch"
 
-    def __init__(
-        self,
-        *,
-        in_channels: int = 1,
-        out_channels: int = 1,
-        scale: int = 4,
-        num_features: int = 48,
-        num_blocks: int = 6,
-    ) -> None:
-        super().__init__()
-        check_shuffle_scale(scale)
+    def __init__(self, *, in_channels: int = 1, out_channels: int = 1, scale: int = 4,
+                 num_features: int = 48, num_blocks: int = 6) -> None:
+        super().__init__(scale=check_shuffle_scale(scale), in_channels=in_channels,
+                         out_channels=out_channels)
         if num_blocks < 1:
             raise ConfigError(f"num_blocks must be >= 1, got {num_blocks}")
-        self.config = dict(
-            in_channels=in_channels, out_channels=out_channels, scale=scale,
-            num_features=num_features, num_blocks=num_blocks,
-        )
-        self.scale, self.in_channels, self.out_channels = scale, in_channels, out_channels
-        self.size_multiple = 1
         f = num_features
         self.head = nn.Conv2d(in_channels, f, 3, 1, 1)
         self.blocks = nn.ModuleList(SPAB(f) for _ in range(num_blocks))
