@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from torch import nn
 from torch.nn import functional as F
 
 from irsrgan.cli import main
@@ -18,20 +17,21 @@ from irsrgan.evaluate import evaluate, load_item
 from irsrgan.image import read_image
 from irsrgan.inference import pick_device
 from irsrgan.metrics import psnr
+from irsrgan.models import Generator
 from irsrgan.sample import thermal_sample
 from irsrgan.train import validate
 
 from .conftest import TOL, write_test_image
 
 
-class NearestX2(nn.Module):
+class NearestX2(Generator):
     """A x2 "model": nearest-neighbour upscaling, optionally rounded to 8-bit grey levels (so
     its output survives being written to an 8-bit file exactly)."""
 
-    scale, in_channels, out_channels, cpu_backend = 2, 1, 1, "torch"
+    arch, cpu_backend = "nearest-x2", "torch"
 
-    def __init__(self, levels: int | None = None) -> None:
-        super().__init__()
+    def __init__(self, *, levels: int | None = None) -> None:
+        super().__init__(scale=2, in_channels=1, out_channels=1)
         self.levels = levels
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -33,11 +33,10 @@ from typing import Any
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file
-from torch import nn
 
 from .errors import CheckpointError
 from .image import atomic_write_bytes
-from .models import GENERATORS, create_model
+from .models import GENERATORS, Generator, create_model, require_generator
 
 FORMAT = "irsrgan"
 FORMAT_VERSION = "1"
@@ -47,11 +46,12 @@ StateDict = dict[str, torch.Tensor]
 
 # --------------------------------------------------------------------------- our format
 def save_model(
-    model: nn.Module, path: str | os.PathLike, *, provenance: Mapping[str, Any] | None = None
+    model: Generator, path: str | os.PathLike, *, provenance: Mapping[str, Any] | None = None
 ) -> None:
     """Save a generator's weights and constructor arguments as safetensors (atomically)."""
     from safetensors.torch import save
 
+    require_generator(model)
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     metadata = {
         "format": FORMAT,
@@ -81,7 +81,7 @@ def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
 # --------------------------------------------------------------------------- loading
 def load_model(
     source: str | os.PathLike, *, device: str | torch.device = "cpu", use_ema: bool = True
-) -> nn.Module:
+) -> Generator:
     """Rebuild a generator, in eval mode, from a file of any supported format or a bundled name.
 
     Raises:
@@ -126,7 +126,7 @@ def check_config(arch: Any, config: Any, *, name: str) -> dict[str, Any]:
     return dict(config)
 
 
-def build_checked(arch: Any, config: Any, state: Mapping[str, Any], *, name: str) -> nn.Module:
+def build_checked(arch: Any, config: Any, state: Mapping[str, Any], *, name: str) -> Generator:
     """Build ``arch(**config)`` and load ``state`` into it, refusing a mismatch before
     allocating: the model is first built on the ``meta`` device (no memory) and its tensor
     names and shapes compared with the file's.

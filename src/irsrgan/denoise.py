@@ -20,7 +20,6 @@ from typing import Literal
 
 import numpy as np
 import torch
-from torch import nn
 
 from .checkpoint import read_metadata, resolve_model_path
 from .errors import ConfigError, ImageError
@@ -28,6 +27,7 @@ from .estimate import NoiseLevel, estimate_noise
 from .image import Image, RangeMode, from_tensor, to_tensor
 from .inference import Upscaler
 from .interpolate import check_interpolable, interpolate_models
+from .models import Generator
 from .streaming import ImageRows
 
 Strength = float | Literal["auto"]
@@ -130,12 +130,12 @@ class DenoiseUpscaler:
     ``last_strength`` and ``last_noise`` tell what the most recent image used.
     """
 
-    def __init__(self, faithful: nn.Module, robust: nn.Module, strength: Strength = "auto",
+    def __init__(self, faithful: Generator, robust: Generator, strength: Strength = "auto",
                  **upscaler_kwargs) -> None:
         self.strength = parse_strength(strength)
         check_interpolable(faithful, robust)
         self.faithful, self.robust = faithful, robust
-        self.scale = int(faithful.scale)
+        self.scale = faithful.scale
         self._kwargs = upscaler_kwargs
         self._upscalers: dict[float, Upscaler] = {}
         self.last_strength: float | None = None

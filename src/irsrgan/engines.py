@@ -32,9 +32,9 @@ from typing import Literal
 
 import numpy as np
 import torch
-from torch import nn
 
 from .errors import ConfigError
+from .models import Generator
 
 log = logging.getLogger(__name__)
 
@@ -61,9 +61,10 @@ def measuring() -> bool:
 
 
 # --------------------------------------------------------------------------- the engines
-def export_onnx_bytes(model: nn.Module) -> bytes:
-    """``model`` as ONNX with dynamic batch, height and width (float32, in memory)."""
-    m = int(getattr(model, "size_multiple", 1))
+def export_onnx_bytes(model: Generator) -> bytes:
+    """``model`` as ONNX with dynamic batch, height and width (float32, in memory), traced on
+    an input of its channels and a side of 16 times its size multiple."""
+    m = model.size_multiple
     example = torch.zeros(1, model.in_channels, 16 * m, 16 * m)
     buf = io.BytesIO()
     cpu_model = model.float().to(memory_format=torch.contiguous_format)
@@ -113,7 +114,7 @@ class OpenVinoRunner:
         return torch.from_numpy(np.array(self.request.infer({0: x})[0], copy=True))
 
 
-def create_runner(engine: str, model: nn.Module, *, required: bool,
+def create_runner(engine: str, model: Generator, *, required: bool,
                   onnx: Callable[[], bytes] | None = None) -> Runner | None:
     """A runner for ``onnxruntime`` or ``openvino``; ``None`` (or, when ``required``, an error
     naming the missing extra or the export problem) where it cannot run this model."""
@@ -144,7 +145,7 @@ def machine_id() -> str:
     return f"{name}|{os.cpu_count()} cpus|{torch.get_num_threads()} threads"
 
 
-def model_id(model: nn.Module) -> str:
+def model_id(model: Generator) -> str:
     """A digest of the model's class and weights (the same weights give the same id)."""
     h = hashlib.sha256(type(model).__name__.encode())
     for key, value in model.state_dict().items():
@@ -248,7 +249,7 @@ def time_engines(runners: Mapping[str, Runner], example: torch.Tensor, *,
     return {name: statistics.median(v) for name, v in times.items()}
 
 
-def choose(model: nn.Module, shape: tuple[int, ...],
+def choose(model: Generator, shape: tuple[int, ...],
            factories: Mapping[str, Callable[[], Runner | None]], *,
            remeasure: bool = False) -> tuple[Measurement, dict[str, Runner]]:
     """The fastest engine for ``model`` on tiles of ``shape``, from the cache or measured.

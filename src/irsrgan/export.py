@@ -9,13 +9,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch import nn
 
 from .errors import IrsrganError
+from .models import Generator, require_generator
 
 
 def export_onnx(
-    model: nn.Module, path: str | os.PathLike, *, opset: int = 18, check: bool = True
+    model: Generator, path: str | os.PathLike, *, opset: int = 18, check: bool = True
 ) -> float | None:
     """Export ``model`` to ``path``; returns the max abs difference to PyTorch on a test
     input of another size (``None`` if ``check`` is false).
@@ -23,8 +23,8 @@ def export_onnx(
     Raises:
         IrsrganError: export failed, or ONNX Runtime is missing when ``check`` is asked.
     """
-    model = model.eval().cpu().float()
-    m = int(getattr(model, "size_multiple", 1))
+    model = require_generator(model).eval().cpu().float()
+    m = model.size_multiple
     example = torch.rand(1, model.in_channels, 32 * m, 48 * m)
     h = torch.export.Dim("height", min=8)
     w = torch.export.Dim("width", min=8)
@@ -48,7 +48,7 @@ def export_onnx(
     return diff
 
 
-def check_onnx(model: nn.Module, path: str | os.PathLike, *, seed: int = 0) -> float:
+def check_onnx(model: Generator, path: str | os.PathLike, *, seed: int = 0) -> float:
     """Max abs difference between ONNX Runtime and PyTorch on an odd-sized random input."""
     try:
         import onnxruntime as ort
@@ -56,7 +56,7 @@ def check_onnx(model: nn.Module, path: str | os.PathLike, *, seed: int = 0) -> f
         raise IrsrganError(
             "onnxruntime is not installed: pip install 'irsrgan[onnx]' (or --no-check)"
         ) from None
-    m = int(getattr(model, "size_multiple", 1))
+    m = model.size_multiple
     g = torch.Generator().manual_seed(seed)
     x = torch.rand(1, model.in_channels, 37 * m, 53 * m, generator=g)
     sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])

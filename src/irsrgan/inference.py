@@ -38,7 +38,7 @@ from .image import (
     to_tensor,
     value_map_for,
 )
-from .models.multiframe import MultiFrameNet
+from .models import Generator, MultiFrameNet, require_generator
 from .streaming import ImageRows
 
 log = logging.getLogger(__name__)
@@ -113,7 +113,9 @@ class Upscaler:
     """Upscale tensors or images with a generator, tiled, on CPU, CUDA or MPS.
 
     Args:
-        model: a generator exposing ``scale``, ``in_channels``, ``out_channels``.
+        model: a :class:`~irsrgan.models.Generator` (from ``load_model`` or ``create_model``):
+            its ``scale``, channels, ``size_multiple`` and ``cpu_backend`` are used; anything
+            else is refused with a :class:`~irsrgan.errors.ConfigError`.
         device: ``"auto"`` (CUDA, MPS, else CPU), ``"cpu"``, ``"cuda"``, ``"mps"``.
         tile: LR tile side in pixels; ``None`` chooses it from available memory; ``0`` disables
             tiling (the whole image in one forward).
@@ -144,7 +146,7 @@ class Upscaler:
 
     def __init__(
         self,
-        model: nn.Module,
+        model: Generator,
         *,
         device: str | torch.device | None = "auto",
         tile: int | None = None,
@@ -157,6 +159,7 @@ class Upscaler:
         backend: EngineName = "auto",
         ensemble: bool = False,
     ) -> None:
+        require_generator(model)
         if tile is not None and tile < 0:
             raise ConfigError(f"tile must be >= 0 (0 disables tiling), got {tile}")
         if overlap < 0:
@@ -187,8 +190,8 @@ class Upscaler:
             p.requires_grad_(False)
         self._compiled = (torch.compile(self.model, dynamic=True)
                           if compile and self.device.type != "cpu" else None)
-        self.scale = int(model.scale)
-        self.multiple = int(getattr(model, "size_multiple", 1))
+        self.scale = model.scale
+        self.multiple = model.size_multiple
         self.overlap = overlap
         self.tile = tile
         self.batch_size = batch_size
@@ -205,7 +208,7 @@ class Upscaler:
         if self.device.type != "cpu":
             backend = "torch"  # GPUs always run PyTorch
         elif backend == "auto" and not engines.measuring():
-            backend = getattr(model, "cpu_backend", "onnxruntime")
+            backend = model.cpu_backend
             if backend != "torch" and self._build(backend, required=False) is None:
                 backend = "torch"
         elif backend != "auto" and backend != "torch":

@@ -9,14 +9,17 @@ from __future__ import annotations
 import os
 
 import torch
-from torch import nn
 
 from .checkpoint import load_model
 from .errors import CheckpointError, ConfigError
+from .models import Generator, require_generator
 
 
-def check_interpolable(a: nn.Module, b: nn.Module) -> None:
-    """Raise CheckpointError unless ``a`` and ``b`` share architecture and hyperparameters."""
+def check_interpolable(a: Generator, b: Generator) -> None:
+    """Raise CheckpointError unless ``a`` and ``b`` share architecture and hyperparameters
+    (a ConfigError if either is not a generator)."""
+    require_generator(a, "the first model")
+    require_generator(b, "the second model")
     if a.arch != b.arch or a.config != b.config:
         raise CheckpointError(
             f"cannot interpolate different architectures: {a.arch} {a.config} vs "
@@ -24,7 +27,7 @@ def check_interpolable(a: nn.Module, b: nn.Module) -> None:
         )
 
 
-def interpolate_models(a: nn.Module, b: nn.Module, alpha: float) -> nn.Module:
+def interpolate_models(a: Generator, b: Generator, alpha: float) -> Generator:
     """A new model with weights ``(1 - alpha) * a + alpha * b``; alpha 0 is ``a`` exactly and
     alpha 1 is ``b`` exactly."""
     if not 0.0 <= alpha <= 1.0:
@@ -47,6 +50,6 @@ def interpolate_models(a: nn.Module, b: nn.Module, alpha: float) -> nn.Module:
 
 def interpolate_files(
     path_a: str | os.PathLike, path_b: str | os.PathLike, alpha: float
-) -> nn.Module:
+) -> Generator:
     """Load two generator files (any supported format or bundled names) and interpolate."""
     return interpolate_models(load_model(path_a), load_model(path_b), alpha)

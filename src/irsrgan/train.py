@@ -33,7 +33,7 @@ from .checkpoint import load_model, save_model
 from .config import Config, ScheduleConfig
 from .errors import CheckpointError, ConfigError
 from .inference import Upscaler, pick_device
-from .models import CompactNet, MultiFrameNet, create_model
+from .models import CompactNet, Generator, MultiFrameNet, create_model
 from .scaleout import Part, join
 
 log = logging.getLogger(__name__)
@@ -78,7 +78,7 @@ class EMA:
     run is not dominated by the random initialisation. Buffers are copied.
     """
 
-    def __init__(self, model: nn.Module, decay: float) -> None:
+    def __init__(self, model: Generator, decay: float) -> None:
         self.decay = decay
         self.updates = 0
         self.model = create_model(model.arch, **model.config)
@@ -154,7 +154,7 @@ def init_distributed(device: torch.device) -> Part:
     return join(backend="nccl" if device.type == "cuda" else "gloo")
 
 
-def build_generator(cfg: Config) -> nn.Module:
+def build_generator(cfg: Config) -> Generator:
     m = cfg.model
     kwargs = dict(m.kwargs)
     kwargs.update(scale=m.scale, in_channels=m.in_channels, out_channels=m.out_channels)
@@ -544,7 +544,7 @@ def _provenance(cfg: Config, step: int, metrics: dict, elapsed: float | None = N
 
 
 @torch.no_grad()
-def validate(model: nn.Module, val_set, device: torch.device) -> dict[str, float]:
+def validate(model: Generator, val_set, device: torch.device) -> dict[str, float]:
     """Mean PSNR/SSIM (border = scale) of ``model`` and of bicubic on the validation set,
     scored by :func:`irsrgan.metrics.score` on each image's bit-depth scale, as ``irsrgan
     evaluate`` and ``irsrgan metrics`` score (for 16-bit frames the model space is a
