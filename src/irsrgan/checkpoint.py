@@ -20,18 +20,20 @@ code (``torch.load(..., weights_only=True)``):
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
 import re
 import warnings
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file
 
 from .errors import CheckpointError
@@ -68,8 +70,6 @@ def save_model(
 
 def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
     """The metadata of one of our safetensors files, JSON fields decoded."""
-    from safetensors import safe_open
-
     with safe_open(str(path), framework="pt") as fh:
         meta = dict(fh.metadata() or {})
     for key in ("config", "provenance"):
@@ -156,6 +156,20 @@ def check_model_file(source: str | os.PathLike) -> None:
 def check_fit(arch: Any, config: Any, state: Mapping[str, Any], *, name: str) -> dict[str, Any]:
     """The checked config, once ``state``'s tensor names and shapes fit ``arch(**config)``
     built on the ``meta`` device (nothing allocated). Raises :class:`CheckpointError`."""
+    shapes = {k: tuple(v.shape) for k, v in state.items() if isinstance(v, torch.Tensor)}
+    return fitting_skeleton(arch, config, shapes, name=name)[0]
+
+
+def fitting_skeleton(
+    arch: Any, config: Any, shapes: Mapping[str, tuple[int, ...]], *, name: str
+) -> tuple[dict[str, Any], Generator]:
+    """The checked config and ``arch(**config)`` built on the ``meta`` device (nothing
+    allocated), once the tensor names and ``shapes`` of a file fit it.
+
+    Raises:
+        CheckpointError: see :func:`check_config`; a config the architecture refuses;
+            missing, unexpected or wrongly shaped tensors (the message lists the first few).
+    """
     config = check_config(arch, config, name=name)
     try:
         with torch.device("meta"):
@@ -164,7 +178,7 @@ def check_fit(arch: Any, config: Any, state: Mapping[str, Any], *, name: str) ->
         raise CheckpointError(f"{name}: cannot build {arch} from its config {config}: "
                               f"{exc}") from None
     expected = {k: tuple(v.shape) for k, v in skeleton.state_dict().items()}
-    found = {k: tuple(v.shape) for k, v in state.items() if isinstance(v, torch.Tensor)}
+    found = {k: tuple(v) for k, v in shapes.items()}
     missing = [k for k in expected if k not in found]
     unexpected = [k for k in found if k not in expected]
     if missing or unexpected:
@@ -177,15 +191,14 @@ def check_fit(arch: Any, config: Any, state: Mapping[str, Any], *, name: str) ->
     if wrong:
         raise CheckpointError(f"{name}: tensor shapes do not fit {arch} {config}: "
                               f"{_few(wrong, 3)}")
-    return config
+    return config, skeleton
 
 
 def read_generator_state(path: Path, *, use_ema: bool = True) -> tuple[str, dict, StateDict]:
     """``(arch, config, state_dict)`` for a generator file, converted to our parameter names."""
     if not path.is_file():
         raise CheckpointError(f"{path}: no such file")
-    head = path.read_bytes()[:8] if path.stat().st_size >= 8 else b""
-    if _looks_like_safetensors(path, head):
+    if _looks_like_safetensors(path):
         try:
             state = load_file(str(path))
             meta = read_metadata(path)
@@ -235,17 +248,14 @@ def load_torch_file(path: Path) -> Any:
         ) from None
 
 
-def _looks_like_safetensors(path: Path, head: bytes) -> bool:
+def _looks_like_safetensors(path: Path) -> bool:
     if path.suffix == ".safetensors":
         return True
     # safetensors starts with a little-endian u64 header length followed by '{'
-    if len(head) == 8:
-        n = int.from_bytes(head, "little")
-        if 0 < n < 100_000_000:
-            with open(path, "rb") as fh:
-                fh.seek(8)
-                return fh.read(1) == b"{"
-    return False
+    with open(path, "rb") as fh:
+        head = fh.read(9)
+    return (len(head) == 9 and 0 < int.from_bytes(head[:8], "little") < 100_000_000
+            and head[8:] == b"{")
 
 
 def unwrap_state_dict(obj: Any, *, name: str = "<state>") -> StateDict:
@@ -462,9 +472,125 @@ def resolve_model_path(source: str | os.PathLike) -> Path:
     )
 
 
+# --------------------------------------------------------------------------- model facts
+@dataclass(frozen=True)
+class ModelInfo:
+    """The facts of a weights file: what ``irsrgan models``, the server's catalogue and
+    evaluation reports show, read by :func:`model_info`.
+
+    ``provenance`` is what our files record about their training (data, recipe, licence,
+    summary, ...; empty for foreign files); ``card`` the model card written beside the file
+    (``NAME.md``; empty when there is none).
+    """
+
+    name: str  # the bundled model's name, or the file's name without its suffixes
+    path: Path
+    bundled: bool
+    arch: str
+    config: dict[str, Any]
+    scale: int
+    in_channels: int
+    out_channels: int
+    size_multiple: int
+    cpu_backend: str
+    params: int
+    provenance: dict[str, Any] = field(default_factory=dict)
+    card: str = ""
+
+    @property
+    def summary(self) -> str:
+        """One line on what the model is for (provenance ``summary``), or ``""``."""
+        return str(self.provenance.get("summary") or "")
+
+    @property
+    def stage(self) -> str | None:
+        """``"psnr"`` or ``"gan"`` (provenance ``stage``), or None."""
+        return self._text("stage")
+
+    @property
+    def psnr_model(self) -> str | None:
+        """The PSNR model a GAN model was fine-tuned from (provenance ``psnr_model``)."""
+        return self._text("psnr_model")
+
+    @property
+    def denoise_partner(self) -> str | None:
+        """The robust end of a faithful model's denoise pair (provenance ``denoise_partner``)."""
+        return self._text("denoise_partner")
+
+    @property
+    def trained_on(self) -> str:
+        """The training data: the dataset line of bundled models, the folder of a training
+        run's models; ``""`` if not recorded."""
+        data = self.provenance.get("train_data")
+        if isinstance(data, Mapping):
+            data = data.get("dataset")
+        return str(data) if data else ""
+
+    def sha256(self) -> str:
+        """The file's SHA-256 (hex), read now."""
+        digest = hashlib.sha256()
+        with open(self.path, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+        return digest.hexdigest()
+
+    def _text(self, key: str) -> str | None:
+        value = self.provenance.get(key)
+        return str(value) if value else None
+
+
+def model_info(source: str | os.PathLike) -> ModelInfo:
+    """The facts of a weights file or a bundled model's name, checked as :func:`load_model`
+    checks them (the tensors fit the architecture) but without loading weights where the
+    format allows: of our safetensors files only the header is read.
+
+    Raises:
+        CheckpointError: the file is missing, unreadable, matches no known layout or its
+            tensors do not fit its architecture, as :func:`load_model` would say.
+    """
+    path = resolve_model_path(source)
+    arch, config, shapes, provenance = _read_facts(path)
+    config, skeleton = fitting_skeleton(arch, config, shapes, name=str(path))
+    name = Path(path.name.removesuffix(".tar")).stem or path.name
+    bundled = path.resolve() in {p.resolve() for p in bundled_models().values()}
+    return ModelInfo(
+        name=name, path=path, bundled=bundled, arch=skeleton.arch, config=config,
+        scale=skeleton.scale, in_channels=skeleton.in_channels,
+        out_channels=skeleton.out_channels, size_multiple=skeleton.size_multiple,
+        cpu_backend=skeleton.cpu_backend, params=sum(p.numel() for p in skeleton.parameters()),
+        provenance=provenance, card=_card(path.parent / f"{name}.md"),
+    )
+
+
+def _read_facts(path: Path) -> tuple[Any, Any, dict[str, tuple[int, ...]], dict[str, Any]]:
+    """``(arch, config, tensor shapes, provenance)`` of a generator file: of our safetensors
+    files from the header, of any other from its weights (read as :func:`load_model` reads
+    them)."""
+    if path.is_file() and _looks_like_safetensors(path):
+        try:
+            meta = read_metadata(path)
+            with safe_open(str(path), framework="pt") as fh:
+                shapes = {k: tuple(fh.get_slice(k).get_shape()) for k in fh.keys()}  # noqa: SIM118
+        except (SafetensorError, OSError, ValueError) as exc:
+            raise CheckpointError(f"{path}: cannot read safetensors: {exc}") from None
+        if meta.get("format") == FORMAT:
+            provenance = meta.get("provenance")
+            return (meta.get("arch"), meta.get("config"), shapes,
+                    dict(provenance) if isinstance(provenance, Mapping) else {})
+    arch, config, state = read_generator_state(path)
+    return arch, config, {k: tuple(v.shape) for k, v in state.items()}, {}
+
+
+def _card(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace")
+    except OSError:  # no card (or an unreadable one): the facts stand without it
+        return ""
+
+
 __all__ = [
-    "DEFAULT_MODEL", "DEFAULT_VIDEO_MODEL", "build_checked", "bundled_models", "check_config",
-    "check_fit", "check_model_file", "detect_architecture",
-    "load_model", "read_metadata",
+    "DEFAULT_MODEL", "DEFAULT_VIDEO_MODEL", "ModelInfo", "build_checked", "bundled_models",
+    "check_config", "check_fit", "check_model_file", "detect_architecture", "fitting_skeleton",
+    "load_model", "model_info", "read_metadata",
     "resolve_model_path", "save_model", "unwrap_state_dict",
 ]

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from ..checkpoint import DEFAULT_MODEL, bundled_models, read_metadata
+from ..checkpoint import DEFAULT_MODEL, bundled_models, model_info
+from ..errors import CheckpointError
 from ..models import GENERATORS
 
 
@@ -18,14 +19,17 @@ def run(args: argparse.Namespace) -> int:
     print("Bundled models (use with --model NAME):")
     if not bundled:
         print("  (none)")
-    for name, path in bundled.items():
-        meta = read_metadata(path)
-        prov = meta.get("provenance", {})
+    for name in bundled:
+        try:
+            info = model_info(name)
+        except CheckpointError as exc:
+            print(f"  {name:<20} cannot be read: {exc}")
+            continue
         default = "  [default]" if name == DEFAULT_MODEL else ""
-        print(f"  {name:<20} {meta['arch']} x{meta['scale']}, {meta['in_channels']} channel(s)"
-              f"{default}")
-        if prov.get("summary"):
-            print(f"  {'':<20} {prov['summary']}")
+        print(f"  {name:<20} {info.arch} x{info.scale}, {info.in_channels} channel(s), "
+              f"{info.params / 1e6:.2f} M parameters{default}")
+        if info.summary:
+            print(f"  {'':<20} {info.summary}")
     print("\nArchitectures (weights files of these load with --model PATH):")
     for name, cls in GENERATORS.items():
         doc = (cls.__doc__ or "").strip().splitlines()[0]

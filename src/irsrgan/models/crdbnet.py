@@ -37,8 +37,11 @@ class CRDB(nn.Module):
 
 
 class CRDBNet(TrunkGenerator):
-    """RRDBNet with CRDB blocks. Same arguments as RRDBNet (but ``input_unshuffle``) plus
-    ``fuse_input``."""
+    """RRDBNet with the seed's CRDB blocks (as its figure draws them).
+
+    Args: as RRDBNet's, without ``input_unshuffle``, plus ``fuse_input`` (the block input
+    joins the 1x1 fusion too).
+    """
 
     arch = "crdbnet"
 

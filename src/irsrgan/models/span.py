@@ -42,8 +42,11 @@ class SPAB(nn.Module):
 
 
 class SPANNet(Generator):
-    """SPAN-style generator. Args: in/out channels, scale (1, 2, 3, 4, 8), num_features (48),
-    num_blocks (6, at least 1)."""
+    """SPAN-style generator: parameter-free attention blocks, pixel shuffle, nearest skip.
+
+    Args: in/out channels, scale (1, 2, 3, 4, 8), num_features (48), num_blocks (6, at
+    least 1).
+    """
 
     arch = "span"
     #: a plain conv graph like the compact net's
