@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from irsrgan.checkpoint import load_model, save_model
+from irsrgan.checkpoint import load_model, model_info, save_model
 from irsrgan.cli import main
 from irsrgan.errors import CheckpointError, ImageError
 from irsrgan.image import decode_image, read_image, sniff_format
@@ -126,13 +126,16 @@ def test_metrics_over_the_corpus(corpus_folder, capfd):
         assert not any(word in err for word in NOISE), err
 
 
-def test_loader_over_the_weights_corpus(tmp_path, capfd):
+@pytest.mark.parametrize("reader", [load_model, model_info])
+def test_loader_over_the_weights_corpus(tmp_path, capfd, reader):
+    """load_model and model_info (which reads our files' headers only) accept and refuse the
+    same files."""
     loaded = set()
     for name, data in weights_corpus():
         path = tmp_path / name
         path.write_bytes(data)
         try:
-            load_model(path)
+            reader(path)
         except CheckpointError as exc:
             _one_line(str(exc), name)
         else:

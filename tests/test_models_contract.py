@@ -26,7 +26,6 @@ from irsrgan.inference import Upscaler
 from irsrgan.interpolate import interpolate_models
 from irsrgan.models import GENERATORS, CompactNet, Generator, create_model, model_config
 
-from .fuzz_corpus import weights_corpus
 from .test_checkpoint import _to_basicsr
 
 #: every hyperparameter of every generator given, none at its default
@@ -235,20 +234,8 @@ def test_model_info_of_a_foreign_file_detects_its_architecture(tmp_path):
     assert info.provenance == {} and info.summary == "" and info.stage is None
 
 
-def test_model_info_accepts_and_refuses_what_load_model_does(tmp_path: Path):
-    accepted = set()
-    for name, data in weights_corpus():
-        path = tmp_path / name
-        path.write_bytes(data)
-        try:
-            model_info(path)
-        except CheckpointError as exc:
-            assert "\n" not in str(exc)
-            with pytest.raises(CheckpointError):
-                load_model(path)
-        else:
-            accepted.add(name)
-    assert accepted == {"good.safetensors", "good.pth"}
+def test_model_info_of_a_missing_file_says_so(tmp_path: Path):
+    # broken and hostile files: tests/test_fuzz.py runs model_info over the weights corpus
     with pytest.raises(CheckpointError, match="neither a file nor a bundled model"):
         model_info(tmp_path / "absent.safetensors")
 

@@ -10,24 +10,20 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .base import Generator
-from .blocks import check_shuffle_scale, nearest_skip
+from .blocks import ShuffleGenerator
 
 
-class CompactNet(Generator):
+class CompactNet(ShuffleGenerator):
     """Plain conv + PReLU stack at LR resolution, pixel shuffle, nearest-upsampled skip.
 
     Args: in/out channels, scale (1, 2, 3, 4, 8), num_features (64), num_convs (16).
     """
 
     arch = "compact"
-    #: Measured faster with channels-last PyTorch than with ONNX Runtime on CPU.
-    cpu_backend = "torch"
 
     def __init__(self, *, in_channels: int = 1, out_channels: int = 1, scale: int = 4,
                  num_features: int = 64, num_convs: int = 16) -> None:
-        super().__init__(scale=check_shuffle_scale(scale), in_channels=in_channels,
-                         out_channels=out_channels)
+        super().__init__(in_channels=in_channels, out_channels=out_channels, scale=scale)
         layers: list[nn.Module] = [
             nn.Conv2d(in_channels, num_features, 3, 1, 1), nn.PReLU(num_features)
         ]
@@ -35,8 +31,6 @@ class CompactNet(Generator):
             layers += [nn.Conv2d(num_features, num_features, 3, 1, 1), nn.PReLU(num_features)]
         layers.append(nn.Conv2d(num_features, out_channels * scale * scale, 3, 1, 1))
         self.body = nn.Sequential(*layers)
-        self.upsampler = nn.PixelShuffle(scale)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.upsampler(self.body(x))
-        return out + nearest_skip(x, self.scale, self.out_channels)
+    def residual(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(x)

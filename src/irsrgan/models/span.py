@@ -21,8 +21,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..errors import ConfigError
-from .base import Generator
-from .blocks import check_shuffle_scale, nearest_skip
+from .blocks import ShuffleGenerator
 
 
 class SPAB(nn.Module):
@@ -41,7 +40,7 @@ class SPAB(nn.Module):
         return (c3 + x) * attention, c1
 
 
-class SPANNet(Generator):
+class SPANNet(ShuffleGenerator):
     """SPAN-style generator: parameter-free attention blocks, pixel shuffle, nearest skip.
 
     Args: in/out channels, scale (1, 2, 3, 4, 8), num_features (48), num_blocks (6, at
@@ -49,13 +48,10 @@ class SPANNet(Generator):
     """
 
     arch = "span"
-    #: a plain conv graph like the compact net's
-    cpu_backend = "torch"
 
     def __init__(self, *, in_channels: int = 1, out_channels: int = 1, scale: int = 4,
                  num_features: int = 48, num_blocks: int = 6) -> None:
-        super().__init__(scale=check_shuffle_scale(scale), in_channels=in_channels,
-                         out_channels=out_channels)
+        super().__init__(in_channels=in_channels, out_channels=out_channels, scale=scale)
         if num_blocks < 1:
             raise ConfigError(f"num_blocks must be >= 1, got {num_blocks}")
         f = num_features
@@ -64,9 +60,8 @@ class SPANNet(Generator):
         self.tail = nn.Conv2d(f, f, 3, 1, 1)
         self.fuse = nn.Conv2d(4 * f, f, 1)
         self.to_pixels = nn.Conv2d(f, out_channels * scale * scale, 3, 1, 1)
-        self.upsampler = nn.PixelShuffle(scale)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def residual(self, x: torch.Tensor) -> torch.Tensor:
         feature = self.head(x)
         out, _ = self.blocks[0](feature)
         first = out
@@ -76,5 +71,4 @@ class SPANNet(Generator):
         if last_c1 is None:  # one block: its own first conv
             last_c1 = self.blocks[0].c1(feature)
         fused = self.fuse(torch.cat([feature, self.tail(out), first, last_c1], dim=1))
-        sr = self.upsampler(self.to_pixels(fused))
-        return sr + nearest_skip(x, self.scale, self.out_channels)
+        return self.to_pixels(fused)
