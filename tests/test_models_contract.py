@@ -192,7 +192,7 @@ def test_model_info_of_a_shipped_model(name):
     assert info.params == sum(p.numel() for p in model.parameters())
     assert info.params == info.provenance["parameters"]  # what the packaging recorded
     assert info.scale == int(name.rsplit("-x", 1)[1])
-    assert info.summary and info.stage in ("psnr", "gan")
+    assert info.has_metadata and info.summary and info.stage in ("psnr", "gan")
     assert info.trained_on.startswith("HIT-UAV")
     assert info.card == (info.path.parent / f"{name}.md").read_text()
 
@@ -219,6 +219,7 @@ def test_model_info_reads_only_the_header_of_our_files(tmp_path, monkeypatch):
     assert info.cpu_backend == "onnxruntime"
     assert info.params == sum(p.numel() for p in net.parameters())
     assert (info.trained_on, info.summary, info.card) == ("data/train", "a test", "")
+    assert info.has_metadata
     assert info.sha256() == hashlib.sha256(path.read_bytes()).hexdigest()
 
 
@@ -232,6 +233,7 @@ def test_model_info_of_a_foreign_file_detects_its_architecture(tmp_path):
     assert (info.name, info.arch, info.config) == ("RealESRGAN_x2plus", "rrdbnet", net.config)
     assert (info.scale, info.in_channels, info.size_multiple) == (2, 3, 2)
     assert info.provenance == {} and info.summary == "" and info.stage is None
+    assert not info.has_metadata
 
 
 def test_model_info_of_a_missing_file_says_so(tmp_path: Path):

@@ -478,9 +478,11 @@ class ModelInfo:
     """The facts of a weights file: what ``irsrgan models``, the server's catalogue and
     evaluation reports show, read by :func:`model_info`.
 
-    ``provenance`` is what our files record about their training (data, recipe, licence,
-    summary, ...; empty for foreign files); ``card`` the model card written beside the file
-    (``NAME.md``; empty when there is none).
+    ``has_metadata``: the file is in our safetensors format, whose metadata named the
+    architecture and config (False: detected from the tensors of a foreign file or a training
+    state). ``provenance`` is what our files record about their training (data, recipe,
+    licence, summary, ...; empty for the others); ``card`` the model card written beside the
+    file (``NAME.md``; empty when there is none).
     """
 
     name: str  # the bundled model's name, or the file's name without its suffixes
@@ -494,6 +496,7 @@ class ModelInfo:
     size_multiple: int
     cpu_backend: str
     params: int
+    has_metadata: bool = False
     provenance: dict[str, Any] = field(default_factory=dict)
     card: str = ""
 
@@ -550,6 +553,7 @@ def model_info(source: str | os.PathLike) -> ModelInfo:
     """
     path = resolve_model_path(source)
     arch, config, shapes, provenance = _read_facts(path)
+    has_metadata = provenance is not None
     config, skeleton = fitting_skeleton(arch, config, shapes, name=str(path))
     name = Path(path.name.removesuffix(".tar")).stem or path.name
     bundled = path.resolve() in {p.resolve() for p in bundled_models().values()}
@@ -558,14 +562,17 @@ def model_info(source: str | os.PathLike) -> ModelInfo:
         scale=skeleton.scale, in_channels=skeleton.in_channels,
         out_channels=skeleton.out_channels, size_multiple=skeleton.size_multiple,
         cpu_backend=skeleton.cpu_backend, params=sum(p.numel() for p in skeleton.parameters()),
-        provenance=provenance, card=_card(path.parent / f"{name}.md"),
+        has_metadata=has_metadata, provenance=provenance or {},
+        card=_card(path.parent / f"{name}.md"),
     )
 
 
-def _read_facts(path: Path) -> tuple[Any, Any, dict[str, tuple[int, ...]], dict[str, Any]]:
+def _read_facts(
+    path: Path,
+) -> tuple[Any, Any, dict[str, tuple[int, ...]], dict[str, Any] | None]:
     """``(arch, config, tensor shapes, provenance)`` of a generator file: of our safetensors
     files from the header, of any other from its weights (read as :func:`load_model` reads
-    them)."""
+    them; provenance None)."""
     if path.is_file() and _looks_like_safetensors(path):
         try:
             meta = read_metadata(path)
@@ -578,7 +585,7 @@ def _read_facts(path: Path) -> tuple[Any, Any, dict[str, tuple[int, ...]], dict[
             return (meta.get("arch"), meta.get("config"), shapes,
                     dict(provenance) if isinstance(provenance, Mapping) else {})
     arch, config, state = read_generator_state(path)
-    return arch, config, {k: tuple(v.shape) for k, v in state.items()}, {}
+    return arch, config, {k: tuple(v.shape) for k, v in state.items()}, None
 
 
 def _card(path: Path) -> str:
