@@ -5,7 +5,9 @@ The public API, all of it importable from here (the README has an example):
 * images: :class:`Image`, :func:`read_image`, :func:`write_image`, :func:`to_tensor` and its
   exact inverse :func:`from_tensor`, :class:`ValueMap`, :func:`bit_depth_map`;
 * models: :func:`load_model` (bundled names, our files, foreign checkpoints),
-  :func:`save_model`, :func:`create_model`, :func:`interpolate_models`;
+  :func:`save_model`, :func:`create_model`, :func:`interpolate_models`, :func:`model_info`
+  (a weights file's facts, :class:`ModelInfo`), :class:`Generator` (the contract every model
+  keeps; subclass it to run your own network through the :class:`Upscaler`);
 * inference: :class:`Upscaler`;
 * degradations: :func:`degrade`, :func:`get_preset`;
 * metrics: :func:`score` (PSNR/SSIM on the bit-depth scale, as validation, ``evaluate`` and
@@ -19,7 +21,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from .checkpoint import load_model, save_model
+from .checkpoint import ModelInfo, load_model, model_info, save_model
 from .degradations import degrade, get_preset
 from .errors import (
     CheckpointError,
@@ -27,6 +29,7 @@ from .errors import (
     ImageError,
     ImageTooLargeError,
     IrsrganError,
+    ModelInputError,
     WeightsMissingError,
 )
 from .image import (
@@ -51,13 +54,15 @@ from .metrics import (
     score,
     ssim,
 )
-from .models import create_model
+from .models import Generator, create_model
 
 __all__ = [
-    "LPIPS", "CheckpointError", "ConfigError", "Image", "ImageError", "ImageTooLargeError",
-    "IrsrganError", "Upscaler", "ValueMap", "WeightsMissingError", "__version__",
+    "LPIPS", "CheckpointError", "ConfigError", "Generator", "Image", "ImageError",
+    "ImageTooLargeError", "IrsrganError", "ModelInfo", "ModelInputError", "Upscaler",
+    "ValueMap", "WeightsMissingError", "__version__",
     "bit_depth_map", "build_lpips", "create_model", "degrade", "evaluate_pair", "from_tensor",
-    "get_preset", "hf_energy_ratio", "interpolate_models", "load_model", "lpips_i", "psnr",
+    "get_preset", "hf_energy_ratio", "interpolate_models", "load_model", "lpips_i",
+    "model_info", "psnr",
     "radiometric_error", "read_image", "save_model", "score", "ssim", "to_tensor",
     "write_image",
 ]
