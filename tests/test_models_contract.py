@@ -110,7 +110,7 @@ def test_a_subclass_records_its_own_arguments():
 
 
 def test_hyperparameters_must_be_keyword_only():
-    with pytest.raises(TypeError, match="keyword-only"):
+    with pytest.raises(ConfigError, match="keyword-only"):
         class Loose(Generator):  # noqa: F841
             def __init__(self, scale: int = 2) -> None:
                 super().__init__(scale=scale, in_channels=1, out_channels=1)

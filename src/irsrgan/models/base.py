@@ -113,7 +113,7 @@ def _recording_config(init: Callable[..., None]) -> Callable[..., None]:
     loose = [p.name for p in list(signature.parameters.values())[1:]
              if p.kind is not inspect.Parameter.KEYWORD_ONLY]
     if loose:
-        raise TypeError(f"{init.__qualname__}: a generator's hyperparameters must be named "
+        raise ConfigError(f"{init.__qualname__}: a generator's hyperparameters must be named "
                         f"keyword-only arguments (config rebuilds the model), not {loose}")
 
     @functools.wraps(init)
