@@ -13,6 +13,7 @@ TINY = {
     "compact": dict(num_features=8, num_convs=2),
     "seed-crdbnet": dict(num_features=8, num_blocks=2, growth=4),
     "span": dict(num_features=8, num_blocks=2),
+    "multiframe": dict(frames=3, num_features=8, num_convs=2),
 }
 
 
@@ -72,6 +73,7 @@ def test_unknown_architecture_is_named():
 GOLDEN = {
     "compact": [0.50088143, 0.28154936, 0.71699160],
     "crdbnet": [0.03867482, 0.03969343, 0.03367595],
+    "multiframe": [0.51092589, 0.99035013, 0.52800542],
     "rrdbnet": [-0.07930353, -0.09576315, -0.10879371],
     "seed-crdbnet": [0.01740655, 0.05973387, -0.08383438],
     "span": [0.57042760, 0.17378771, 0.92049140],

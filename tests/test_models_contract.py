@@ -38,6 +38,9 @@ EVERY_ARGUMENT = {
     "seed-crdbnet": dict(in_channels=2, out_channels=1, scale=2, num_features=6, num_blocks=2,
                          growth=3),
     "span": dict(in_channels=2, out_channels=3, scale=3, num_features=6, num_blocks=2),
+    # single-channel frames only; its tensor has one channel per frame of the window
+    "multiframe": dict(frames=3, in_channels=1, out_channels=1, scale=3, num_features=6,
+                       num_convs=2, align="none"),
 }
 
 
@@ -56,7 +59,7 @@ def test_recorded_config_is_the_constructor_arguments_and_survives_save_and_load
     net = create_model(arch, **kwargs)
     assert net.config == kwargs and model_config(net) == kwargs
     assert (net.scale, net.in_channels, net.out_channels) == (
-        kwargs["scale"], kwargs["in_channels"], kwargs["out_channels"])
+        kwargs["scale"], kwargs.get("frames", kwargs["in_channels"]), kwargs["out_channels"])
     assert net.source is None
 
     path = tmp_path / f"{arch}.safetensors"
@@ -65,7 +68,7 @@ def test_recorded_config_is_the_constructor_arguments_and_survives_save_and_load
     assert type(loaded) is type(net) and loaded.config == kwargs
     assert loaded.source == str(path)
     m = net.size_multiple
-    x = torch.rand(1, kwargs["in_channels"], 4 * m, 6 * m,
+    x = torch.rand(1, net.in_channels, 4 * m, 6 * m,
                    generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
         assert torch.equal(net.eval()(x), loaded(x))
