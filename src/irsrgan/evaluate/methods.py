@@ -4,7 +4,6 @@ strengths, each with its :class:`~irsrgan.inference.Upscaler`.
 
 from __future__ import annotations
 
-import hashlib
 import math
 import os
 from collections.abc import Sequence
@@ -15,11 +14,12 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
-from ..checkpoint import load_model, read_metadata, resolve_model_path
+from ..checkpoint import load_model, model_info
 from ..denoise import DenoiseUpscaler, Strength, parse_strength, robust_partner
 from ..errors import CheckpointError, ConfigError
 from ..inference import Upscaler
 from ..interpolate import interpolate_models
+from ..models import Generator, model_config, require_generator
 
 BICUBIC = "bicubic"
 
@@ -39,42 +39,25 @@ class Method:
     seconds: float = 0.0
 
 
-def _file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def _load(spec: ModelSpec, what: str) -> tuple[nn.Module, str, dict]:
-    """``(model, label, provenance)`` for a path, a bundled name or a module."""
+def _load(spec: ModelSpec, what: str) -> tuple[Generator, str, dict]:
+    """``(model, label, provenance)`` for a path, a bundled name or a generator."""
     if isinstance(spec, nn.Module):
-        for attr in ("scale", "in_channels", "out_channels"):
-            if not hasattr(spec, attr):
-                raise ConfigError(f"{what} must be a generator with .{attr}, got a "
-                                  f"{type(spec).__name__}")
-        source = getattr(spec, "source", None)
-        label = Path(source).stem if source else str(getattr(spec, "arch", "model"))
-        prov = {"source": str(source) if source else None,
-                "arch": getattr(spec, "arch", None), "config": getattr(spec, "config", None)}
-        return spec, label, prov
+        model = require_generator(spec, what)
+        label = Path(model.source).stem if model.source else model.arch
+        prov = {"source": model.source, "arch": model.arch, "config": model_config(model)}
+        return model, label, prov
     try:
-        path = resolve_model_path(spec)
+        info = model_info(spec)
     except CheckpointError as exc:
         raise CheckpointError(f"{what}: {exc}") from None
-    model = load_model(path)
+    model = load_model(info.path)
     label = _file_label(Path(spec)) if Path(spec).exists() else str(spec)
     prov: dict[str, Any] = {
-        "source": str(spec), "file": str(path.resolve()), "arch": model.arch,
-        "config": model.config, "sha256": _file_sha256(path),
+        "source": str(spec), "file": str(info.path.resolve()), "arch": info.arch,
+        "config": info.config, "sha256": info.sha256(),
     }
-    try:
-        meta = read_metadata(path)
-    except Exception:  # foreign .pth / .pt files have no safetensors metadata
-        meta = {}
-    if meta.get("format") == "irsrgan":
-        prov["provenance"] = meta.get("provenance", {})
+    if info.has_metadata:
+        prov["provenance"] = info.provenance
     return model, label, prov
 
 
@@ -195,8 +178,8 @@ def build_methods(
     if b_loaded is not None:
         model_a, label_a = loaded[0][0], methods[1].label
         model_bm, label_b, prov_b = b_loaded
-        arch_a, arch_b = getattr(model_a, "arch", None), getattr(model_bm, "arch", None)
-        cfg_a, cfg_b = getattr(model_a, "config", None), getattr(model_bm, "config", None)
+        arch_a, arch_b = model_a.arch, model_bm.arch
+        cfg_a, cfg_b = model_a.config, model_bm.config
         if arch_a != arch_b or cfg_a != cfg_b:
             raise CheckpointError(
                 f"model_b (--model-b) {model_b} is {arch_b} {cfg_b}, but model (--model) "

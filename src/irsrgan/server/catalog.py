@@ -22,9 +22,7 @@ from torch import nn
 from ..checkpoint import (
     DEFAULT_MODEL,
     bundled_models,
-    check_model_file,
-    read_generator_state,
-    read_metadata,
+    model_info,
     resolve_model_path,
 )
 from ..errors import CheckpointError, ConfigError
@@ -75,34 +73,14 @@ class ModelInfo:
 
 
 def _info_from_file(model_id: str, path: Path, source: Literal["bundled", "file"]) -> ModelInfo:
-    provenance: dict = {}
-    try:
-        meta = read_metadata(path)
-    except Exception:  # not one of our safetensors files: detect from the weights
-        meta = {}
-    if meta.get("format") == "irsrgan":
-        try:
-            arch, config = str(meta["arch"]), dict(meta["config"])
-            scale, cin = int(meta["scale"]), int(meta["in_channels"])
-            cout = int(meta["out_channels"])
-        except (KeyError, TypeError, ValueError) as exc:
-            raise CheckpointError(f"{path}: metadata is incomplete or malformed: {exc}") from None
-        provenance = meta.get("provenance") or {}
-        if not isinstance(provenance, dict):
-            provenance = {}
-    else:
-        arch, config, _ = read_generator_state(path)
-        scale = int(config.get("scale", 1))
-        cin, cout = int(config.get("in_channels", 1)), int(config.get("out_channels", 1))
-    stage = provenance.get("stage")
-    partner = provenance.get("psnr_model")
-    robust = provenance.get("denoise_partner")
+    """The catalogue entry of a weights file, from :func:`~irsrgan.checkpoint.model_info`
+    (checked: its tensors fit its architecture; weights not loaded for our files)."""
+    info = model_info(path)
     return ModelInfo(
-        id=model_id, path=path, source=source, arch=arch, config=config, scale=scale,
-        in_channels=cin, out_channels=cout,
-        stage=str(stage) if stage else None, summary=str(provenance.get("summary") or ""),
-        psnr_model=str(partner) if partner else None,
-        robust_model=str(robust) if robust else None,
+        id=model_id, path=path, source=source, arch=info.arch, config=info.config,
+        scale=info.scale, in_channels=info.in_channels, out_channels=info.out_channels,
+        stage=info.stage, summary=info.summary, psnr_model=info.psnr_model,
+        robust_model=info.denoise_partner,
     )
 
 
@@ -140,8 +118,7 @@ def build_catalog(config: ServerConfig) -> tuple[dict[str, ModelInfo], str]:
         model_id, n = base, 2
         while model_id in catalog and catalog[model_id].path.resolve() != path.resolve():
             model_id, n = f"{base}-{n}", n + 1
-        if model_id not in catalog:
-            check_model_file(path)  # a broken file stops the server here, not every request
+        if model_id not in catalog:  # a broken file stops the server here, not every request
             catalog[model_id] = _info_from_file(model_id, path, "file")
         given.append(model_id)
     if not catalog:
