@@ -15,12 +15,10 @@ import os
 import torch
 
 from .align import align_window
-from .augment import downscale
 from .clips import MotionConfig, degrade_clip, make_clip, margin_for, random_motion, warp_window
 from .data import (
     HRCropDataset,
     ValidationDataset,
-    _augment,
     _check_int,
     file_generator,
     item_generator,
@@ -40,16 +38,13 @@ def aligned_window(lr: torch.Tensor, ref: int, align: str) -> torch.Tensor:
     return torch.from_numpy(align_window(lr[:, 0].numpy(), ref, align))
 
 
-class ClipCropDataset(HRCropDataset):
-    """:class:`~irsrgan.data.HRCropDataset`'s crops made into clips of ``frames`` frames
-    (``self.clip_frames``; ``self.frames`` stays the decoded images)
-    (``motion``: :class:`~irsrgan.clips.MotionConfig` or its mapping; ``align``: ``dis`` or
-    ``none``). Other arguments as there; single-channel only."""
+class _ClipOptions:
+    """What both clip datasets add to their still-image base: the window and the motion."""
 
-    def __init__(self, root: str | os.PathLike, *, frames: int = 5,
-                 motion: MotionConfig | dict | None = None, align: str = "dis",
-                 **kwargs) -> None:
-        super().__init__(root, **kwargs)
+    channels: int
+
+    def _clip_options(self, frames: object, motion: MotionConfig | dict | None,
+                      align: str) -> None:
         if self.channels != 1:
             raise ConfigError("clips are single-channel (model.in_channels: 1)")
         self.clip_frames = _check_frames(frames)
@@ -57,31 +52,35 @@ class ClipCropDataset(HRCropDataset):
             MotionConfig.from_config(motion)
         self.align = align
 
+
+class ClipCropDataset(_ClipOptions, HRCropDataset):
+    """:class:`~irsrgan.data.HRCropDataset`'s crops made into clips of ``frames`` frames
+    (``self.clip_frames``; ``self.frames`` stays the decoded images; ``motion``:
+    :class:`~irsrgan.clips.MotionConfig` or its mapping; ``align``: ``dis`` or ``none``).
+    Other arguments as there; single-channel only."""
+
+    def __init__(self, root: str | os.PathLike, *, frames: int = 5,
+                 motion: MotionConfig | dict | None = None, align: str = "dis",
+                 **kwargs) -> None:
+        super().__init__(root, **kwargs)
+        self._clip_options(frames, motion, align)
+
     def __getitem__(self, index: int) -> dict:
         if not 0 <= index < len(self):
             raise IndexError(f"index {index} out of range for {len(self)} items")
-        j = index % len(self.paths)
-        frame = self._frame(j)
+        frame = self._frame(index % len(self.paths))
         gen = item_generator(self.seed, self.epoch, index)
         ref, p, s = self.clip_frames // 2, self.patch_size, self.scale
         motion = random_motion(self.clip_frames, ref, gen, self.motion)
         pad = margin_for(motion, s, p)
-        big = p + 2 * pad
-        h, w = frame.size
-        side = min(int(round(big * self.hr_augment.crop_factor(gen, h, w, big))), h, w)
-        y0 = int(torch.randint(0, h - side + 1, (1,), generator=gen))
-        x0 = int(torch.randint(0, w - side + 1, (1,), generator=gen))
-        region = downscale(frame.unit(y0, x0, side, side), big)
-        if self.augment:
-            region = _augment(region, int(torch.randint(0, 8, (1,), generator=gen)))
-        region = self.hr_augment.photometric(region, gen).contiguous()
+        region = self.hr_crop(frame, p + 2 * pad, gen)  # the window and its motion margin
         hr = warp_window(region, (pad, pad, p, p), motion, s)
         lr = degrade_clip(hr, s, self.preset, gen)
         return {"lr": aligned_window(lr, ref, self.align), "hr": hr[ref].contiguous(),
                 "name": frame.name}
 
 
-class ClipValidationDataset(ValidationDataset):
+class ClipValidationDataset(_ClipOptions, ValidationDataset):
     """:class:`~irsrgan.data.ValidationDataset`'s windows as clips (seeded by file name):
     ``lr`` the aligned window, ``hr`` its middle frame, ``lr_ref`` the middle frame's LR."""
 
@@ -89,12 +88,7 @@ class ClipValidationDataset(ValidationDataset):
                  motion: MotionConfig | dict | None = None, align: str = "dis",
                  **kwargs) -> None:
         super().__init__(root, **kwargs)
-        if self.channels != 1:
-            raise ConfigError("clips are single-channel (model.in_channels: 1)")
-        self.clip_frames = _check_frames(frames)
-        self.motion = motion if isinstance(motion, MotionConfig) else \
-            MotionConfig.from_config(motion)
-        self.align = align
+        self._clip_options(frames, motion, align)
         self._items: dict[int, dict] = {}
 
     def __getitem__(self, index: int) -> dict:

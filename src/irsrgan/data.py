@@ -290,17 +290,21 @@ class HRCropDataset(Dataset):
         j = index % len(self.paths)
         frame = self._frame(j)
         gen = item_generator(self.seed, self.epoch, index)
-        h, w = frame.size
-        p = self.patch_size
-        side = min(int(round(p * self.hr_augment.crop_factor(gen, h, w, p))), h, w)
-        y0 = int(torch.randint(0, h - side + 1, (1,), generator=gen))
-        x0 = int(torch.randint(0, w - side + 1, (1,), generator=gen))
-        hr = downscale(frame.unit(y0, x0, side, side), p)
-        if self.augment:
-            hr = _augment(hr, int(torch.randint(0, 8, (1,), generator=gen)))
-        hr = self.hr_augment.photometric(hr, gen).contiguous()
+        hr = self.hr_crop(frame, self.patch_size, gen)
         lr = degrade(hr[None], self.scale, self.preset, gen)[0]
         return {"lr": lr, "hr": hr, "name": frame.name}
+
+    def hr_crop(self, frame: _Frame, size: int, gen: torch.Generator) -> torch.Tensor:
+        """A random ``size`` x ``size`` HR crop of ``frame`` (``(C, size, size)``), with the
+        scale, orientation and photometric augmentation, drawn from ``gen``."""
+        h, w = frame.size
+        side = min(int(round(size * self.hr_augment.crop_factor(gen, h, w, size))), h, w)
+        y0 = int(torch.randint(0, h - side + 1, (1,), generator=gen))
+        x0 = int(torch.randint(0, w - side + 1, (1,), generator=gen))
+        hr = downscale(frame.unit(y0, x0, side, side), size)
+        if self.augment:
+            hr = _augment(hr, int(torch.randint(0, 8, (1,), generator=gen)))
+        return self.hr_augment.photometric(hr, gen).contiguous()
 
 
 class PairedFolderDataset(Dataset):
