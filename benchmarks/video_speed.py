@@ -8,7 +8,7 @@ threads overlapped with the model). Overhead = 1 - model / pipeline, in CPU time
 process (all threads; robust to other load on a shared machine) and in wall time: the share
 of the pipeline that the model does not explain (target: under 10 %).
 
-    python benchmarks/video_speed.py [--frames 4] [--threads N]
+    python benchmarks/video_speed.py [--frames 4] [--threads N] [--model M ...]
 """
 
 from __future__ import annotations
@@ -78,6 +78,8 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=torch.get_num_threads())
     ap.add_argument("--width", type=int, default=640)
     ap.add_argument("--height", type=int, default=512)
+    ap.add_argument("--model", action="append", metavar="M",
+                    help="model names or files to time (default: the bundled ones of MODELS)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     work = Path(tempfile.mkdtemp(prefix="video-speed-"))
@@ -98,14 +100,15 @@ def main() -> None:
     print(f"{'model':<16} {'backend':<11} {'model f/s':>9} {'encode ms/f':>14} "
           f"{'pipeline f/s':>14} {'overhead CPU':>14} {'overhead wall':>14}")
     print(f"{'':<16} {'':<11} {'':>9}" + f" {'H.264 / FFV1':>14}" * 4)
-    for name in (m for m in MODELS if m in bundled_models()):
+    for name in args.model or [m for m in MODELS if m in bundled_models()]:
         upscaler = Upscaler(load_model(name), device="cpu")
         next(upscaler.upscale_frames(frames[:1]))  # warm-up (ONNX export, allocations)
         with Clock() as model:
             outs: list[Image] = list(upscaler.upscale_frames(frames, temporal=0.5))
         enc, pipe = [], []
         for codec, suffix in (("h264", ".mp4"), ("ffv1", ".mkv")):
-            out = VideoOutput(work / f"enc-{name}{suffix}", {"bench": name}, codec=codec,
+            tag = Path(name).stem
+            out = VideoOutput(work / f"enc-{tag}{suffix}", {"bench": name}, codec=codec,
                               time_base=None, rate=None, first_pts=0, overwrite=True)
             with Clock() as clock:
                 for i, image in enumerate(outs):
@@ -113,10 +116,10 @@ def main() -> None:
                 out.finish()
             enc.append(clock.wall / n)
             with Clock() as clock:
-                upscale_sequence(clip, work / f"pipe-{name}{suffix}", upscaler,
+                upscale_sequence(clip, work / f"pipe-{tag}{suffix}", upscaler,
                                  overwrite=True, progress=False, temporal=0.5)
             pipe.append(clock)
-        print(f"{name:<16} {upscaler.backend:<11} {n / model.wall:>9.3f} "
+        print(f"{Path(name).stem:<16} {upscaler.backend:<11} {n / model.wall:>9.3f} "
               f"{1000 * enc[0]:>6.0f} / {1000 * enc[1]:<5.0f} "
               f"{n / pipe[0].wall:>6.3f} / {n / pipe[1].wall:<5.3f} "
               f"{1 - model.cpu / pipe[0].cpu:>6.1%} / {1 - model.cpu / pipe[1].cpu:<5.1%} "
