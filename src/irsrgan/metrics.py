@@ -39,7 +39,7 @@ from torch import nn
 
 from .backbones import load_backbone_features, to_imagenet_input
 from .errors import CheckpointError, ConfigError, ImageError, WeightsMissingError
-from .image import BT601_LUMA, Image, ValueMap, gray_unit
+from .image import BT601_LUMA, Image, ValueMap, check_image_tensor, gray_unit
 
 logger = logging.getLogger(__name__)
 
@@ -88,19 +88,9 @@ LpipsLike = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 # ---------------------------------------------------------------------------------------------
 
 
-def _check_image(x: object, name: str) -> torch.Tensor:
-    if not isinstance(x, torch.Tensor):
-        raise ImageError(f"{name} must be a torch.Tensor (B, C, H, W), got {type(x).__name__}")
-    if x.ndim != 4:
-        raise ImageError(f"{name} must be (B, C, H, W), got {tuple(x.shape)}")
-    if not x.is_floating_point():
-        raise ImageError(f"{name} must be a floating-point tensor, got {x.dtype}")
-    return x
-
-
 def _check_pair(sr: torch.Tensor, hr: torch.Tensor) -> None:
-    _check_image(sr, "sr")
-    _check_image(hr, "hr")
+    check_image_tensor(sr, "sr")
+    check_image_tensor(hr, "hr")
     if sr.shape != hr.shape:
         raise ImageError(
             f"sr and hr must have the same shape, got {tuple(sr.shape)} and {tuple(hr.shape)}"
@@ -140,7 +130,7 @@ def rgb_to_y(x: torch.Tensor, *, data_range: float = 1.0) -> torch.Tensor:
     ``(B, 3, H, W)`` RGB or ``(B, 1, H, W)`` gray (treated as R = G = B) -> ``(B, 1, H, W)``,
     in the same units as the input (``data_range`` is the value of white).
     """
-    _check_image(x, "image")
+    check_image_tensor(x, "image")
     c = x.shape[1]
     if c == 3:
         w = x.new_tensor(BT601_Y_WEIGHTS).view(1, 3, 1, 1)
@@ -322,7 +312,7 @@ def laplacian(x: torch.Tensor) -> torch.Tensor:
     Border: reflect-101 (``d c b | a b c d``: the edge pixel is not repeated), OpenCV's default,
     so this equals ``cv2.Laplacian(img, cv2.CV_64F)`` (``ksize=1``). Needs H, W >= 2.
     """
-    _check_image(x, "image")
+    check_image_tensor(x, "image")
     b, c, h, w = x.shape
     if h < 2 or w < 2:
         raise ImageError(f"the Laplacian needs images of at least 2x2, got {h}x{w}")
@@ -341,7 +331,7 @@ def laplacian_variance(x: torch.Tensor, *, pixel_scale: float = 1.0) -> torch.Te
     Returns:
         ``(B,)`` float64, in ``pixel_scale`` units squared.
     """
-    _check_image(x, "image")
+    check_image_tensor(x, "image")
     lap = laplacian(x.to(_acc_dtype(x)) * pixel_scale)
     return lap.flatten(1).var(1, correction=0)
 
@@ -485,7 +475,7 @@ def stripe_residual(sr: torch.Tensor, hr: torch.Tensor) -> torch.Tensor:
 def local_gradient(x: torch.Tensor, window: int) -> torch.Tensor:
     """Mean absolute gradient ``|dx| + |dy|`` over a ``window`` x ``window`` box around each
     pixel (same size as ``x``, float64)."""
-    x = _check_image(x, "x").double()
+    x = check_image_tensor(x, "x").double()
     dx = (x[..., :, 1:] - x[..., :, :-1]).abs()
     dy = (x[..., 1:, :] - x[..., :-1, :]).abs()
     g = F.pad(dx, (0, 1, 0, 0), mode="replicate") + F.pad(dy, (0, 0, 0, 1), mode="replicate")
@@ -526,7 +516,7 @@ def overshoot(sr: torch.Tensor, lr: torch.Tensor) -> torch.Tensor:
     Returns:
         ``(B,)`` float64, the largest over channels.
     """
-    sr, lr = _check_image(sr, "sr").double(), _check_image(lr, "lr").double()
+    sr, lr = check_image_tensor(sr, "sr").double(), check_image_tensor(lr, "lr").double()
     hi, lo = lr.amax(dim=(-2, -1)), lr.amin(dim=(-2, -1))
     over = (sr.amax(dim=(-2, -1)) - hi).clamp_min(0) / (hi - lo).clamp_min(1e-12)
     return over.amax(dim=1)
@@ -1074,7 +1064,7 @@ def flicker(
 def _frame(x: torch.Tensor, name: str) -> torch.Tensor:
     if isinstance(x, torch.Tensor) and x.ndim == 3:
         x = x[None]
-    x = _check_image(x, name)
+    x = check_image_tensor(x, name)
     if x.shape[0] != 1:
         raise ImageError(f"{name} must be one frame (C, H, W) or (1, C, H, W), got "
                          f"{tuple(x.shape)}")
