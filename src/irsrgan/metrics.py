@@ -142,13 +142,16 @@ def rgb_to_y(x: torch.Tensor, *, data_range: float = 1.0) -> torch.Tensor:
 
 def _prepare(
     sr: torch.Tensor, hr: torch.Tensor, crop_border: int, y_channel: bool, data_range: float
-) -> tuple[torch.Tensor, torch.Tensor]:
+) -> tuple[torch.Tensor, torch.Tensor, float]:
+    """PSNR's and SSIM's arguments checked: the pair cropped, in the accumulation dtype (as
+    BT.601 Y with ``y_channel``), and the data range as a float."""
+    data_range = _check_data_range(data_range)
     _check_pair(sr, hr)
     dtype = _acc_dtype(sr)
     sr, hr = crop(sr, crop_border).to(dtype), crop(hr, crop_border).to(dtype)
     if y_channel:
         sr, hr = rgb_to_y(sr, data_range=data_range), rgb_to_y(hr, data_range=data_range)
-    return sr, hr
+    return sr, hr, data_range
 
 
 # ---------------------------------------------------------------------------------------------
@@ -156,14 +159,8 @@ def _prepare(
 # ---------------------------------------------------------------------------------------------
 
 
-def psnr(
-    sr: torch.Tensor,
-    hr: torch.Tensor,
-    *,
-    data_range: float = 1.0,
-    crop_border: int = 0,
-    y_channel: bool = False,
-) -> torch.Tensor:
+def psnr(sr: torch.Tensor, hr: torch.Tensor, *, data_range: float = 1.0, crop_border: int = 0,
+         y_channel: bool = False) -> torch.Tensor:
     """Peak signal-to-noise ratio in dB, one value per image.
 
     ``10 * log10(data_range**2 / MSE)`` with the MSE over all channels and pixels. Identical
@@ -182,15 +179,14 @@ def psnr(
         >>> hr = torch.zeros(1, 1, 8, 8); psnr(hr + 0.1, hr)  # 20 dB
         tensor([20.0000], dtype=torch.float64)
     """
-    data_range = _check_data_range(data_range)
-    sr, hr = _prepare(sr, hr, crop_border, y_channel, data_range)
+    sr, hr, data_range = _prepare(sr, hr, crop_border, y_channel, data_range)
     mse = (sr - hr).pow(2).flatten(1).mean(1)
     value = 10.0 * torch.log10(data_range**2 / mse.clamp_min(torch.finfo(mse.dtype).tiny))
     return torch.where(mse == 0, torch.full_like(mse, math.inf), value)
 
 
 def _gaussian_1d(device: torch.device, dtype: torch.dtype) -> torch.Tensor:
-    radius = int(SSIM_TRUNCATE * SSIM_SIGMA + 0.5)
+    radius = ssim_window_size() // 2
     x = torch.arange(-radius, radius + 1, device=device, dtype=dtype)
     g = torch.exp(-0.5 * (x / SSIM_SIGMA) ** 2)
     return g / g.sum()
@@ -201,31 +197,18 @@ def ssim_window_size() -> int:
     return 2 * int(SSIM_TRUNCATE * SSIM_SIGMA + 0.5) + 1
 
 
-def ssim(
-    sr: torch.Tensor,
-    hr: torch.Tensor,
-    *,
-    data_range: float = 1.0,
-    crop_border: int = 0,
-    y_channel: bool = False,
-) -> torch.Tensor:
+def ssim(sr: torch.Tensor, hr: torch.Tensor, *, data_range: float = 1.0, crop_border: int = 0,
+         y_channel: bool = False) -> torch.Tensor:
     """Structural similarity (Wang et al. 2004) with scikit-image's gaussian convention.
 
     Equal to ``skimage.metrics.structural_similarity(hr, sr, gaussian_weights=True, sigma=1.5,
     use_sample_covariance=False, data_range=data_range)`` (``channel_axis`` for several
     channels: the mean over channels).
 
-    Args:
-        sr, hr: ``(B, C, H, W)``, at least 11x11 after cropping.
-        data_range: the value span of the bit depth in the tensors' units.
-        crop_border: pixels removed at each side first.
-        y_channel: compare BT.601 Y (papers' convention).
-
-    Returns:
-        ``(B,)`` float64, 1.0 for identical images.
+    The arguments are :func:`psnr`'s; the images must be at least 11x11 after cropping.
+    Returns ``(B,)`` float64, 1.0 for identical images.
     """
-    data_range = _check_data_range(data_range)
-    sr, hr = _prepare(sr, hr, crop_border, y_channel, data_range)
+    sr, hr, data_range = _prepare(sr, hr, crop_border, y_channel, data_range)
     b, c, h, w = sr.shape
     win = ssim_window_size()
     if h < win or w < win:
@@ -354,13 +337,8 @@ def _distances(lpips_fn: LpipsLike | torch.Tensor, hr: torch.Tensor, sr: torch.T
     return d
 
 
-def lpips_i(
-    sr: torch.Tensor,
-    hr: torch.Tensor,
-    lpips_fn: LpipsLike | torch.Tensor,
-    *,
-    pixel_scale: float = LPIPS_I_PIXEL_SCALE,
-) -> torch.Tensor:
+def lpips_i(sr: torch.Tensor, hr: torch.Tensor, lpips_fn: LpipsLike | torch.Tensor, *,
+            pixel_scale: float = LPIPS_I_PIXEL_SCALE) -> torch.Tensor:
     """The seed's LPIPS-I: ``log2(Var(Laplacian(SR))) / LPIPS_vgg(HR, SR)``, higher is "better".
 
     Exactly as the seed defined it: the 4-neighbour Laplacian ``[[0,1,0],[1,-4,1],[0,1,0]]`` of
@@ -402,13 +380,8 @@ def lpips_i(
     return torch.where(flat | zero, torch.full_like(value, math.nan), value)
 
 
-def lpips_i_ref(
-    sr: torch.Tensor,
-    hr: torch.Tensor,
-    lpips_fn: LpipsLike | torch.Tensor,
-    *,
-    pixel_scale: float = LPIPS_I_PIXEL_SCALE,
-) -> torch.Tensor:
+def lpips_i_ref(sr: torch.Tensor, hr: torch.Tensor, lpips_fn: LpipsLike | torch.Tensor, *,
+                pixel_scale: float = LPIPS_I_PIXEL_SCALE) -> torch.Tensor:
     """A referenced LPIPS-I: the HR's own sharpness, discounted by the SR's sharpness mismatch.
 
     ``log2(Var_HR) * min(Var_SR, Var_HR) / max(Var_SR, Var_HR) / LPIPS(HR, SR)`` with
