@@ -625,6 +625,21 @@ def to_tensor(
     return torch.from_numpy(np.ascontiguousarray(unit))[None], vmap
 
 
+def check_image_tensor(x: object, name: str, *, nonempty: bool = False) -> torch.Tensor:
+    """``x`` itself if it is a floating-point ``(B, C, H, W)`` tensor (and, with ``nonempty``,
+    has no zero-sized dimension); else an :class:`ImageError` naming ``name``. The one input
+    check of the metrics and the degradation operations."""
+    if not isinstance(x, torch.Tensor):
+        raise ImageError(f"{name} must be a torch.Tensor (B, C, H, W), got {type(x).__name__}")
+    if x.ndim != 4:
+        raise ImageError(f"{name} must be (B, C, H, W), got {tuple(x.shape)}")
+    if not x.is_floating_point():
+        raise ImageError(f"{name} must be a floating-point tensor, got {x.dtype}")
+    if nonempty and min(x.shape) < 1:
+        raise ImageError(f"{name} must not be empty, got {tuple(x.shape)}")
+    return x
+
+
 def from_tensor(sr: torch.Tensor, like: Image, vmap: ValueMap) -> Image:
     """Turn a model output ``(1, C, H, W)`` back into an image shaped like ``like``.
 

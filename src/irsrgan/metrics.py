@@ -39,7 +39,7 @@ from torch import nn
 
 from .backbones import load_backbone_features, to_imagenet_input
 from .errors import CheckpointError, ConfigError, ImageError, WeightsMissingError
-from .image import BT601_LUMA, Image, ValueMap, gray_unit
+from .image import BT601_LUMA, Image, ValueMap, check_image_tensor, gray_unit
 
 logger = logging.getLogger(__name__)
 
@@ -88,19 +88,9 @@ LpipsLike = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 # ---------------------------------------------------------------------------------------------
 
 
-def _check_image(x: object, name: str) -> torch.Tensor:
-    if not isinstance(x, torch.Tensor):
-        raise ImageError(f"{name} must be a torch.Tensor (B, C, H, W), got {type(x).__name__}")
-    if x.ndim != 4:
-        raise ImageError(f"{name} must be (B, C, H, W), got {tuple(x.shape)}")
-    if not x.is_floating_point():
-        raise ImageError(f"{name} must be a floating-point tensor, got {x.dtype}")
-    return x
-
-
 def _check_pair(sr: torch.Tensor, hr: torch.Tensor) -> None:
-    _check_image(sr, "sr")
-    _check_image(hr, "hr")
+    check_image_tensor(sr, "sr")
+    check_image_tensor(hr, "hr")
     if sr.shape != hr.shape:
         raise ImageError(
             f"sr and hr must have the same shape, got {tuple(sr.shape)} and {tuple(hr.shape)}"
@@ -140,7 +130,7 @@ def rgb_to_y(x: torch.Tensor, *, data_range: float = 1.0) -> torch.Tensor:
     ``(B, 3, H, W)`` RGB or ``(B, 1, H, W)`` gray (treated as R = G = B) -> ``(B, 1, H, W)``,
     in the same units as the input (``data_range`` is the value of white).
     """
-    _check_image(x, "image")
+    check_image_tensor(x, "image")
     c = x.shape[1]
     if c == 3:
         w = x.new_tensor(BT601_Y_WEIGHTS).view(1, 3, 1, 1)
@@ -152,13 +142,16 @@ def rgb_to_y(x: torch.Tensor, *, data_range: float = 1.0) -> torch.Tensor:
 
 def _prepare(
     sr: torch.Tensor, hr: torch.Tensor, crop_border: int, y_channel: bool, data_range: float
-) -> tuple[torch.Tensor, torch.Tensor]:
+) -> tuple[torch.Tensor, torch.Tensor, float]:
+    """PSNR's and SSIM's arguments checked: the pair cropped, in the accumulation dtype (as
+    BT.601 Y with ``y_channel``), and the data range as a float."""
+    data_range = _check_data_range(data_range)
     _check_pair(sr, hr)
     dtype = _acc_dtype(sr)
     sr, hr = crop(sr, crop_border).to(dtype), crop(hr, crop_border).to(dtype)
     if y_channel:
         sr, hr = rgb_to_y(sr, data_range=data_range), rgb_to_y(hr, data_range=data_range)
-    return sr, hr
+    return sr, hr, data_range
 
 
 # ---------------------------------------------------------------------------------------------
@@ -166,14 +159,8 @@ def _prepare(
 # ---------------------------------------------------------------------------------------------
 
 
-def psnr(
-    sr: torch.Tensor,
-    hr: torch.Tensor,
-    *,
-    data_range: float = 1.0,
-    crop_border: int = 0,
-    y_channel: bool = False,
-) -> torch.Tensor:
+def psnr(sr: torch.Tensor, hr: torch.Tensor, *, data_range: float = 1.0, crop_border: int = 0,
+         y_channel: bool = False) -> torch.Tensor:
     """Peak signal-to-noise ratio in dB, one value per image.
 
     ``10 * log10(data_range**2 / MSE)`` with the MSE over all channels and pixels. Identical
@@ -192,15 +179,14 @@ def psnr(
         >>> hr = torch.zeros(1, 1, 8, 8); psnr(hr + 0.1, hr)  # 20 dB
         tensor([20.0000], dtype=torch.float64)
     """
-    data_range = _check_data_range(data_range)
-    sr, hr = _prepare(sr, hr, crop_border, y_channel, data_range)
+    sr, hr, data_range = _prepare(sr, hr, crop_border, y_channel, data_range)
     mse = (sr - hr).pow(2).flatten(1).mean(1)
     value = 10.0 * torch.log10(data_range**2 / mse.clamp_min(torch.finfo(mse.dtype).tiny))
     return torch.where(mse == 0, torch.full_like(mse, math.inf), value)
 
 
 def _gaussian_1d(device: torch.device, dtype: torch.dtype) -> torch.Tensor:
-    radius = int(SSIM_TRUNCATE * SSIM_SIGMA + 0.5)
+    radius = ssim_window_size() // 2
     x = torch.arange(-radius, radius + 1, device=device, dtype=dtype)
     g = torch.exp(-0.5 * (x / SSIM_SIGMA) ** 2)
     return g / g.sum()
@@ -211,31 +197,18 @@ def ssim_window_size() -> int:
     return 2 * int(SSIM_TRUNCATE * SSIM_SIGMA + 0.5) + 1
 
 
-def ssim(
-    sr: torch.Tensor,
-    hr: torch.Tensor,
-    *,
-    data_range: float = 1.0,
-    crop_border: int = 0,
-    y_channel: bool = False,
-) -> torch.Tensor:
+def ssim(sr: torch.Tensor, hr: torch.Tensor, *, data_range: float = 1.0, crop_border: int = 0,
+         y_channel: bool = False) -> torch.Tensor:
     """Structural similarity (Wang et al. 2004) with scikit-image's gaussian convention.
 
     Equal to ``skimage.metrics.structural_similarity(hr, sr, gaussian_weights=True, sigma=1.5,
     use_sample_covariance=False, data_range=data_range)`` (``channel_axis`` for several
     channels: the mean over channels).
 
-    Args:
-        sr, hr: ``(B, C, H, W)``, at least 11x11 after cropping.
-        data_range: the value span of the bit depth in the tensors' units.
-        crop_border: pixels removed at each side first.
-        y_channel: compare BT.601 Y (papers' convention).
-
-    Returns:
-        ``(B,)`` float64, 1.0 for identical images.
+    The arguments are :func:`psnr`'s; the images must be at least 11x11 after cropping.
+    Returns ``(B,)`` float64, 1.0 for identical images.
     """
-    data_range = _check_data_range(data_range)
-    sr, hr = _prepare(sr, hr, crop_border, y_channel, data_range)
+    sr, hr, data_range = _prepare(sr, hr, crop_border, y_channel, data_range)
     b, c, h, w = sr.shape
     win = ssim_window_size()
     if h < win or w < win:
@@ -322,7 +295,7 @@ def laplacian(x: torch.Tensor) -> torch.Tensor:
     Border: reflect-101 (``d c b | a b c d``: the edge pixel is not repeated), OpenCV's default,
     so this equals ``cv2.Laplacian(img, cv2.CV_64F)`` (``ksize=1``). Needs H, W >= 2.
     """
-    _check_image(x, "image")
+    check_image_tensor(x, "image")
     b, c, h, w = x.shape
     if h < 2 or w < 2:
         raise ImageError(f"the Laplacian needs images of at least 2x2, got {h}x{w}")
@@ -341,7 +314,7 @@ def laplacian_variance(x: torch.Tensor, *, pixel_scale: float = 1.0) -> torch.Te
     Returns:
         ``(B,)`` float64, in ``pixel_scale`` units squared.
     """
-    _check_image(x, "image")
+    check_image_tensor(x, "image")
     lap = laplacian(x.to(_acc_dtype(x)) * pixel_scale)
     return lap.flatten(1).var(1, correction=0)
 
@@ -364,13 +337,8 @@ def _distances(lpips_fn: LpipsLike | torch.Tensor, hr: torch.Tensor, sr: torch.T
     return d
 
 
-def lpips_i(
-    sr: torch.Tensor,
-    hr: torch.Tensor,
-    lpips_fn: LpipsLike | torch.Tensor,
-    *,
-    pixel_scale: float = LPIPS_I_PIXEL_SCALE,
-) -> torch.Tensor:
+def lpips_i(sr: torch.Tensor, hr: torch.Tensor, lpips_fn: LpipsLike | torch.Tensor, *,
+            pixel_scale: float = LPIPS_I_PIXEL_SCALE) -> torch.Tensor:
     """The seed's LPIPS-I: ``log2(Var(Laplacian(SR))) / LPIPS_vgg(HR, SR)``, higher is "better".
 
     Exactly as the seed defined it: the 4-neighbour Laplacian ``[[0,1,0],[1,-4,1],[0,1,0]]`` of
@@ -412,13 +380,8 @@ def lpips_i(
     return torch.where(flat | zero, torch.full_like(value, math.nan), value)
 
 
-def lpips_i_ref(
-    sr: torch.Tensor,
-    hr: torch.Tensor,
-    lpips_fn: LpipsLike | torch.Tensor,
-    *,
-    pixel_scale: float = LPIPS_I_PIXEL_SCALE,
-) -> torch.Tensor:
+def lpips_i_ref(sr: torch.Tensor, hr: torch.Tensor, lpips_fn: LpipsLike | torch.Tensor, *,
+                pixel_scale: float = LPIPS_I_PIXEL_SCALE) -> torch.Tensor:
     """A referenced LPIPS-I: the HR's own sharpness, discounted by the SR's sharpness mismatch.
 
     ``log2(Var_HR) * min(Var_SR, Var_HR) / max(Var_SR, Var_HR) / LPIPS(HR, SR)`` with
@@ -485,7 +448,7 @@ def stripe_residual(sr: torch.Tensor, hr: torch.Tensor) -> torch.Tensor:
 def local_gradient(x: torch.Tensor, window: int) -> torch.Tensor:
     """Mean absolute gradient ``|dx| + |dy|`` over a ``window`` x ``window`` box around each
     pixel (same size as ``x``, float64)."""
-    x = _check_image(x, "x").double()
+    x = check_image_tensor(x, "x").double()
     dx = (x[..., :, 1:] - x[..., :, :-1]).abs()
     dy = (x[..., 1:, :] - x[..., :-1, :]).abs()
     g = F.pad(dx, (0, 1, 0, 0), mode="replicate") + F.pad(dy, (0, 0, 0, 1), mode="replicate")
@@ -526,7 +489,7 @@ def overshoot(sr: torch.Tensor, lr: torch.Tensor) -> torch.Tensor:
     Returns:
         ``(B,)`` float64, the largest over channels.
     """
-    sr, lr = _check_image(sr, "sr").double(), _check_image(lr, "lr").double()
+    sr, lr = check_image_tensor(sr, "sr").double(), check_image_tensor(lr, "lr").double()
     hi, lo = lr.amax(dim=(-2, -1)), lr.amin(dim=(-2, -1))
     over = (sr.amax(dim=(-2, -1)) - hi).clamp_min(0) / (hi - lo).clamp_min(1e-12)
     return over.amax(dim=1)
@@ -1074,7 +1037,7 @@ def flicker(
 def _frame(x: torch.Tensor, name: str) -> torch.Tensor:
     if isinstance(x, torch.Tensor) and x.ndim == 3:
         x = x[None]
-    x = _check_image(x, name)
+    x = check_image_tensor(x, name)
     if x.shape[0] != 1:
         raise ImageError(f"{name} must be one frame (C, H, W) or (1, C, H, W), got "
                          f"{tuple(x.shape)}")

@@ -17,19 +17,15 @@ import numpy as np
 from .. import metrics
 from ..batch import default_max_pixels
 from ..errors import ConfigError, ImageError, IrsrganError
+from ..evaluate.report import TABLE_COLUMNS, format_value
 from ..image import atomic_write_bytes
 from ..metrics_files import match_pairs, score_pairs
 
-# (key, header, format) in table order; columns without any value are not printed.
+_SHOWN = ("psnr", "ssim", "hf_ratio", "lpips", "lpips_i", "lpips_i_ref", "mae", "rmse")
+# (key, header, format) in table order: headers and formats as the evaluation report shows
+# them, plus the radiometric bias; columns without any value are not printed.
 COLUMNS = (
-    ("psnr", "PSNR dB", "{:.3f}"),
-    ("ssim", "SSIM", "{:.4f}"),
-    ("hf_ratio", "HF ratio", "{:.3f}"),
-    ("lpips", "LPIPS", "{:.4f}"),
-    ("lpips_i", "LPIPS-I", "{:.3f}"),
-    ("lpips_i_ref", "LPIPS-I-ref", "{:.3f}"),
-    ("mae", "MAE", "{:.4g}"),
-    ("rmse", "RMSE", "{:.4g}"),
+    *(column for column in TABLE_COLUMNS if column[0] in _SHOWN),
     ("bias", "bias", "{:+.4g}"),
 )
 
@@ -93,16 +89,6 @@ build_lpips = metrics.build_lpips  # a seam for tests
 
 def _finite(v: float | None) -> bool:
     return v is not None and math.isfinite(v)
-
-
-def _fmt(fmt: str, v: float | None) -> str:
-    if v is None:
-        return "-"
-    if math.isnan(v):
-        return "nan"
-    if math.isinf(v):
-        return "inf" if v > 0 else "-inf"
-    return fmt.format(v)
 
 
 def _json_value(v):
@@ -209,6 +195,6 @@ def _print_table(rows: list[dict], keys: list[str], means: dict, counts: dict) -
     print(header)
     for r in rows:
         print(r["name"].ljust(name_w)
-              + "".join(f"  {_fmt(spec[k][1], r.get(k)):>{widths[k]}}" for k in keys))
+              + "".join(f"  {format_value(r.get(k), spec[k][1]):>{widths[k]}}" for k in keys))
     print(mean_label.ljust(name_w)
-          + "".join(f"  {_fmt(spec[k][1], means[k]):>{widths[k]}}" for k in keys))
+          + "".join(f"  {format_value(means[k], spec[k][1]):>{widths[k]}}" for k in keys))

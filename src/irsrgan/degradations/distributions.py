@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -74,8 +74,7 @@ class Uniform(Dist):
     high: float
 
     def sample(self, n: int, gen: torch.Generator) -> torch.Tensor:
-        u = torch.rand(n, generator=gen, device=gen.device, dtype=torch.float64).cpu()
-        return self.low + (self.high - self.low) * u
+        return self.low + (self.high - self.low) * _unit_uniform(n, gen)
 
     def sample_int(self, n: int, gen: torch.Generator) -> torch.Tensor:
         lo, hi = math.ceil(self.low - 1e-9), math.floor(self.high + 1e-9)
@@ -90,8 +89,7 @@ class LogUniform(Dist):
     high: float
 
     def sample(self, n: int, gen: torch.Generator) -> torch.Tensor:
-        u = torch.rand(n, generator=gen, device=gen.device, dtype=torch.float64).cpu()
-        return torch.exp(math.log(self.low) + (math.log(self.high) - math.log(self.low)) * u)
+        return torch.exp(Uniform(math.log(self.low), math.log(self.high)).sample(n, gen))
 
 
 @dataclass(frozen=True)
@@ -110,21 +108,21 @@ class Mixture(Dist):
     weights: tuple[float, ...]
 
     def sample(self, n: int, gen: torch.Generator) -> torch.Tensor:
-        idx = _categorical(self.weights, n, gen)
-        out = torch.zeros(n, dtype=torch.float64)
-        for j, part in enumerate(self.parts):
-            sel = (idx == j).nonzero()[:, 0]
-            if sel.numel():
-                out[sel] = part.sample(sel.numel(), gen)
-        return out
+        return self._by_part(n, gen, torch.float64, lambda part, k: part.sample(k, gen))
 
     def sample_int(self, n: int, gen: torch.Generator) -> torch.Tensor:
+        return self._by_part(n, gen, torch.long, lambda part, k: part.sample_int(k, gen))
+
+    def _by_part(self, n: int, gen: torch.Generator, dtype: torch.dtype,
+                 draw: Callable[[Dist, int], torch.Tensor]) -> torch.Tensor:
+        """``n`` values, each from a part chosen by weight: ``draw(part, k)`` gives the ``k``
+        values of the samples that chose ``part``."""
         idx = _categorical(self.weights, n, gen)
-        out = torch.zeros(n, dtype=torch.long)
+        out = torch.zeros(n, dtype=dtype)
         for j, part in enumerate(self.parts):
             sel = (idx == j).nonzero()[:, 0]
             if sel.numel():
-                out[sel] = part.sample_int(sel.numel(), gen)
+                out[sel] = draw(part, sel.numel())
         return out
 
 
@@ -132,8 +130,12 @@ def _categorical(weights: Sequence[float], n: int, gen: torch.Generator) -> torc
     """``n`` indices drawn with the given (unnormalised) weights, on the CPU."""
     w = torch.tensor(weights, dtype=torch.float64)
     cdf = torch.cumsum(w / w.sum(), 0)
-    u = torch.rand(n, generator=gen, device=gen.device, dtype=torch.float64).cpu()
-    return torch.searchsorted(cdf, u, right=True).clamp_max(len(weights) - 1)
+    return torch.searchsorted(cdf, _unit_uniform(n, gen), right=True).clamp_max(len(weights) - 1)
+
+
+def _unit_uniform(n: int, gen: torch.Generator) -> torch.Tensor:
+    """``n`` draws uniform on [0, 1) from ``gen`` (on its device), as float64 on the CPU."""
+    return torch.rand(n, generator=gen, device=gen.device, dtype=torch.float64).cpu()
 
 
 def parse_dist(value: Any, where: str) -> Dist:

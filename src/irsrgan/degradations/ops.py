@@ -22,7 +22,8 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from ..errors import ConfigError, ImageError
+from ..errors import ConfigError
+from ..image import check_image_tensor
 
 ResizeMode = Literal["area", "bilinear", "bicubic", "bicubic_aa", "nearest"]
 KernelKind = Literal[
@@ -41,14 +42,8 @@ Param = float | torch.Tensor
 
 
 def _check_image(x: torch.Tensor, name: str = "image") -> None:
-    if not isinstance(x, torch.Tensor):
-        raise ImageError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
-    if x.ndim != 4:
-        raise ImageError(f"{name} must be (B, C, H, W), got {tuple(x.shape)}")
-    if not x.is_floating_point():
-        raise ImageError(f"{name} must be a float tensor in [0, 1], got dtype {x.dtype}")
-    if min(x.shape) < 1:
-        raise ImageError(f"{name} must not be empty, got {tuple(x.shape)}")
+    """The operations' input: a non-empty float ``(B, C, H, W)`` tensor (values in [0, 1])."""
+    check_image_tensor(x, name, nonempty=True)
 
 
 def _per_sample(value: Param, n: int, device: torch.device, name: str) -> torch.Tensor:

@@ -29,6 +29,7 @@ from .distributions import (
     _check_weights,
     _parse_number,
     _parse_weights,
+    _unit_uniform,
     parse_dist,
 )
 from .ops import (
@@ -223,8 +224,7 @@ class BlurStep(Step):
         unit = scale if self.units == "lr" else 1.0
         sx = self.sigma.sample(n, gen) * unit
         sy = self.sigma.sample(n, gen) * unit
-        theta = (torch.rand(n, generator=gen, device=gen.device, dtype=torch.float64).cpu()
-                 * 2 - 1) * math.pi
+        theta = (_unit_uniform(n, gen) * 2 - 1) * math.pi
         iso = torch.tensor([not k.endswith("aniso") for k in kind])
         sy = torch.where(iso, sx, sy)
         theta = torch.where(iso, torch.zeros_like(theta), theta)
@@ -243,8 +243,7 @@ class BlurStep(Step):
         if self.sinc_cutoff is None:
             lo = torch.where(size < 13, torch.full((n,), math.pi / 3, dtype=torch.float64),
                              torch.full((n,), math.pi / 5, dtype=torch.float64))
-            u = torch.rand(n, generator=gen, device=gen.device, dtype=torch.float64).cpu()
-            wc = lo + (math.pi - lo) * u
+            wc = lo + (math.pi - lo) * _unit_uniform(n, gen)
         else:
             wc = self.sinc_cutoff.sample(n, gen)
         q = _quadratic_form(big, sx.float(), sy.float(), theta.float(), device)

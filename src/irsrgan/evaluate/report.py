@@ -68,7 +68,9 @@ def _grid_crop_size(h: int, w: int, border: int) -> int:
     return max(1, min(size, h - 2 * border, w - 2 * border))
 
 
-def _fmt(v: float | None, fmt: str) -> str:
+def format_value(v: float | None, fmt: str) -> str:
+    """A table cell: ``fmt`` applied to ``v``; ``-`` for a missing value, ``nan``/``inf``/``-inf``
+    for a non-finite one."""
     if v is None:
         return "-"
     if isinstance(v, float) and math.isnan(v):
@@ -135,10 +137,10 @@ def draw_grid(
         bottom.set_yticks([])
         if label in crop_values:
             cv, whole = crop_values[label], scores[label]
-            text = (f"crop:  PSNR {_fmt(cv['psnr'], '{:.2f}')}  {second} "
-                    f"{_fmt(cv[key2], fmt2)}\n"
-                    f"whole: PSNR {_fmt(whole['psnr'], '{:.2f}')}  {second} "
-                    f"{_fmt(whole.get(key2), fmt2)}")
+            text = (f"crop:  PSNR {format_value(cv['psnr'], '{:.2f}')}  {second} "
+                    f"{format_value(cv[key2], fmt2)}\n"
+                    f"whole: PSNR {format_value(whole['psnr'], '{:.2f}')}  {second} "
+                    f"{format_value(whole.get(key2), fmt2)}")
         else:
             text = f"crop {size}x{size} at ({x0}, {y0})\n(zoomed, nearest)"
         bottom.set_xlabel(text, fontsize=7.5, family="monospace")
@@ -309,7 +311,7 @@ def write_html(summary: dict, rows: list[dict], path: Path) -> None:
         row = [esc(label)]
         for k, _, f in cols:
             v = entry.get(k)
-            cell = _fmt(v, f) if v is not None else "-"
+            cell = format_value(v, f) if v is not None else "-"
             if k in ("psnr_gain", "ssim_gain") and v is not None and label != BICUBIC:
                 cell = f"<span class='{'good' if v > 0 else 'bad'}'>{cell}</span>"
             row.append(cell)
@@ -334,10 +336,11 @@ def write_html(summary: dict, rows: list[dict], path: Path) -> None:
         sweep_rows = []
         for p in sw["points"]:
             e = means[p["method"]]
-            sweep_rows.append([_fmt(p["alpha"], "{:g}"), esc(p["method"]),
-                               _fmt(e.get("psnr"), "{:.3f}"), _fmt(e.get("ssim"), "{:.4f}"),
-                               _fmt(e.get("hf_ratio"), "{:.3f}"),
-                               _fmt(e.get("lpips_i"), "{:.3f}")])
+            sweep_rows.append([format_value(p["alpha"], "{:g}"), esc(p["method"]),
+                               format_value(e.get("psnr"), "{:.3f}"),
+                               format_value(e.get("ssim"), "{:.4f}"),
+                               format_value(e.get("hf_ratio"), "{:.3f}"),
+                               format_value(e.get("lpips_i"), "{:.3f}")])
         parts.append(_table(["α", "method", "PSNR dB", "SSIM", "HF ratio", "LPIPS-I"],
                             sweep_rows))
     if files.get("grids"):
@@ -358,7 +361,7 @@ def write_html(summary: dict, rows: list[dict], path: Path) -> None:
     labels = list(means)
     images = list(dict.fromkeys(r["image"] for r in rows))
     by = {(r["image"], r["method"]): r for r in rows}
-    pivot = [[esc(im)] + [_fmt(by.get((im, m), {}).get("psnr"), "{:.2f}") for m in labels]
+    pivot = [[esc(im)] + [format_value(by.get((im, m), {}).get("psnr"), "{:.2f}") for m in labels]
              for im in images]
     parts.append("<details><summary>PSNR per image (dB)</summary>"
                  + _table(["image"] + labels, pivot) + "</details>")
@@ -431,6 +434,7 @@ def sets_table_markdown(rows: Sequence[Mapping[str, Any]]) -> str:
             continue
         lines.append(
             f"| {r['set']} | {r['protocol']} | {r['method']} | {r['n_images']} | "
-            f"{_fmt(r['psnr'], '{:.2f}')} | {_fmt(r['psnr_gain'], '{:+.2f}')} | "
-            f"{_fmt(r['ssim_gain'], '{:+.4f}')} | {_fmt(r['beats_bicubic'], '{:.0%}')} |")
+            f"{format_value(r['psnr'], '{:.2f}')} | {format_value(r['psnr_gain'], '{:+.2f}')} | "
+            f"{format_value(r['ssim_gain'], '{:+.4f}')} | "
+            f"{format_value(r['beats_bicubic'], '{:.0%}')} |")
     return "\n".join(lines)
