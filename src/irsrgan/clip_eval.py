@@ -200,6 +200,11 @@ def evaluate_clips(models: Sequence[str | os.PathLike], sets: Mapping[str, str |
     return result
 
 
+def _percent(value: float) -> str:
+    """A share as a percentage; ``-`` where there is none (a protocol without stripes)."""
+    return f"{100 * value:.0f}%" if math.isfinite(value) else "-"
+
+
 def clips_table_markdown(rows: Sequence[dict]) -> str:
     """One row per set, protocol and method: PSNR, gain over bicubic, SSIM, share of the
     sensor's stripes left, flicker ratio (bicubic = 1), share of clips better than bicubic."""
@@ -210,7 +215,7 @@ def clips_table_markdown(rows: Sequence[dict]) -> str:
         lines.append(
             f"| {r['set']} | `{r['protocol']}` | {r['method']} | {r['clips']} | "
             f"{r['psnr']:.2f} | {r.get('gain', math.nan):+.2f} | {r['ssim']:.4f} | "
-            f"{100 * r['stripes_left']:.0f}% | {r['flicker']:.2f} | "
+            f"{_percent(r['stripes_left'])} | {r['flicker']:.2f} | "
             f"{100 * r.get('beats', 0):.0f}% |")
     return "\n".join(lines)
 
