@@ -32,10 +32,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "models flicker 1.4-1.6x bicubic frame by frame, 1.1-1.2x with it, and "
                    "gain 0.1-0.3 dB; 0: frame by frame; docs/RESULTS.md section 8)")
     g.add_argument("--frame-by-frame", action="store_true",
-                   help="upscale every frame on its own with the still-image model (default: "
-                   "the multi-frame model, which reads each frame with its two neighbours on "
-                   "each side, aligned by optical flow: more detail, less noise and fixed "
-                   "pattern; docs/VIDEO.md)")
+                   help="upscale every frame on its own with the still-image model even when "
+                   "a multi-frame model is bundled (none ships yet: today clips are upscaled "
+                   "frame by frame unless --model names a multi-frame model; docs/VIDEO.md)")
     g.add_argument("--sequence", action="store_true",
                    help="treat input folders as numbered frame sequences (natural order, same "
                    "names out; implied by --start/--end/--every)")

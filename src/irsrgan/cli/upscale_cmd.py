@@ -40,8 +40,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", required=True, help="output folder (or file, for one input)")
     p.add_argument("--model", default=None,
                    help=f"bundled model name or weights file (default: {DEFAULT_MODEL}; for "
-                   f"sequences {DEFAULT_VIDEO_MODEL}, the multi-frame model, unless "
-                   "--frame-by-frame); see `irsrgan models`")
+                   f"sequences the multi-frame {DEFAULT_VIDEO_MODEL} when it is bundled, "
+                   "unless --frame-by-frame; a multi-frame model file reads each frame with "
+                   "its neighbours); see `irsrgan models`")
     p.add_argument("--model-b", help="second model for network interpolation (with --alpha)")
     p.add_argument("--alpha", type=float, default=None,
                    help="interpolate weights: 0 = --model, 1 = --model-b")
