@@ -303,3 +303,15 @@ def test_stripes_left_is_one_for_bicubic_and_zero_for_an_oracle_destriper():
         assert num / den == pytest.approx(1.0, abs=0.03)
         num, den = stripe_projection(up(lr - p), hr, p)
         assert abs(num / den) < 0.03
+
+
+def test_flow_context_keeps_the_item_size_and_the_middle_frame_on_its_hr(hr_folder):  # noqa: F811
+    """With context the flow sees more of the clip, the item is the same size, and its middle
+    LR frame is still the middle HR seen through the sensor (here: clean area downsampling)."""
+    sensor = {"name": "area", "steps": [{"op": "resize", "to": "target", "modes": {"area": 1}}]}
+    crops = ClipCropDataset(hr_folder, scale=2, patch_size=32, preset=sensor, seed=3, frames=3,
+                            flow_context=4, motion={"still_prob": 1.0})
+    item = crops[0]
+    assert item["lr"].shape == (3, 16, 16) and item["hr"].shape == (1, 32, 32)
+    down = torch.nn.functional.avg_pool2d(item["hr"][None], 2)[0, 0]
+    assert torch.allclose(item["lr"][1], down, atol=1e-6)

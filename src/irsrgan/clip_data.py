@@ -61,23 +61,29 @@ class ClipCropDataset(_ClipOptions, HRCropDataset):
 
     def __init__(self, root: str | os.PathLike, *, frames: int = 5,
                  motion: MotionConfig | dict | None = None, align: str = "dis",
-                 **kwargs) -> None:
+                 flow_context: int = 0, **kwargs) -> None:
         super().__init__(root, **kwargs)
         self._clip_options(frames, motion, align)
+        #: LR pixels of clip around the crop on each side that the flow sees (and the item
+        #: does not): DIS is poor near a frame's border, and a 32x32 crop is mostly border
+        self.flow_context = _check_int(flow_context, "flow_context", 0)
 
     def __getitem__(self, index: int) -> dict:
         if not 0 <= index < len(self):
             raise IndexError(f"index {index} out of range for {len(self)} items")
         frame = self._frame(index % len(self.paths))
         gen = item_generator(self.seed, self.epoch, index)
-        ref, p, s = self.clip_frames // 2, self.patch_size, self.scale
+        ref, s, c = self.clip_frames // 2, self.scale, self.flow_context
+        side = self.patch_size + 2 * c * s  # the crop and the flow's context, HR pixels
         motion = random_motion(self.clip_frames, ref, gen, self.motion)
-        pad = margin_for(motion, s, p)
-        region = self.hr_crop(frame, p + 2 * pad, gen)  # the window and its motion margin
-        hr = warp_window(region, (pad, pad, p, p), motion, s)
-        lr = degrade_clip(hr, s, self.preset, gen)
-        return {"lr": aligned_window(lr, ref, self.align), "hr": hr[ref].contiguous(),
-                "name": frame.name}
+        pad = margin_for(motion, s, side)
+        region = self.hr_crop(frame, side + 2 * pad, gen)  # the window and its motion margin
+        hr = warp_window(region, (pad, pad, side, side), motion, s)
+        lr = aligned_window(degrade_clip(hr, s, self.preset, gen), ref, self.align)
+        hr = hr[ref]
+        if c:
+            lr, hr = lr[:, c:-c, c:-c], hr[:, c * s:-c * s, c * s:-c * s]
+        return {"lr": lr.contiguous(), "hr": hr.contiguous(), "name": frame.name}
 
 
 class ClipValidationDataset(_ClipOptions, ValidationDataset):

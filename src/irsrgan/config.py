@@ -75,6 +75,8 @@ class DataConfig:
     frames: int = 1
     #: camera motion of the synthetic clips (:class:`irsrgan.clips.MotionConfig` keys)
     motion: dict[str, Any] = field(default_factory=dict)
+    #: LR pixels around each training clip crop that its optical flow sees (0: the crop only)
+    flow_context: int = 0
 
 
 @dataclass

@@ -183,11 +183,12 @@ def _datasets(cfg: Config):
         crops, vals = ClipCropDataset, ClipValidationDataset
         clip = dict(frames=cfg.data.frames, motion=cfg.data.motion,
                     align=cfg.model.kwargs.get("align", "dis"))
+    context = {"flow_context": cfg.data.flow_context} if clip else {}
     train_set = crops(
         cfg.data.train, scale=cfg.model.scale, patch_size=cfg.data.patch_size,
         preset=get_preset(cfg.data.degradation), seed=cfg.seed,
         in_memory=cfg.data.in_memory, channels=cfg.model.in_channels,
-        hr_augment=cfg.data.augment, repeat=cfg.data.repeat, **clip,
+        hr_augment=cfg.data.augment, repeat=cfg.data.repeat, **clip, **context,
     )
 
     def val_dataset(root: str, preset: str) -> ValidationDataset:
