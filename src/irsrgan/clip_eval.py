@@ -168,7 +168,11 @@ def evaluate_clips(models: Sequence[str | os.PathLike], sets: Mapping[str, str |
         raise ConfigError("give at least one --model to evaluate on clips")
     if isinstance(frames, bool) or not isinstance(frames, int) or frames < 1:
         raise ConfigError(f"--clips must be an integer >= 1 (frames per clip), got {frames!r}")
-    loaded = {_label(m): load_model(m) for m in models}
+    labels = [_label(m) for m in models]
+    if len(set(labels)) != len(labels) or "bicubic" in labels:
+        raise ConfigError(f"--model: the models' labels {labels} must differ (and not be "
+                          "'bicubic'): give files with distinct names")
+    loaded = {label: load_model(m) for label, m in zip(labels, models, strict=True)}
     scales = {m.scale for m in loaded.values()}
     if len(scales) != 1:
         raise ConfigError(f"the models have different scales {sorted(scales)}")
