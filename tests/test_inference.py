@@ -166,3 +166,18 @@ def test_precision_is_checked_and_float32_on_cpu(caplog):
     assert "bf16 is only used on GPU" in caplog.text
     x = torch.rand(1, 1, 20, 24, generator=torch.Generator().manual_seed(0))
     assert torch.equal(up.upscale(x), Upscaler(_compact(), device="cpu", tile=0).upscale(x))
+
+
+def test_a_half_read_band_stream_leaves_autograd_on():
+    """Reading some of upscale_image_rows' bands and dropping the rest must not leave the
+    caller in inference mode (a generator suspended inside `with inference_mode()` would)."""
+    torch.manual_seed(0)
+    up = Upscaler(create_model("compact", scale=2, num_features=4, num_convs=1), device="cpu",
+                  tile=16, overlap=2)
+    image = Image((np.arange(40 * 24) % 251).astype(np.uint8).reshape(40, 24))
+    rows = up.upscale_image_rows(image)
+    bands = iter(rows.bands)
+    next(bands)
+    assert torch.is_grad_enabled() and not torch.is_inference_mode_enabled()
+    assert sum(b.shape[0] for b in bands) > 0  # the rest still comes (and the mode is off)
+    assert torch.is_grad_enabled()

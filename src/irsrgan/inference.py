@@ -324,9 +324,17 @@ class Upscaler:
         probe = native_rows(torch.zeros(lr.shape[1], 0, image.width * s), image, vmap, 0, s)
 
         def bands() -> Iterator[np.ndarray]:
-            with torch.inference_mode():
-                for row, band in self.upscale_bands(lr):
-                    yield native_rows(band[0], image, vmap, row, s)
+            # inference mode around each step only: a generator suspended inside the `with`
+            # would leave autograd off in its consumer (and in everything after it, until the
+            # generator is collected)
+            source = self.upscale_bands(lr)
+            while True:
+                with torch.inference_mode():
+                    item = next(source, None)
+                    if item is None:
+                        return
+                    rows = native_rows(item[1][0], image, vmap, item[0], s)
+                yield rows
 
         like = output_like(image, image.height * s, image.width * s, probe)
         return ImageRows(like, image.height * s, bands())
