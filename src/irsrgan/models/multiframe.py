@@ -7,8 +7,9 @@ added back. Its cost on a CPU is the single-frame compact net's plus a wider fir
 
 Where neighbours add nothing (a still camera, a single image: every channel the same frame)
 it reduces to a single-frame model: :meth:`MultiFrameNet.from_single` spreads a compact
-net's first conv evenly over the frames, so on identical frames it starts *equal* to that net,
-and on moving clips it starts as that net applied to the window's aligned mean.
+net's first conv evenly over the frames, so on identical frames it starts *equal* to that net.
+On moving clips its body then reads the window's aligned mean while the skip stays the middle
+frame (not the same as that net on the mean; docs/RESULTS.md, section 11).
 
 The window is centred: the output for frame ``t`` reads frames ``t - frames // 2`` to
 ``t + frames // 2`` (it is not causal; a live stream lags by ``frames // 2`` frames).
