@@ -367,18 +367,31 @@ class Upscaler:
             raise ConfigError("temporal blending needs one value map for the clip, not "
                              "range_mode='stretch'")
         blend = TemporalBlend(temporal) if temporal else None
-        vmap = value_map
         if isinstance(self.model, MultiFrameNet):
             if per_frame:
                 raise ConfigError("a multi-frame model reads each frame with its neighbours: "
                                   "it needs one value map for the clip, not "
                                   "range_mode='stretch'")
-            yield from self._upscale_windows(frames, range_mode, vmap, blend)
+            yield from self._upscale_windows(self._clip_units(frames, range_mode, value_map),
+                                             blend)
             return
-        for image in frames:
-            if per_frame:
+        if per_frame:
+            for image in frames:
                 yield self.upscale_image(image, range_mode="stretch")
-                continue
+            return
+        for image, unit, vmap in self._clip_units(frames, range_mode, value_map):
+            lr = torch.from_numpy(unit)[None]
+            sr = self.upscale(lr)
+            if blend is not None:
+                sr = blend(lr, sr)
+            yield from_tensor(sr, image, vmap)
+
+    @staticmethod
+    def _clip_units(frames: Iterable[Image], range_mode: RangeMode, vmap: ValueMap | None
+                    ) -> Iterator[tuple[Image, np.ndarray, ValueMap]]:
+        """``(image, model-space frame (C, h, w), the clip's value map)`` per frame: ``vmap``,
+        or the map :func:`~irsrgan.image.value_map_for` chooses for the first frame."""
+        for image in frames:
             chans = image.channels()
             if vmap is None:
                 vmap = value_map_for(chans, range_mode)
@@ -386,38 +399,27 @@ class Upscaler:
             bad = ~np.isfinite(unit)
             if bad.any():  # NaN marks invalid pixels: the mean in, NaN out (as to_tensor)
                 unit[bad] = float(unit[~bad].mean()) if (~bad).any() else 0.0
-            lr = torch.from_numpy(unit)[None]
-            sr = self.upscale(lr)
-            if blend is not None:
-                sr = blend(lr, sr)
-            yield from_tensor(sr, image, vmap)
+            yield image, unit, vmap
 
-    def _upscale_windows(self, frames: Iterable[Image], range_mode: RangeMode,
-                         vmap: ValueMap | None, blend) -> Iterator[Image]:
+    def _upscale_windows(self, units: Iterator[tuple[Image, np.ndarray, ValueMap]],
+                         blend) -> Iterator[Image]:
         """:meth:`upscale_frames` for a multi-frame model: frame ``t`` from its window
         (:func:`irsrgan.windows.upscale_windows`)."""
         from .windows import upscale_windows
 
-        images: list[Image] = []  # the frames read ahead of the output, oldest first
+        pending: list[tuple[Image, ValueMap]] = []  # frames read ahead of the output
 
-        def units() -> Iterator[np.ndarray]:
-            nonlocal vmap
-            for image in frames:
-                chans = image.channels()
-                if vmap is None:
-                    vmap = value_map_for(chans, range_mode)
-                unit = vmap.to_unit(chans)
-                bad = ~np.isfinite(unit)
-                if bad.any():
-                    unit[bad] = float(unit[~bad].mean()) if (~bad).any() else 0.0
-                images.append(image)
+        def frames_only() -> Iterator[np.ndarray]:
+            for image, unit, vmap in units:
+                pending.append((image, vmap))
                 yield unit
 
         model = self.model
-        for lr, sr in upscale_windows(units(), model.frames, model.align, self.upscale):
+        for lr, sr in upscale_windows(frames_only(), model.frames, model.align, self.upscale):
             if blend is not None:
                 sr = blend(lr, sr)
-            yield from_tensor(sr, images.pop(0), vmap)
+            image, vmap = pending.pop(0)
+            yield from_tensor(sr, image, vmap)
 
     # ------------------------------------------------------------------ internals
     def _run(self, lr: torch.Tensor, progress: ProgressFn | None) -> torch.Tensor:
