@@ -22,7 +22,7 @@ Everything is seeded by the ``torch.Generator`` passed in (same seed, same clip)
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 
 import cv2
 import numpy as np
@@ -175,15 +175,19 @@ class _NoStripeStep(StripeStep):
         return x, ctx
 
 
+def _as(cls: type[Step], step: Step, **extra) -> Step:
+    """``step``'s settings in the subclass ``cls`` (plus ``extra`` fields)."""
+    return cls(**{f.name: getattr(step, f.name) for f in fields(step)}, **extra)
+
+
 def _per_frame(steps: tuple[Step, ...], frame_gen: torch.Generator,
                stripes: bool = True) -> tuple[Step, ...]:
     out: list[Step] = []
     for step in steps:
         if isinstance(step, NoiseStep):
-            fields_ = {k: getattr(step, k) for k in NoiseStep.__dataclass_fields__}
-            step = _FrameNoiseStep(**fields_, frame_gen=frame_gen)
+            step = _as(_FrameNoiseStep, step, frame_gen=frame_gen)
         elif isinstance(step, StripeStep) and not stripes:
-            step = _NoStripeStep(**{k: getattr(step, k) for k in StripeStep.__dataclass_fields__})
+            step = _as(_NoStripeStep, step)
         elif isinstance(step, ChoiceStep):
             step = replace(step, branches=tuple(_per_frame(b, frame_gen, stripes)
                                                 for b in step.branches))
