@@ -5,8 +5,9 @@
 #      irsrgan-psnr-x4 for 1000 steps with one recipe change;
 #   2. the faithful and robust models: the clean-only and the thermal-mix ablation runs
 #      trained on (configs/general/faithful-x4.yaml, robust-x4.yaml);
-#   3. evaluation of all of it on the three validation sets under both protocols, the auto
-#      denoise calibration, and packaging.
+#   3. the degradation detector behind --denoise auto (scripts/train_detector.py), the auto
+#      denoise calibration, evaluation of all of it on the three validation sets under both
+#      protocols, and packaging.
 set -euo pipefail
 bash scripts/run_generalisation.sh train
 for m in faithful-x4 robust-x4; do
@@ -14,6 +15,8 @@ for m in faithful-x4 robust-x4; do
   resume=""; [ -f "runs/$m/last.pt" ] && resume="--resume"
   irsrgan train "configs/general/$m.yaml" --out "runs/$m" --quiet $resume
 done
+[ -f src/irsrgan/weights/detector/degradation-x4.safetensors ] || \
+  python scripts/train_detector.py --out src/irsrgan/weights/detector/degradation-x4.safetensors
 python scripts/calibrate_denoise.py runs/faithful-x4/model.safetensors \
   runs/robust-x4/model.safetensors --out reports/denoise-calibration.json
 bash scripts/eval_sets.sh shipped --model runs/faithful-x4/model.safetensors \

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import cv2
 import numpy as np
 import pytest
@@ -12,8 +10,7 @@ import torch
 from irsrgan.checkpoint import save_model
 from irsrgan.cli import main
 from irsrgan.denoise import (
-    AUTO_CLEAN,
-    AUTO_NOISY,
+    AUTO_RAMP,
     DenoiseUpscaler,
     auto_strength,
     estimate_strength,
@@ -22,7 +19,7 @@ from irsrgan.denoise import (
     robust_partner,
 )
 from irsrgan.errors import CheckpointError, ConfigError
-from irsrgan.estimate import NoiseLevel, blockiness, estimate_noise, pixel_noise, stripe_sigma
+from irsrgan.estimate import blockiness, estimate_noise, pixel_noise, stripe_sigma
 from irsrgan.image import Image, read_image
 from irsrgan.inference import Upscaler
 from irsrgan.interpolate import interpolate_models
@@ -74,20 +71,32 @@ def test_blockiness_sees_jpeg_grid():
 
 
 def test_auto_strength_ramp_endpoints_and_monotone():
-    assert auto_strength(NoiseLevel(AUTO_CLEAN / 2, 0, 0)) == 0.0
-    assert auto_strength(NoiseLevel(AUTO_NOISY * 2, 0, 0)) == 1.0
-    mid = math.sqrt(AUTO_CLEAN * AUTO_NOISY)  # the ramp is linear in log(noise)
-    assert auto_strength(NoiseLevel(mid, 0, 0)) == pytest.approx(0.5)
-    levels = np.geomspace(AUTO_CLEAN / 3, AUTO_NOISY * 3, 20)
-    values = [auto_strength(NoiseLevel(v, 0, 0)) for v in levels]
+    lo, hi = AUTO_RAMP
+    assert 0.0 <= lo < hi <= 1.0
+    assert auto_strength(lo / 2) == 0.0
+    assert auto_strength((1 + hi) / 2) == 1.0
+    assert auto_strength((lo + hi) / 2) == pytest.approx(0.5)  # linear between
+    values = [auto_strength(p) for p in np.linspace(0, 1, 41)]
     assert values == sorted(values)
 
 
+def _clean_resample(h: int = 96, w: int = 128, seed: int = 4) -> np.ndarray:
+    """A textured scene as a clean x4 resample (antialiased bicubic) of a sharper one."""
+    rng = np.random.default_rng(seed)
+    hr = cv2.GaussianBlur(rng.random((4 * h, 4 * w)), (0, 0), 3)
+    hr = 0.3 + 0.4 * (hr - hr.min()) / np.ptp(hr) + 0.15 * _scene(4 * h, 4 * w)
+    lr = torch.nn.functional.interpolate(torch.from_numpy(hr)[None, None], size=(h, w),
+                                         mode="bicubic", antialias=True)
+    return lr[0, 0].numpy()
+
+
 def test_estimated_strength_is_monotone_in_injected_noise():
+    """White noise at the LR's own pixels is a sensor's: the more of it, the more of the
+    robust model (the bundled detector and the fitted ramp together)."""
     rng = np.random.default_rng(2)
-    base = _scene()
+    base = _clean_resample()
     strengths = [estimate_strength(base + rng.normal(0, s, base.shape))[0]
-                 for s in (0.0, 0.002, 0.004, 0.008, 0.016, 0.03)]
+                 for s in (0.0, 0.001, 0.002, 0.004, 0.008, 0.016, 0.03)]
     assert strengths == sorted(strengths)
     assert strengths[0] < 0.2 and strengths[-1] > 0.8
 
@@ -124,7 +133,7 @@ def test_auto_uses_more_of_the_robust_model_on_noisier_input():
     rng = np.random.default_rng(3)
     used = []
     for sigma in (0.0, 0.03):
-        px = np.clip(_scene() + rng.normal(0, sigma, (96, 128)), 0, 1)
+        px = np.clip(_clean_resample() + rng.normal(0, sigma, (96, 128)), 0, 1)
         pair.upscale_image(Image(pixels=(px * 65535).astype(np.uint16), format="png",
                                  layout="gray"))
         used.append(pair.last_strength)

@@ -6,10 +6,12 @@ removes noise and stripes, and with them some faint detail). In between, the two
 weights are interpolated (network interpolation, as Real-ESRGAN's "denoise strength"); both
 are fine-tuned from one parent, so the path between them is smooth.
 
-``"auto"`` picks the strength per image from the LR itself: its pixel noise and stripe level
-(:func:`irsrgan.estimate.estimate_noise`, in the unit range the model sees) through
-:func:`auto_strength`, a ramp in log(noise) fitted on training frames by
-``scripts/calibrate_denoise.py`` (docs/RESULTS.md, section 9).
+``"auto"`` picks the strength per image from the LR itself, in the unit range the model sees:
+the degradation detector's probability that the LR is a sensor's frame rather than a clean
+resample (:func:`irsrgan.detector.degraded_probability`) through :func:`auto_strength`, a ramp
+fitted on training frames by ``scripts/calibrate_denoise.py`` (docs/RESULTS.md, section 9).
+The LR's pixel noise and stripe level (:func:`irsrgan.estimate.estimate_noise`) are measured
+beside it, for the report.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import numpy as np
 import torch
 
 from .checkpoint import read_metadata, resolve_model_path
+from .detector import degraded_probability
 from .errors import ConfigError, ImageError
 from .estimate import NoiseLevel, estimate_noise
 from .image import Image, RangeMode, from_tensor, to_tensor
@@ -34,12 +37,14 @@ Strength = float | Literal["auto"]
 
 #: strengths are rounded to this step, so a folder needs at most 1 / STEP + 1 models
 STEP = 0.05
-#: ``auto``: the strength ramps linearly in log10(pixel noise of the LR, unit range) from 0 at
-#: AUTO_CLEAN to 1 at AUTO_NOISY; fitted by scripts/calibrate_denoise.py on HIT-UAV *training*
-#: frames (the ramp whose worst set/protocol loses least against the better end of the pair);
-#: the validation sets only check it (docs/RESULTS.md, section 9)
-AUTO_CLEAN = 10**-3.55
-AUTO_NOISY = 10**-2.35
+#: ``auto``: the strength ramps linearly in the detector's probability that the LR is
+#: sensor-degraded, from 0 at AUTO_RAMP[0] to 1 at AUTO_RAMP[1]. Set a priori, centred on the
+#: detector's own decision boundary (0.5: it is trained on balanced classes), because on
+#: other cameras the two mistakes cost about the same (robust on a clean LR, faithful on a
+#: degraded one: 1 to 2.5 dB each); a ramp fitted on the training frames, where the first
+#: mistake costs only 0.2 dB, leans far to robust and does not carry over
+#: (scripts/calibrate_denoise.py prints both; docs/RESULTS.md, section 9)
+AUTO_RAMP = (0.25, 0.75)
 
 
 def quantise(strength: float) -> float:
@@ -63,26 +68,25 @@ def parse_strength(value: str | float) -> Strength:
     return v
 
 
-def auto_strength(level: NoiseLevel, clean: float = AUTO_CLEAN, noisy: float = AUTO_NOISY
-                  ) -> float:
-    """Strength in [0, 1] for a measured noise level: 0 up to ``clean``, 1 from ``noisy``,
-    linear in log(pixel noise) between (monotone in the noise level)."""
-    e = level.pixel
-    if e <= clean:
+def auto_strength(p_degraded: float, ramp: tuple[float, float] = AUTO_RAMP) -> float:
+    """Strength in [0, 1] for the probability that the LR is sensor-degraded: 0 up to
+    ``ramp[0]``, 1 from ``ramp[1]``, linear between (monotone)."""
+    lo, hi = ramp
+    if p_degraded <= lo:
         return 0.0
-    if e >= noisy:
+    if p_degraded >= hi:
         return 1.0
-    return math.log(e / clean) / math.log(noisy / clean)
+    return (p_degraded - lo) / (hi - lo)
 
 
 def estimate_strength(lr_unit: np.ndarray) -> tuple[float, NoiseLevel]:
-    """Auto strength for an LR in the model's unit range, ``(C, H, W)`` or ``(H, W)``: the
-    channels' mean is measured (thermal palettes carry the same noise in every channel)."""
+    """Auto strength for an LR in the model's unit range, ``(C, H, W)`` or ``(H, W)``, and its
+    measured noise: the channels' mean is judged (thermal palettes carry the same noise in
+    every channel)."""
     x = np.asarray(lr_unit, dtype=np.float64)
     if x.ndim == 3:
         x = x.mean(axis=0)
-    level = estimate_noise(x)
-    return auto_strength(level), level
+    return auto_strength(degraded_probability(x)), estimate_noise(x)
 
 
 def default_strength(requested: Strength | str | None, dtype: np.dtype) -> Strength:
@@ -197,6 +201,6 @@ class DenoiseUpscaler:
         return self.upscaler_for(strength).upscale_image_rows(image, range_mode=range_mode)
 
 
-__all__ = ["AUTO_CLEAN", "AUTO_NOISY", "DenoiseUpscaler", "Strength", "auto_strength",
+__all__ = ["AUTO_RAMP", "DenoiseUpscaler", "Strength", "auto_strength",
            "default_strength", "estimate_strength", "parse_strength", "quantise",
            "robust_partner", "strength_for"]
