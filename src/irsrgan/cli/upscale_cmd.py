@@ -49,7 +49,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--denoise", metavar="auto|0..1", default=None,
                    help="denoise strength between the model (0, faithful) and its robust "
                    "partner (1): network interpolation. auto (the default for 8-bit inputs "
-                   "when the model has a partner) estimates each image's noise and stripes; "
+                   "when the model has a partner) judges per image whether the LR is a clean "
+                   "resample or a sensor's frame (noise, stripes, blur, JPEG); "
                    "16-bit and float inputs default to 0, the faithful model")
     p.add_argument("--robust", metavar="MODEL",
                    help="the strength-1 end of --denoise (default: the partner the model's "
