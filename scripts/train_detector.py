@@ -11,6 +11,8 @@ never trained on.
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
 import time
 from pathlib import Path
 
@@ -43,9 +45,19 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=DetectorTraining.steps)
     ap.add_argument("--features", type=int, default=32)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                    help="override a DetectorTraining field (YAML value), e.g. "
+                    "hr_blur_sigma=[0.5,4]")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    cfg = DetectorTraining(steps=args.steps)
+    overrides = {}
+    for item in args.set:
+        key, _, value = item.partition("=")
+        if key not in {f.name for f in dataclasses.fields(DetectorTraining)}:
+            ap.error(f"--set: unknown field {key!r}")
+        value = yaml.safe_load(value)
+        overrides[key] = tuple(value) if isinstance(value, list) else value
+    cfg = dataclasses.replace(DetectorTraining(steps=args.steps), **overrides)
     augment = yaml.safe_load(AUGMENT.read_text())["data"]["augment"]
     t0, window = time.perf_counter(), []
 
@@ -63,7 +75,7 @@ def main() -> None:
     save_detector(detector, args.out, {
         "trained_on": "HIT-UAV train split (CC BY 4.0, Suo et al. 2023), clean resample vs "
                       "the thermal sensor model, HR augmentations of abl-both.yaml",
-        "steps": str(cfg.steps), "script": "scripts/train_detector.py"})
+        "training": json.dumps(dataclasses.asdict(cfg)), "script": "scripts/train_detector.py"})
     print(f"wrote {args.out}")
 
 
