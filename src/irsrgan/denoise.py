@@ -9,7 +9,8 @@ are fine-tuned from one parent, so the path between them is smooth.
 ``"auto"`` picks the strength per image from the LR itself, in the unit range the model sees:
 the degradation detector's probability that the LR is a sensor's frame rather than a clean
 resample (:func:`irsrgan.detector.degraded_probability`) through :func:`auto_strength`, a ramp
-fitted on training frames by ``scripts/calibrate_denoise.py`` (docs/RESULTS.md, section 9).
+around the detector's decision boundary (:data:`AUTO_RAMP`; ``scripts/calibrate_denoise.py``
+measures it, docs/RESULTS.md, section 9).
 The LR's pixel noise and stripe level (:func:`irsrgan.estimate.estimate_noise`) are measured
 beside it, for the report.
 """

@@ -13,9 +13,9 @@ resampling kernel's), which a small CNN learns from examples.
 one logit ("sensor-degraded"). It is trained by :func:`train_detector` on HIT-UAV *training*
 crops with the HR augmentations of the shipped models, each crop made into an LR either by
 the ``bicubic`` preset (label 0) or by the ``thermal`` sensor model (label 1). A clean LR is
-still a resample of some camera's frame, with that camera's blur, noise and stripes: so most
-clean crops first get the whole sensor model at the HR's own scale (no downsample) and only
-then the clean resample, and half of them are rounded to 8 bits. What tells the two labels
+still a resample of some camera's frame, with that camera's blur, noise and stripes: so clean
+crops first get, at random, a soft-lens blur and the whole sensor model at the HR's own scale
+(no downsample), and only then the clean resample; half of them are rounded to 8 bits. What tells the two labels
 apart is then *where* the sensor's effects happened: before the resample (smoothed by it:
 clean) or at the LR's own pixels (degraded).
 :func:`degraded_probability` scores an LR on at most :data:`MAX_WINDOWS` windows of
