@@ -70,6 +70,13 @@ def test_save_load_roundtrip_and_refusals(tmp_path):
     save_model(create_model("compact", scale=2, num_features=4, num_convs=1), gen)
     with pytest.raises(CheckpointError, match="not an irsrgan degradation detector"):
         load_detector(gen)
+    from safetensors.torch import save_file
+
+    wide = tmp_path / "wide.safetensors"
+    save_file({"x": torch.zeros(1)}, str(wide), {"format": "irsrgan-detector",
+                                                  "features": "1000000"})
+    with pytest.raises(CheckpointError, match="width"):
+        load_detector(wide)
     junk = tmp_path / "junk.safetensors"
     junk.write_bytes(b"\x80\x04not safetensors")
     with pytest.raises(CheckpointError, match="not a readable detector"):

@@ -137,7 +137,10 @@ def load_detector(path: str | os.PathLike) -> DegradationDetector:
         raise CheckpointError(f"{path}: not a readable detector weights file ({e})") from None
     if meta.get("format") != "irsrgan-detector":
         raise CheckpointError(f"{path}: not an irsrgan degradation detector")
-    detector = DegradationDetector(int(meta.get("features", 32)))
+    features = meta.get("features", "32")
+    if not features.isdigit() or not 1 <= int(features) <= 512:
+        raise CheckpointError(f"{path}: detector width {features!r} is not 1..512")
+    detector = DegradationDetector(int(features))
     try:
         detector.load_state_dict(state)
     except RuntimeError as e:
