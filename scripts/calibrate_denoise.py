@@ -32,8 +32,8 @@ import torch
 
 from irsrgan import metrics
 from irsrgan.checkpoint import load_model
-from irsrgan.denoise import AUTO_RAMP
 from irsrgan.degradations import get_preset
+from irsrgan.denoise import AUTO_RAMP
 from irsrgan.detector import bundled_detector, degraded_probability, load_detector
 from irsrgan.estimate import blockiness, estimate_noise
 from irsrgan.evaluate import find_pairs, load_item
@@ -46,36 +46,36 @@ CHECK = {"val": D / "hit-uav/val", "thermitage-dunr": D / "thermitage-dunr",
 PROTOCOLS = ("bicubic", "thermal")
 
 
-def measure(faithful, robust, sets: dict, every: int, max_size: int) -> list[dict]:
-    ups = [Upscaler(m, device="cpu") for m in (faithful, robust)]
-    rows = []
+def items(sets: dict, every: int, max_size: int, scale: int = 4):
+    """``(set name, protocol, EvalItem)`` for every Nth frame of each set under each protocol,
+    the LR seeded as ``irsrgan evaluate`` seeds it (so a second pass makes the same LR)."""
     for set_name, root in sets.items():
         pairs = find_pairs(root, None, None)[::every]
         for protocol in PROTOCOLS:
             preset = get_preset(protocol)
             for index, (path, _) in enumerate(pairs):
-                item = load_item(index, path, root, scale=faithful.scale, preset=preset, seed=0,
-                                 max_size=max_size)
-                hr = item.to_metric(item.hr)
-                psnrs = [float(metrics.psnr(item.to_metric(u.upscale(item.lr).clamp(0, 1)), hr,
-                                            crop_border=faithful.scale)[0]) for u in ups]
-                rows.append({"set": set_name, "protocol": protocol, "image": item.name,
-                             "psnr": psnrs})
+                yield set_name, protocol, load_item(index, path, root, scale=scale,
+                                                    preset=preset, seed=0, max_size=max_size)
+
+
+def measure(faithful, robust, sets: dict, every: int, max_size: int) -> list[dict]:
+    ups = [Upscaler(m, device="cpu") for m in (faithful, robust)]
+    rows = []
+    for set_name, protocol, item in items(sets, every, max_size, faithful.scale):
+        hr = item.to_metric(item.hr)
+        psnrs = [float(metrics.psnr(item.to_metric(u.upscale(item.lr).clamp(0, 1)), hr,
+                                    crop_border=faithful.scale)[0]) for u in ups]
+        rows.append({"set": set_name, "protocol": protocol, "image": item.name,
+                     "psnr": psnrs})
     return rows
 
 
 def add_features(rows: list[dict], sets: dict, every: int, max_size: int, detector) -> None:
     """Each row's LR features (the LR is made again: cheap, and seeded like the PSNRs')."""
     by_key = {(r["set"], r["protocol"], r["image"]): r for r in rows}
-    for set_name, root in sets.items():
-        pairs = find_pairs(root, None, None)[::every]
-        for protocol in PROTOCOLS:
-            preset = get_preset(protocol)
-            for index, (path, _) in enumerate(pairs):
-                item = load_item(index, path, root, scale=4, preset=preset, seed=0,
-                                 max_size=max_size)
-                x = item.lr[0, 0].double().numpy()
-                by_key[(set_name, protocol, item.name)]["features"] = features(x, detector)
+    for set_name, protocol, item in items(sets, every, max_size):
+        x = item.lr[0, 0].double().numpy()
+        by_key[(set_name, protocol, item.name)]["features"] = features(x, detector)
 
 
 def features(x: np.ndarray, detector) -> dict[str, float]:

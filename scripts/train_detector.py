@@ -20,8 +20,8 @@ import torch
 import yaml
 
 from irsrgan.data import HRCropDataset
-from irsrgan.detector import WINDOW, DetectorTraining, clean_lr, save_detector, train_detector
 from irsrgan.degradations import degrade, get_preset
+from irsrgan.detector import WINDOW, DetectorTraining, clean_lr, save_detector, train_detector
 
 D = Path("../shared/data")
 AUGMENT = Path("configs/general/abl-both.yaml")

@@ -15,9 +15,9 @@ crops with the HR augmentations of the shipped models, each crop made into an LR
 the ``bicubic`` preset (label 0) or by the ``thermal`` sensor model (label 1). A clean LR is
 still a resample of some camera's frame, with that camera's blur, noise and stripes: so clean
 crops first get, at random, a soft-lens blur and the whole sensor model at the HR's own scale
-(no downsample), and only then the clean resample; half of them are rounded to 8 bits. What tells the two labels
-apart is then *where* the sensor's effects happened: before the resample (smoothed by it:
-clean) or at the LR's own pixels (degraded).
+(no downsample), and only then the clean resample; half of them are rounded to 8 bits. What
+tells the two labels apart is then *where* the sensor's effects happened: before the resample
+(smoothed by it: clean) or at the LR's own pixels (degraded).
 :func:`degraded_probability` scores an LR on at most :data:`MAX_WINDOWS` windows of
 :data:`WINDOW` px (memory and time bounded by the window, not the image) and averages their
 logits. The bundled weights are ``weights/detector/degradation-x4.safetensors``, trained by
@@ -132,7 +132,7 @@ def load_detector(path: str | os.PathLike) -> DegradationDetector:
     try:
         with safe_open(str(path), "pt") as f:
             meta = f.metadata() or {}
-            state = {k: f.get_tensor(k) for k in f.keys()}
+            state = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118
     except Exception as e:  # noqa: BLE001 - any unreadable file is one message
         raise CheckpointError(f"{path}: not a readable detector weights file ({e})") from None
     if meta.get("format") != "irsrgan-detector":
@@ -178,27 +178,18 @@ class DetectorTraining:
     seed: int = 0
 
 
-def _gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
-    """``(C, H, W)`` blurred by a gaussian of ``sigma`` px (reflect border)."""
-    import torchvision.transforms.functional as TF
-
-    k = 2 * math.ceil(3 * sigma) + 1
-    return TF.gaussian_blur(x, [k, k], [sigma, sigma])
-
-
 def clean_lr(hr: torch.Tensor, cfg: DetectorTraining, gen: torch.Generator) -> torch.Tensor:
     """The clean branch: ``(B, 1, H, W)`` HR -> LR, a clean resample of a camera's frame
     (some HR blurred, some given the sensor model at their own scale, some LR rounded to
     8 bits, as :class:`DetectorTraining` says)."""
-    from .degradations import degrade
+    from .degradations import degrade, gaussian_blur
 
     n = hr.shape[0]
     if cfg.hr_blur_prob > 0:
         lo, hi = (math.log(v) for v in cfg.hr_blur_sigma)
-        sigmas = torch.exp(lo + (hi - lo) * torch.rand(n, generator=gen)).tolist()
-        blur = (torch.rand(n, generator=gen) < cfg.hr_blur_prob).tolist()
-        hr = torch.stack([_gaussian_blur(h, sg) if b else h
-                          for h, sg, b in zip(hr, sigmas, blur, strict=True)])
+        sigmas = torch.exp(lo + (hi - lo) * torch.rand(n, generator=gen))
+        blur = (torch.rand(n, generator=gen) < cfg.hr_blur_prob)[:, None, None, None]
+        hr = torch.where(blur, gaussian_blur(hr, sigmas), hr)
     camera = (torch.rand(n, generator=gen) < cfg.hr_camera_prob)[:, None, None, None]
     hr = torch.where(camera, degrade(hr, 1, "thermal", gen), hr)
     lr = degrade(hr.clamp(0, 1), cfg.scale, "bicubic", gen)
