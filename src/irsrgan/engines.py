@@ -2,7 +2,9 @@
 
 Engines: ``torch`` (eager, channels-last), ``onnxruntime`` (the ``onnx`` extra) and
 ``openvino`` (the ``openvino`` extra); the two others run the model exported to ONNX once, in
-memory. Which is fastest depends on the CPU, the architecture and the tile size (on one
+memory. ``onnxruntime-int8`` and ``openvino-int8`` run the same graph quantised to int8
+(:mod:`irsrgan.quantize`); ``auto`` times them too where the model passed the int8 gate and
+the input is 8-bit. Which is fastest depends on the CPU, the architecture and the tile size (on one
 2-core AVX2 machine OpenVINO led by 1.4x, on an AVX-512 one the three tied on small inputs), so
 ``auto`` does not guess: :func:`choose` times every installed engine on the tile shape the
 Upscaler is about to run (interleaved rounds, medians, a few forwards) and remembers the
@@ -38,20 +40,33 @@ from .models import Generator
 
 log = logging.getLogger(__name__)
 
-EngineName = Literal["auto", "torch", "onnxruntime", "openvino"]
-ENGINES = ("torch", "onnxruntime", "openvino")
+EngineName = Literal["auto", "torch", "onnxruntime", "openvino", "onnxruntime-int8",
+                     "openvino-int8"]
+FLOAT_ENGINES = ("torch", "onnxruntime", "openvino")
+INT8_ENGINES = ("onnxruntime-int8", "openvino-int8")
+ENGINES = FLOAT_ENGINES + INT8_ENGINES
 EXTRAS = {"onnxruntime": "onnx", "openvino": "openvino"}
 Runner = Callable[[torch.Tensor], torch.Tensor]
 CACHE_VERSION = 1
+#: ``auto`` takes an int8 engine only when it is this much faster than the fastest float one:
+#: int8 costs a little PSNR, which a tie within the timing noise is not worth
+INT8_MARGIN = 0.10
+
+
+def package(engine: str) -> str:
+    """The package that runs ``engine`` (``openvino-int8`` -> ``openvino``)."""
+    return engine.removesuffix("-int8")
 
 
 def installed(engine: str) -> bool:
-    """Whether ``engine``'s package can be imported (torch always can)."""
+    """Whether ``engine``'s packages can be imported (torch always can; int8 also needs
+    ONNX Runtime, which quantises the graph)."""
     if engine == "torch":
         return True
     import importlib.util
 
-    return importlib.util.find_spec(engine) is not None
+    needed = {package(engine)} | ({"onnxruntime"} if engine in INT8_ENGINES else set())
+    return all(importlib.util.find_spec(name) is not None for name in needed)
 
 
 def measuring() -> bool:
@@ -116,15 +131,23 @@ class OpenVinoRunner:
 
 def create_runner(engine: str, model: Generator, *, required: bool,
                   onnx: Callable[[], bytes] | None = None) -> Runner | None:
-    """A runner for ``onnxruntime`` or ``openvino``; ``None`` (or, when ``required``, an error
-    naming the missing extra or the export problem) where it cannot run this model."""
+    """A runner for ``onnxruntime`` or ``openvino`` (``-int8``: on the quantised graph);
+    ``None`` (or, when ``required``, an error naming the missing extra or the export problem)
+    where it cannot run this model. ``onnx`` gives the float32 graph (exported here if not)."""
     if not installed(engine):
         if required:
-            raise ConfigError(f"backend {engine!r} needs: pip install 'irsrgan[{EXTRAS[engine]}]'")
+            extras = sorted({EXTRAS[package(engine)]}
+                            | ({"onnx"} if engine in INT8_ENGINES else set()))
+            raise ConfigError(f"backend {engine!r} needs: pip install "
+                              f"'irsrgan[{','.join(extras)}]'")
         return None
     try:
         data = onnx() if onnx is not None else export_onnx_bytes(model)
-        cls = OrtRunner if engine == "onnxruntime" else OpenVinoRunner
+        if engine in INT8_ENGINES:
+            from .quantize import int8_onnx
+
+            data = int8_onnx(model, data)
+        cls = OrtRunner if package(engine) == "onnxruntime" else OpenVinoRunner
         return cls(data, torch.get_num_threads())
     except Exception as exc:  # any export or compile problem: the caller falls back
         if required:
@@ -158,7 +181,7 @@ def model_id(model: Generator) -> str:
 def versions() -> dict[str, str]:
     """torch's and each installed engine's version: an entry measured under others is stale."""
     out = {"torch": torch.__version__}
-    for engine in ("onnxruntime", "openvino"):
+    for engine in ("onnxruntime", "openvino"):  # the int8 engines: the same packages
         if installed(engine):
             try:
                 out[engine] = __import__(engine).__version__
@@ -249,15 +272,30 @@ def time_engines(runners: Mapping[str, Runner], example: torch.Tensor, *,
     return {name: statistics.median(v) for name, v in times.items()}
 
 
+def winner(seconds: Mapping[str, float]) -> str:
+    """The fastest float engine, unless an int8 one beats it by :data:`INT8_MARGIN`."""
+    floats = {k: v for k, v in seconds.items() if k not in INT8_ENGINES}
+    best = min(floats, key=floats.get)
+    ints = {k: v for k, v in seconds.items() if k in INT8_ENGINES}
+    if ints:
+        fastest = min(ints, key=ints.get)
+        if ints[fastest] < floats[best] * (1 - INT8_MARGIN):
+            return fastest
+    return best
+
+
 def choose(model: Generator, shape: tuple[int, ...],
            factories: Mapping[str, Callable[[], Runner | None]], *,
            remeasure: bool = False) -> tuple[Measurement, dict[str, Runner]]:
     """The fastest engine for ``model`` on tiles of ``shape``, from the cache or measured.
 
-    ``factories`` builds each candidate's runner (``None``: cannot run here). Returns the
-    measurement and the runners built (measuring builds all; a cache hit only the chosen)."""
+    ``factories`` builds each candidate's runner (``None``: cannot run here); the cache entry
+    is kept per set of candidates (with or without the int8 engines). Returns the measurement
+    and the runners built (measuring builds all; a cache hit only the chosen)."""
     vers = versions()
     key = "|".join([machine_id(), model_id(model), shape_class(shape)])
+    if any(name in INT8_ENGINES for name in factories):
+        key += "|int8"
     path = cache_path()
     entries = _load(path)
     entry = entries.get(key)
@@ -271,7 +309,7 @@ def choose(model: Generator, shape: tuple[int, ...],
     runners = {name: r for name, make in factories.items() if (r := make()) is not None}
     example = torch.rand(shape, generator=torch.Generator().manual_seed(0))
     seconds = time_engines(runners, example)
-    chosen = min(seconds, key=seconds.get)
+    chosen = winner(seconds)
     log.info("engines on %s tiles: %s -> %s", shape_class(shape),
              ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in seconds.items()), chosen)
     entries = _load(path)  # another process may have written meanwhile

@@ -6,6 +6,7 @@ import argparse
 import math
 from pathlib import Path
 
+from ..engines import ENGINES
 from ..errors import ConfigError
 from ..evaluate import (
     TABLE_COLUMNS,
@@ -65,8 +66,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"))
     p.add_argument("--tile", type=int, metavar="N",
                    help="LR tile side (0: whole image; default from available memory)")
-    p.add_argument("--backend", default="auto",
-                   choices=("auto", "torch", "onnxruntime", "openvino"),
+    p.add_argument("--backend", default="auto", choices=("auto", *ENGINES),
                    help="CPU inference engine (auto: the fastest measured on this machine, "
                    "see `irsrgan bench`)")
     p.add_argument("--ensemble", action="store_true",

@@ -16,6 +16,7 @@ from torch import nn
 
 from ..checkpoint import load_model, model_info
 from ..denoise import DenoiseUpscaler, Strength, parse_strength, robust_partner
+from ..engines import EngineName
 from ..errors import CheckpointError, ConfigError
 from ..inference import Upscaler
 from ..interpolate import interpolate_models
@@ -24,7 +25,7 @@ from ..models import Generator, model_config, require_generator
 BICUBIC = "bicubic"
 
 ModelSpec = str | os.PathLike | nn.Module
-BackendName = Literal["auto", "torch", "onnxruntime", "openvino"]
+BackendName = EngineName
 
 
 @dataclass

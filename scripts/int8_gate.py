@@ -1,0 +1,128 @@
+"""Measure which shipped models may run in int8 under ``--backend auto`` (irsrgan.quantize).
+
+For every bundled generator, and for the shipped denoise pair at every strength ``upscale
+--denoise`` can use (steps of denoise.STEP), the mean PSNR on the hit-uav/val frames (centre
+crops of 256 px, as scripts/eval_sets.sh takes them; LR by the ``bicubic`` preset, rounded to
+8 bits, as an 8-bit user's input is) in
+float32 (PyTorch) and in int8 (ONNX Runtime on the quantised graph; OpenVINO runs the same
+graph), the largest difference between the two 8-bit outputs and the share of pixels that
+differ. A model passes where int8 is at most quantize.GATE_DB below float32. Writes
+``src/irsrgan/weights/int8/gate.json`` (keyed by the weights' digest, so that a retrained model
+is not covered until measured again) and prints the table.
+
+    python scripts/int8_gate.py [--frames 85] [--max-size 256]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from irsrgan.checkpoint import bundled_models, load_model
+from irsrgan.degradations import degrade
+from irsrgan.denoise import STEP, quantise, robust_partner
+from irsrgan.engines import model_id
+from irsrgan.image import gray_unit, read_image
+from irsrgan.inference import Upscaler
+from irsrgan.interpolate import interpolate_models
+from irsrgan.metrics import psnr
+from irsrgan.quantize import GATE_DB
+
+VAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "hit-uav" / "val"
+OUT = Path("src/irsrgan/weights/int8/gate.json")
+
+
+def candidates() -> list[tuple[str, float | None, torch.nn.Module]]:
+    """(name, denoise strength or None, model) for every bundled generator and the pair."""
+    out = []
+    for name in bundled_models():
+        out.append((name, None, load_model(name)))
+        partner = robust_partner(name)
+        if partner is not None:
+            faithful, robust = load_model(name), load_model(partner)
+            steps = round(1 / STEP)
+            for i in range(1, steps):
+                s = quantise(i * STEP)
+                out.append((f"{name}+{partner}", s, interpolate_models(faithful, robust, s)))
+    return out
+
+
+def centre(hr: torch.Tensor, size: int) -> torch.Tensor:
+    """The centre ``size`` x ``size`` crop (as ``irsrgan evaluate --max-size`` takes it)."""
+    h, w = hr.shape[-2:]
+    y, x = max(0, (h - size) // 2), max(0, (w - size) // 2)
+    return hr[..., y:y + size, x:x + size]
+
+
+def run(upscaler: Upscaler, pairs: list[tuple[torch.Tensor, torch.Tensor]]
+        ) -> tuple[float, list[torch.Tensor]]:
+    """Mean PSNR over ``pairs`` and the 8-bit outputs."""
+    values, outputs = [], []
+    for lr, hr in pairs:
+        sr = torch.round(upscaler.upscale(lr).clamp(0, 1) * 255) / 255
+        values.append(float(psnr(sr, hr, crop_border=upscaler.scale)))
+        outputs.append(sr)
+    return float(np.mean(values)), outputs
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--val", type=Path, default=VAL)
+    ap.add_argument("--frames", type=int, default=85)
+    ap.add_argument("--max-size", type=int, default=256,
+                    help="centre crops of this side (as scripts/eval_sets.sh)")
+    ap.add_argument("--out", type=Path, default=OUT)
+    args = ap.parse_args()
+    frames = sorted(p for p in args.val.iterdir() if p.suffix.lower() in (".jpg", ".png"))
+    frames = frames[:args.frames]
+    hrs = [centre(torch.from_numpy(gray_unit(read_image(p)).astype(np.float32))[None, None],
+                  args.max_size) for p in frames]
+    entries, lrs = {}, {}
+    print(f"{len(hrs)} frames of {args.val} (centre {args.max_size} px); LR: bicubic preset, "
+          f"8-bit; gate {GATE_DB} dB")
+    print(f"{'model':<44} {'strength':>8} {'fp32 dB':>8} {'int8 dB':>8} {'delta':>7} "
+          f"{'max':>5} {'changed':>7} pass   (max: largest output difference in 8-bit "
+          "levels; changed: share of output pixels not equal)")
+    for name, strength, model in candidates():
+        scale = int(model.scale)
+        if scale not in lrs:
+            gen = torch.Generator().manual_seed(0)
+            pairs = []
+            for hr in hrs:
+                h, w = hr.shape[-2] // scale * scale, hr.shape[-1] // scale * scale
+                hr = hr[..., :h, :w]
+                lr = torch.round(degrade(hr, scale, "bicubic", gen).clamp(0, 1) * 255) / 255
+                pairs.append((lr, hr))
+            lrs[scale] = pairs
+        t = time.perf_counter()
+        fp32, out32 = run(Upscaler(model, backend="torch", tile=0), lrs[scale])
+        int8, out8 = run(Upscaler(model, backend="onnxruntime-int8", tile=0), lrs[scale])
+        diff = torch.cat([(a - b).abs().flatten() * 255 for a, b in zip(out8, out32,
+                                                                         strict=True)])
+        delta = int8 - fp32
+        passed = delta >= -GATE_DB
+        entries[model_id(model)] = {
+            "model": name, "strength": strength, "fp32_db": fp32, "int8_db": int8,
+            "delta_db": delta, "passed": passed, "max_levels": float(diff.max()),
+            "share_changed": float((diff > 0).float().mean())}
+        shown = "-" if strength is None else f"{strength:.2f}"
+        print(f"{name:<44} {shown:>8} {fp32:8.3f} {int8:8.3f} {delta:+7.3f} "
+              f"{float(diff.max()):5.0f} {float((diff > 0).float().mean()):7.1%} "
+              f"{'yes' if passed else 'no':>4}  ({time.perf_counter() - t:.0f} s)", flush=True)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps({
+        "about": "int8 (ONNX Runtime QDQ, irsrgan.quantize) against float32: mean PSNR on "
+                 f"{len(hrs)} hit-uav/val frames (centre {args.max_size} px), LR by the bicubic "
+                 "preset rounded to 8 bits; "
+                 f"passed = within {GATE_DB} dB. Written by scripts/int8_gate.py.",
+        "entries": entries}, indent=1, sort_keys=True) + "\n")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
