@@ -10,6 +10,7 @@ import torch
 
 from irsrgan import engines, quantize
 from irsrgan.checkpoint import load_model
+from irsrgan.errors import ConfigError
 from irsrgan.image import Image
 from irsrgan.inference import Upscaler
 from irsrgan.models import create_model
@@ -24,7 +25,7 @@ def _cache(monkeypatch, tmp_path):
 
 def _model(seed: int = 0):
     torch.manual_seed(seed)
-    return create_model("compact", scale=2, num_features=8, num_convs=2).eval()
+    return create_model("compact", scale=2, num_features=8, num_convs=5).eval()
 
 
 def _smooth(h: int = 40, w: int = 52, seed: int = 0) -> torch.Tensor:
@@ -42,7 +43,7 @@ def test_calibration_crops_are_bundled_8_bit_lr():
     assert crops.reshape(32, -1).std(axis=1).min() > 0  # no flat crops
 
 
-def test_int8_graph_quantises_the_convolutions_but_not_the_first_and_last():
+def test_int8_graph_quantises_the_convolutions_but_two_at_each_end():
     import onnx
 
     data = quantize.int8_onnx(_model())
@@ -51,9 +52,17 @@ def test_int8_graph_quantises_the_convolutions_but_not_the_first_and_last():
     produced_by = {out: n for n in graph.node for out in n.output}
     dequantised = [produced_by.get(c.input[0]) for c in convs]
     kinds = [d.op_type if d is not None else None for d in dequantised]
-    assert kinds[1:-1] == ["DequantizeLinear"] * (len(convs) - 2)
+    assert len(convs) == 7 and quantize.FLOAT_LAYERS == 2
+    assert kinds[2:-2] == ["DequantizeLinear"] * 3
     assert kinds[0] is None  # the first reads the graph's input itself: never quantised
-    assert kinds[-1] != "DequantizeLinear"  # the last convolution reads float activations
+    assert "DequantizeLinear" not in kinds[:2] + kinds[-2:]  # float activations
+
+
+def test_a_graph_too_small_to_quantise_is_refused_by_name():
+    torch.manual_seed(0)
+    tiny = create_model("compact", scale=2, num_features=8, num_convs=2)  # 4 convolutions
+    with pytest.raises(ConfigError, match="4 convolutions, too few"):
+        Upscaler(tiny, device="cpu", backend="onnxruntime-int8")
 
 
 def test_skip_keeps_the_input_levels_exactly():

@@ -3,14 +3,16 @@ decides where ``auto`` may use it.
 
 :func:`int8_onnx` turns a generator into an ONNX Runtime QDQ graph (static post-training
 quantisation: int8 weights per output channel, uint8 activations). Each activation's range is
-the mean over the calibration crops of each crop's min and max: on other training crops its
-output is closer to float32 than with the global min/max or its percentiles
-(``python scripts/int8_calibration_methods.py``). The crops are bundled
+its min and max over all the calibration crops: narrower ranges (the crops' mean min/max, a
+percentile) are closer to float32 on average but clip the extremes, hot spots included, by
+up to 9 to 29 8-bit levels on other training crops against 4 (``python
+scripts/int8_calibration_methods.py``). The crops are bundled
 (``weights/int8/calibration-lr.npy``: 32 LR crops of HIT-UAV *training* frames, made by
 ``scripts/make_int8_calibration.py``). Only the convolutions are
-quantised, and not the first or the last: the input, the output and the nearest-upsampled skip
-stay float, so what int8 changes is the residual the network adds, never the input's own
-levels (a 16-bit input's fine steps go through the skip exactly).
+quantised, and not the two at each end (:data:`FLOAT_LAYERS`; they are the most sensitive, and
+the first reads the input): the input, the output and the nearest-upsampled skip stay float,
+so what int8 changes is the residual the network adds, never the input's own levels (a 16-bit
+input's fine steps go through the skip exactly).
 ONNX Runtime runs the graph with its int8 kernels (VNNI where the CPU has it); OpenVINO reads
 the same graph and runs it in int8 too. The graph is built once per weights, engine version
 and recipe (a few seconds) and kept in the user cache directory beside ``engines.json``; a
@@ -41,10 +43,12 @@ from .models import Generator
 
 log = logging.getLogger(__name__)
 
-#: ONNX Runtime's calibration method and its options: min/max averaged over the crops
-CALIBRATION = ("MinMax", {"CalibMovingAverage": True})
+#: ONNX Runtime's calibration method and its options: the min/max over all crops
+CALIBRATION = ("MinMax", {})
+#: convolutions kept in float32 at each end of the graph
+FLOAT_LAYERS = 2
 #: part of the cached graph's name: bump it when the recipe (calibration, crops, layers) changes
-RECIPE = 1
+RECIPE = 2
 #: ``auto`` uses int8 only where the mean PSNR on hit-uav/val is at most this far below fp32
 GATE_DB = 0.05
 
@@ -62,9 +66,10 @@ def calibration_crops() -> np.ndarray:
 def quantize_onnx(onnx_fp32: bytes, crops: np.ndarray,
                   calibration: tuple[str, dict] | None = None) -> bytes:
     """``onnx_fp32`` as a QDQ int8 graph calibrated on ``crops`` (``(N, C, h, w)`` float32):
-    every convolution but the first and the last, weights per channel; ``calibration`` is
-    ONNX Runtime's method and options (default: :data:`CALIBRATION`). The first stays float
-    so that the graph's input is never quantised (the skip connection reads it too)."""
+    every convolution but :data:`FLOAT_LAYERS` at each end, weights per channel;
+    ``calibration`` is ONNX Runtime's method and options (default: :data:`CALIBRATION`).
+    The first convolution stays float so that the graph's input is never quantised (the skip
+    connection reads it too)."""
     import onnx
     from onnxruntime.quantization import (
         CalibrationDataReader,
@@ -77,8 +82,9 @@ def quantize_onnx(onnx_fp32: bytes, crops: np.ndarray,
     method, options = calibration or CALIBRATION
     graph = onnx.load_from_string(onnx_fp32)
     convs = [node.name for node in graph.graph.node if node.op_type == "Conv"]
-    if not convs:
-        raise ConfigError("int8: the model's graph has no convolutions to quantise")
+    if len(convs) <= 2 * FLOAT_LAYERS:
+        raise ConfigError(f"int8: the model's graph has {len(convs)} convolutions, too few to "
+                          f"quantise any but the {FLOAT_LAYERS} kept float at each end")
     input_name = graph.graph.input[0].name
 
     class Crops(CalibrationDataReader):
@@ -98,7 +104,7 @@ def quantize_onnx(onnx_fp32: bytes, crops: np.ndarray,
             quantize_static(str(src), str(dst), Crops(), quant_format=QuantFormat.QDQ,
                             per_channel=True, activation_type=QuantType.QUInt8,
                             weight_type=QuantType.QInt8, op_types_to_quantize=["Conv"],
-                            nodes_to_exclude=[convs[0], convs[-1]],
+                            nodes_to_exclude=convs[:FLOAT_LAYERS] + convs[-FLOAT_LAYERS:],
                             calibrate_method=getattr(CalibrationMethod, method),
                             extra_options=dict(options))
         finally:
