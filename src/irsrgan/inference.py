@@ -137,8 +137,9 @@ class Upscaler:
             once, in memory, and only when installed; GPUs always use PyTorch. ``"torch"``,
             ``"onnxruntime"`` or ``"openvino"`` force one. ``"onnxruntime-int8"`` and
             ``"openvino-int8"`` run the graph quantised to int8 (:mod:`irsrgan.quantize`:
-            about 1.5x faster on a 2-core CPU, 0.03-0.05 dB lower PSNR); ``auto`` times them
-            too, but only for 8-bit images (not raw tensors) and models that passed the
+            1.4-2x the fastest float engine on a 2-core VNNI CPU, 0.03-0.05 dB lower PSNR for
+            the shipped x4 models, 0.5 dB for the x2 one); ``auto`` times them too, but only
+            for 8-bit images (or ``upscale(..., eight_bit=True)``) and models that passed the
             int8 gate (``quantize.passes_gate``).
         ensemble: self-ensemble: average the model's outputs over the 8 flips and 90-degree
             rotations of each tile (8x the time; on hit-uav/val, +0.12 dB for the shipped PSNR

@@ -67,8 +67,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--backend", default="auto", choices=("auto", *ENGINES),
                    help="CPU inference engine (auto: the fastest measured on this machine for "
                    "this model and tile size, cached; see `irsrgan bench`; the -int8 engines "
-                   "run the model quantised, about 1.5x faster and 0.03-0.05 dB lower, and auto "
-                   "considers them for 8-bit images where the model passed the int8 gate)")
+                   "run the model quantised, 1.4-2x faster and 0.03-0.05 dB lower for the "
+                   "shipped x4 models, and auto considers them for 8-bit images where the "
+                   "model passed the int8 gate; docs/PERFORMANCE.md)")
     p.add_argument("--range", dest="range_mode", default="auto",
                    choices=["auto", "dtype", "stretch"],
                    help="value mapping: auto = 8-bit by dtype, 16-bit/float stretched per image "
