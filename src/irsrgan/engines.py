@@ -45,6 +45,10 @@ EngineName = Literal["auto", "torch", "onnxruntime", "openvino", "onnxruntime-in
 FLOAT_ENGINES = ("torch", "onnxruntime", "openvino")
 INT8_ENGINES = ("onnxruntime-int8", "openvino-int8")
 ENGINES = FLOAT_ENGINES + INT8_ENGINES
+#: the int8 engines ``auto`` times. OpenVINO's int8 is only run when forced: timed inside
+#: ``auto`` next to the other engines it was followed, later in the same process, by a
+#: segmentation fault (docs/PERFORMANCE.md, "Known issue"); forced, it was not
+AUTO_INT8_ENGINES = ("onnxruntime-int8",)
 EXTRAS = {"onnxruntime": "onnx", "openvino": "openvino"}
 Runner = Callable[[torch.Tensor], torch.Tensor]
 CACHE_VERSION = 1

@@ -138,8 +138,9 @@ class Upscaler:
             ``"onnxruntime"`` or ``"openvino"`` force one. ``"onnxruntime-int8"`` and
             ``"openvino-int8"`` run the graph quantised to int8 (:mod:`irsrgan.quantize`:
             1.4-2x the fastest float engine on a 2-core VNNI CPU, 0.03-0.05 dB lower PSNR for
-            the shipped x4 models, 0.5 dB for the x2 one); ``auto`` times them too, but only
-            for 8-bit images (or ``upscale(..., eight_bit=True)``) and models that passed the
+            the shipped x4 models, 0.5 dB for the x2 one); ``auto`` times
+            ``"onnxruntime-int8"`` too (OpenVINO's int8 only when forced), but only for
+            8-bit images (or ``upscale(..., eight_bit=True)``) and models that passed the
             int8 gate (``quantize.passes_gate``).
         ensemble: self-ensemble: average the model's outputs over the 8 flips and 90-degree
             rotations of each tile (8x the time; on hit-uav/val, +0.12 dB for the shipped PSNR
@@ -281,7 +282,7 @@ class Upscaler:
         key = engines.shape_class(shape) + ("|int8" if int8 else "")
         if key not in self._chosen:
             factories = {"torch": lambda: self._torch_forward}
-            names = engines.ENGINES[1:] if int8 else engines.FLOAT_ENGINES[1:]
+            names = engines.FLOAT_ENGINES[1:] + (engines.AUTO_INT8_ENGINES if int8 else ())
             for name in names:
                 if engines.installed(name):
                     factories[name] = lambda name=name: self._build(name, required=False)
