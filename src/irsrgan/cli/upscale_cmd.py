@@ -68,8 +68,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="CPU inference engine (auto: the fastest measured on this machine for "
                    "this model and tile size, cached; see `irsrgan bench`; the -int8 engines "
                    "run the model quantised, 1.4-2x faster and 0.03-0.05 dB lower for the "
-                   "shipped x4 models, and auto considers them for 8-bit images where the "
-                   "model passed the int8 gate; docs/PERFORMANCE.md)")
+                   "shipped x4 models; auto considers onnxruntime-int8 for 8-bit images where "
+                   "the model passed the int8 gate; docs/PERFORMANCE.md)")
     p.add_argument("--range", dest="range_mode", default="auto",
                    choices=["auto", "dtype", "stretch"],
                    help="value mapping: auto = 8-bit by dtype, 16-bit/float stretched per image "
