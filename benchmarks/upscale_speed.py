@@ -11,11 +11,11 @@ time) and its share of the measured float32 matmul peak; then the geometric mean
 ``auto`` ratios.
 
 The input is an 8-bit frame (random levels k/255) and ``auto`` is told so, as
-``upscale_image`` tells it for a uint8 image: it then also times the int8 engines where the
-model passed the int8 gate (irsrgan.quantize). The compact row uses the shipped default
-weights (irsrgan-faithful-x4, the same architecture), which are in the gate; the RRDB and CRDB
-rows are random weights, not in the gate, so their ``auto`` stays float32. The forced
-``-int8`` rows run every model quantised, gate or not.
+``upscale_image`` tells it for a uint8 image: it then also times ONNX Runtime's int8 where
+the model passed the int8 gate (irsrgan.quantize; OpenVINO's int8 only forced). The compact
+row uses the shipped default weights (irsrgan-faithful-x4, the same architecture), which are
+in the gate; the RRDB and CRDB rows are random weights, not in the gate, so their ``auto``
+stays float32. The forced ``-int8`` rows run every model quantised, gate or not.
 
     python benchmarks/upscale_speed.py [--threads 2] [--repeats 3] [--models compact ...]
 """

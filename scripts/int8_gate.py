@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from irsrgan.checkpoint import bundled_models, load_model
+from irsrgan.data import crop_window
 from irsrgan.degradations import degrade
 from irsrgan.denoise import STEP, quantise, robust_partner
 from irsrgan.engines import model_id
@@ -52,13 +53,6 @@ def candidates() -> list[tuple[str, float | None, torch.nn.Module]]:
     return out
 
 
-def centre(hr: torch.Tensor, size: int) -> torch.Tensor:
-    """The centre ``size`` x ``size`` crop (as ``irsrgan evaluate --max-size`` takes it)."""
-    h, w = hr.shape[-2:]
-    y, x = max(0, (h - size) // 2), max(0, (w - size) // 2)
-    return hr[..., y:y + size, x:x + size]
-
-
 def run(upscaler: Upscaler, pairs: list[tuple[torch.Tensor, torch.Tensor]]
         ) -> tuple[float, list[torch.Tensor]]:
     """Mean PSNR over ``pairs`` and the 8-bit outputs."""
@@ -80,8 +74,8 @@ def main() -> None:
     args = ap.parse_args()
     frames = sorted(p for p in args.val.iterdir() if p.suffix.lower() in (".jpg", ".png"))
     frames = frames[:args.frames]
-    hrs = [centre(torch.from_numpy(gray_unit(read_image(p)).astype(np.float32))[None, None],
-                  args.max_size) for p in frames]
+    hrs = [torch.from_numpy(gray_unit(read_image(p)).astype(np.float32))[None, None]
+           for p in frames]
     entries, lrs = {}, {}
     print(f"{len(hrs)} frames of {args.val} (centre {args.max_size} px); LR: bicubic preset, "
           f"8-bit; gate {GATE_DB} dB")
@@ -93,9 +87,9 @@ def main() -> None:
         if scale not in lrs:
             gen = torch.Generator().manual_seed(0)
             pairs = []
-            for hr in hrs:
-                h, w = hr.shape[-2] // scale * scale, hr.shape[-1] // scale * scale
-                hr = hr[..., :h, :w]
+            for hr in hrs:  # cropped as `irsrgan evaluate --max-size` crops
+                y0, x0, h, w = crop_window(*hr.shape[-2:], scale, args.max_size)
+                hr = hr[..., y0:y0 + h, x0:x0 + w]
                 lr = torch.round(degrade(hr, scale, "bicubic", gen).clamp(0, 1) * 255) / 255
                 pairs.append((lr, hr))
             lrs[scale] = pairs

@@ -1,18 +1,19 @@
 """CPU inference engines for the Upscaler, and the measured choice between them.
 
-Engines: ``torch`` (eager, channels-last), ``onnxruntime`` (the ``onnx`` extra) and
-``openvino`` (the ``openvino`` extra); the two others run the model exported to ONNX once, in
-memory. ``onnxruntime-int8`` and ``openvino-int8`` run the same graph quantised to int8
-(:mod:`irsrgan.quantize`); ``auto`` times them too where the model passed the int8 gate and
-the input is 8-bit. Which is fastest depends on the CPU, the architecture and the tile size (on one
-2-core AVX2 machine OpenVINO led by 1.4x, on an AVX-512 one the three tied on small inputs), so
-``auto`` does not guess: :func:`choose` times every installed engine on the tile shape the
-Upscaler is about to run (interleaved rounds, medians, a few forwards) and remembers the
-winner in a small JSON file in the user cache directory, keyed by machine, model weights,
-tile shape and engine versions. A corrupt file is ignored (and rewritten); an entry measured
-with other versions of torch or the engines is stale and measured again. ``irsrgan bench``
-prints the measurements. ``IRSRGAN_MEASURE_ENGINES=0`` turns measuring off: ``auto`` then
-takes the model's recorded preference (``model.cpu_backend``), the same engine every run.
+Engines: ``torch`` (eager, channels-last), ``onnxruntime`` (the ``onnx`` extra) and ``openvino``
+(the ``openvino`` extra); the two others run the model exported to ONNX once, in memory.
+``onnxruntime-int8`` and ``openvino-int8`` run the same graph quantised to int8
+(:mod:`irsrgan.quantize`); ``auto`` times the first (:data:`AUTO_INT8_ENGINES`) where the model
+passed the int8 gate and the input is 8-bit. Which is fastest depends on the CPU, the
+architecture and the tile size (on one 2-core AVX2 machine OpenVINO led by 1.4x, on an AVX-512
+one the three tied on small inputs), so ``auto`` does not guess: :func:`choose` times every
+installed engine on the tile shape the Upscaler is about to run (interleaved rounds, medians, a
+few forwards) and remembers the winner in a small JSON file in the user cache directory, keyed
+by machine, model weights, tile shape and engine versions. A corrupt file is ignored (and
+rewritten); an entry measured with other versions of torch or the engines is stale and measured
+again. ``irsrgan bench`` prints the measurements. ``IRSRGAN_MEASURE_ENGINES=0`` turns measuring
+off: ``auto`` then takes the model's recorded preference (``model.cpu_backend``), the same
+engine every run.
 """
 
 from __future__ import annotations
