@@ -3,7 +3,9 @@ cache is measured again; a forced backend is obeyed; every engine gives the same
 
 from __future__ import annotations
 
+import gc
 import json
+import sys
 import time
 
 import pytest
@@ -112,6 +114,43 @@ def test_forced_backend_is_obeyed_without_measuring(backend):
     assert up.backend == backend and up.measurements == []
     assert not engines.cache_path().exists()
     assert (got - want).abs().max() < 1e-5
+
+
+def _signal_stack_is_sound() -> bool:
+    """Whether this thread's alternate signal stack is off or lies in mapped memory (the
+    kernel cannot deliver a signal onto an unmapped one: the process gets SIGSEGV)."""
+    import ctypes
+
+    class Stack(ctypes.Structure):
+        _fields_ = [("sp", ctypes.c_void_p), ("flags", ctypes.c_int), ("size", ctypes.c_size_t)]
+
+    stack = Stack()
+    assert ctypes.CDLL(None, use_errno=True).sigaltstack(None, ctypes.byref(stack)) == 0
+    if stack.flags & 2 or not stack.sp:  # SS_DISABLE
+        return True
+    with open("/proc/self/maps") as maps:
+        spans = [[int(a, 16) for a in line.split()[0].split("-")] for line in maps]
+    return any(lo <= stack.sp and stack.sp + stack.size <= hi for lo, hi in spans)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="sigaltstack, /proc: Linux")
+def test_openvino_runners_released_in_any_order_leave_a_sound_signal_stack():
+    """OpenVINO's CPU plugin swaps the thread's signal stack for its own and unmaps it when
+    released: two plugins released first-made-first left it unmapped, and the next signal
+    with a Python handler (SIGCHLD after a subprocess) crashed the process. All runners share
+    one Core, hence one plugin, kept for the process's life."""
+    if not engines.installed("openvino"):
+        pytest.skip("openvino is not installed (optional extra)")
+    onnx = engines.export_onnx_bytes(_model())
+    first = engines.OpenVinoRunner(onnx, 1)
+    second = engines.OpenVinoRunner(onnx, 1)
+    assert first.compiled is not second.compiled
+    del first  # the first made, released first: the order that broke
+    gc.collect()
+    assert _signal_stack_is_sound()
+    del second
+    gc.collect()
+    assert _signal_stack_is_sound()
 
 
 def test_forced_engine_that_is_not_installed_names_the_extra(monkeypatch):

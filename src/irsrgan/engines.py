@@ -3,7 +3,7 @@
 Engines: ``torch`` (eager, channels-last), ``onnxruntime`` (the ``onnx`` extra) and ``openvino``
 (the ``openvino`` extra); the two others run the model exported to ONNX once, in memory.
 ``onnxruntime-int8`` and ``openvino-int8`` run the same graph quantised to int8
-(:mod:`irsrgan.quantize`); ``auto`` times the first (:data:`AUTO_INT8_ENGINES`) where the model
+(:mod:`irsrgan.quantize`); ``auto`` times both (:data:`AUTO_INT8_ENGINES`) where the model
 passed the int8 gate and the input is 8-bit. Which is fastest depends on the CPU, the
 architecture and the tile size (on one 2-core AVX2 machine OpenVINO led by 1.4x, on an AVX-512
 one the three tied on small inputs), so ``auto`` does not guess: :func:`choose` times every
@@ -26,6 +26,7 @@ import logging
 import os
 import platform
 import statistics
+import threading
 import time
 import warnings
 from collections.abc import Callable, Mapping
@@ -46,10 +47,10 @@ EngineName = Literal["auto", "torch", "onnxruntime", "openvino", "onnxruntime-in
 FLOAT_ENGINES = ("torch", "onnxruntime", "openvino")
 INT8_ENGINES = ("onnxruntime-int8", "openvino-int8")
 ENGINES = FLOAT_ENGINES + INT8_ENGINES
-#: the int8 engines ``auto`` times. OpenVINO's int8 is only run when forced: timed inside
-#: ``auto`` next to the other engines it was followed, later in the same process, by a
-#: segmentation fault (docs/PERFORMANCE.md, "Known issue"); forced, it was not
-AUTO_INT8_ENGINES = ("onnxruntime-int8",)
+#: the int8 engines ``auto`` times. OpenVINO's int8 was left out for a while: timed beside
+#: OpenVINO's float, a later subprocess's SIGCHLD crashed the process (two OpenVINO Cores
+#: released in the wrong order unmapped the thread's signal stack; :func:`openvino_core`)
+AUTO_INT8_ENGINES = ("onnxruntime-int8", "openvino-int8")
 EXTRAS = {"onnxruntime": "onnx", "openvino": "openvino"}
 Runner = Callable[[torch.Tensor], torch.Tensor]
 CACHE_VERSION = 1
@@ -116,13 +117,35 @@ class OrtRunner:
         return torch.from_numpy(self.session.run(None, {self.input: x})[0])
 
 
+_openvino_core = None
+_openvino_lock = threading.Lock()
+
+
+def openvino_core():
+    """The process's one ``openvino.Core``, made on first use and never released.
+
+    Each Core loads its own CPU plugin, and each CPU plugin swaps the calling thread's
+    signal stack (``sigaltstack``) for one of its own and, when destroyed, unmaps it, putting
+    back the one it replaced only if its own is still the thread's. Two plugins released in
+    the order they were made (a Core per runner, the loser of ``auto``'s timing released
+    first) thus left the thread's signal stack pointing at unmapped memory: the next signal
+    with a Python handler (SIGCHLD, installed by torch's DataLoader, when a subprocess ended)
+    killed the process with SIGSEGV. One Core, kept for the process's life, makes one plugin
+    and never unmaps its stack."""
+    global _openvino_core
+    with _openvino_lock:
+        if _openvino_core is None:
+            import openvino as ov
+
+            _openvino_core = ov.Core()
+        return _openvino_core
+
+
 class OpenVinoRunner:
     """An ONNX model compiled by OpenVINO for the CPU, in float32 (no automatic bf16)."""
 
     def __init__(self, onnx: bytes, threads: int) -> None:
-        import openvino as ov
-
-        core = ov.Core()
+        core = openvino_core()
         self.compiled = core.compile_model(core.read_model(onnx, b""), "CPU", {
             "INFERENCE_NUM_THREADS": threads, "PERFORMANCE_HINT": "LATENCY",
             "INFERENCE_PRECISION_HINT": "f32",

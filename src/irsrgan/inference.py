@@ -139,7 +139,7 @@ class Upscaler:
             ``"openvino-int8"`` run the graph quantised to int8 (:mod:`irsrgan.quantize`:
             1.4-2x the fastest float engine on a 2-core VNNI CPU, 0.03-0.05 dB lower PSNR for
             the shipped x4 models, 0.5 dB for the x2 one); ``auto`` times
-            ``"onnxruntime-int8"`` too (OpenVINO's int8 only when forced), but only for
+            ``"onnxruntime-int8"`` and ``"openvino-int8"`` too, but only for
             8-bit images (or ``upscale(..., eight_bit=True)``) and models that passed the
             int8 gate (``quantize.passes_gate``).
         ensemble: self-ensemble: average the model's outputs over the 8 flips and 90-degree

@@ -19,7 +19,7 @@ and recipe (a few seconds) and kept in the user cache directory beside ``engines
 cached file that does not load is rebuilt.
 
 The quantised network is not the float one: it loses some PSNR. ``auto`` therefore considers
-int8 (ONNX Runtime's: ``engines.AUTO_INT8_ENGINES``) only where a measurement says the loss is
+int8 (``engines.AUTO_INT8_ENGINES``) only where a measurement says the loss is
 small: the model's weights are
 listed as passed in ``weights/int8/gate.json`` (written by ``python scripts/int8_gate.py``:
 mean PSNR on the 85 hit-uav/val frames, int8 within :data:`GATE_DB` of float32), and the

@@ -17,7 +17,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "bench", help="time the CPU engines for a model (what --backend auto measured)",
         description="Time every installed CPU engine (torch, onnxruntime, openvino, and "
-        "onnxruntime-int8 for an 8-bit input where the model passed the int8 gate) on the "
+        "the -int8 engines for an 8-bit input where the model passed the int8 gate) on the "
         "tiles a WIDTHxHEIGHT image is cut into, as `--backend auto` does once per machine, "
         "model and tile size, and print the measurement (from the cache unless --again).")
     p.add_argument("--model", default=DEFAULT_MODEL, help=f"default: {DEFAULT_MODEL}")
@@ -26,7 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--tile", type=int, default=None, help="LR tile (default: as upscale)")
     p.add_argument("--bits", type=int, choices=(8, 16), default=8,
                    help="the input's bit depth (default 8): for an 8-bit input `auto` also "
-                   "times onnxruntime-int8, where the model passed the int8 gate")
+                   "times the -int8 engines, where the model passed the int8 gate")
     p.add_argument("--again", action="store_true", help="measure even if cached")
     p.set_defaults(func=run)
 

@@ -68,7 +68,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="CPU inference engine (auto: the fastest measured on this machine for "
                    "this model and tile size, cached; see `irsrgan bench`; the -int8 engines "
                    "run the model quantised, 1.4-2x faster and 0.03-0.05 dB lower for the "
-                   "shipped x4 models; auto considers onnxruntime-int8 for 8-bit images where "
+                   "shipped x4 models; auto considers the -int8 engines for 8-bit images where "
                    "the model passed the int8 gate; docs/PERFORMANCE.md)")
     p.add_argument("--range", dest="range_mode", default="auto",
                    choices=["auto", "dtype", "stretch"],
