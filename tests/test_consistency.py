@@ -6,7 +6,14 @@ import numpy as np
 import pytest
 
 from irsrgan.cli import main
-from irsrgan.consistency import block_mean, consistent_image, project_block_mean
+from irsrgan.consistency import (
+    anchor_levels,
+    anchored_image,
+    block_mean,
+    consistent_image,
+    lr_noise,
+    project_block_mean,
+)
 from irsrgan.errors import ImageError
 from irsrgan.image import Image, read_image
 
@@ -93,3 +100,44 @@ def test_upscale_default_on_for_16bit_off_for_8bit(tmp_path, capsys):
 
     assert err(outs[()]["a.tif"], lr16) <= 1.0 < err(outs[("--no-consistency",)]["a.tif"], lr16)
     assert err(outs[("--consistency",)]["b.png"], lr8) <= 1.0 < err(outs[()]["b.png"], lr8)
+
+
+def _smooth_scene(h=64, w=80, seed=0):
+    """A smooth HR scene in [0.2, 0.8] (LR 16x20 at x4)."""
+    yy, xx = np.mgrid[0:h, 0:w] / max(h, w)
+    return 0.5 + 0.2 * np.sin(5 * xx + 1) * np.cos(4 * yy)
+
+
+def test_level_anchoring_moves_a_shifted_region_back():
+    hr = _smooth_scene()
+    lr = block_mean(hr, 4)
+    sr = hr.copy()
+    sr[16:48, 20:60] += 0.05  # a region drawn 0.05 too warm (8x10 LR px)
+    out = anchor_levels(sr, lr, 4, noise=0.002)
+    inner = (slice(24, 40), slice(28, 52))  # the region, away from its edges
+    assert np.abs(sr - hr)[inner].mean() == pytest.approx(0.05)
+    assert np.abs(out - hr)[inner].mean() < 0.005  # nine tenths of the shift undone
+    assert np.abs(out - hr)[:8, :8].max() < 1e-3  # far from it: left alone
+
+
+def test_level_anchoring_does_not_put_the_noise_back():
+    """A perfect denoiser's output (the clean scene) is left nearly as it is: the residual is
+    the LR's noise, which the gaussian shrinks and the threshold then removes; without the
+    threshold (noise=0) the same smoothed noise would go back in."""
+    rng = np.random.default_rng(1)
+    hr = _smooth_scene(256, 320)
+    lr = block_mean(hr, 4) + rng.normal(0, 0.01, (64, 80))
+    sigma = lr_noise(lr)
+    assert sigma == pytest.approx(0.01, rel=0.2)
+    kept = np.sqrt(np.mean((anchor_levels(hr, lr, 4, sigma) - hr) ** 2))
+    unthresholded = np.sqrt(np.mean((anchor_levels(hr, lr, 4, 0.0) - hr) ** 2))
+    assert unthresholded > 0.002  # about 0.01 / (2 sqrt(pi)) of smoothed noise
+    assert kept < unthresholded / 8
+
+
+def test_level_anchoring_keeps_integer_range_and_refuses_other_sizes():
+    lr, sr = _pair(np.uint8)
+    out = anchored_image(sr, lr)
+    assert out.dtype == np.uint8 and out.pixels.shape == sr.pixels.shape
+    with pytest.raises(ImageError, match="not x4"):
+        anchor_levels(np.zeros((40, 40)), np.zeros((12, 12)), 4, 0.0)

@@ -9,9 +9,11 @@ import torch
 
 from irsrgan.checkpoint import save_model
 from irsrgan.cli import main
+from irsrgan.consistency import anchored_image
 from irsrgan.denoise import (
     AUTO_RAMP,
     DenoiseUpscaler,
+    anchored_tensor,
     auto_strength,
     estimate_strength,
     parse_strength,
@@ -114,17 +116,26 @@ def test_parse_strength_refuses(text):
 
 
 def test_endpoints_equal_the_two_models_and_middle_interpolates():
+    """Without anchoring the pair is exactly the two models and their interpolation; with it
+    (the default) strength 0 is still the faithful model, and above 0 the model's output with
+    its levels anchored to the LR."""
     faithful, robust = _pair()
-    lr = torch.from_numpy(_scene(24, 32)).float()[None, None]
+    rng = np.random.default_rng(0)
+    lr = torch.from_numpy(_scene(24, 32) + rng.normal(0, 0.002, (24, 32))).float()[None, None]
     image = Image(pixels=(lr[0, 0].numpy() * 255).round().astype(np.uint8), format="png",
                   layout="gray")
     for strength, model in ((0.0, faithful), (1.0, robust),
                             (0.3, interpolate_models(faithful, robust, 0.3))):
-        pair = DenoiseUpscaler(faithful, robust, strength, tile=0)
-        got = pair.upscale_image(image).pixels
-        want = Upscaler(model, tile=0).upscale_image(image).pixels
-        assert np.array_equal(got, want), strength
+        plain = Upscaler(model, tile=0)
+        pair = DenoiseUpscaler(faithful, robust, strength, tile=0, anchor=False)
+        assert np.array_equal(pair.upscale_image(image).pixels,
+                              plain.upscale_image(image).pixels), strength
         assert pair.last_strength == strength
+        anchored = DenoiseUpscaler(faithful, robust, strength, tile=0)
+        got = anchored.upscale(lr)
+        want = plain.upscale(lr) if strength == 0 else anchored_tensor(plain.upscale(lr), lr)
+        assert torch.equal(got, want), strength
+        assert strength == 0 or not torch.equal(got, plain.upscale(lr))
 
 
 def test_auto_uses_more_of_the_robust_model_on_noisier_input():
@@ -166,11 +177,18 @@ def test_partner_from_metadata_and_cli(tmp_path):
     px = (np.clip(_scene(40, 48) + rng.normal(0, 0.03, (40, 48)), 0, 1) * 255).astype(np.uint8)
     src = write_test_image(tmp_path / "in" / "a.png", px)
     out = tmp_path / "out"
-    # default: auto for an 8-bit input, the noisy frame goes to the robust end
+    # default: auto for an 8-bit input, the noisy frame goes to the robust end (anchored)
     assert main(["upscale", str(src), "-o", str(out), "--model",
                  str(tmp_path / "fai.safetensors"), "-q", "--tile", "0"]) == 0
-    want = Upscaler(robust, tile=0).upscale_image(read_image(src)).pixels
+    plain = Upscaler(robust, tile=0).upscale_image(read_image(src))
+    want = anchored_image(plain, read_image(src)).pixels
     assert np.array_equal(read_image(out / "a.png").pixels, want)
+    assert not np.array_equal(want, plain.pixels)
+    # --no-anchor: the robust model's output as it is
+    assert main(["upscale", str(src), "-o", str(out), "--model",
+                 str(tmp_path / "fai.safetensors"), "-q", "--tile", "0", "--no-anchor",
+                 "--overwrite"]) == 0
+    assert np.array_equal(read_image(out / "a.png").pixels, plain.pixels)
     # a fixed strength; and a model without a partner refuses --denoise
     assert main(["upscale", str(src), "-o", str(out), "--model",
                  str(tmp_path / "fai.safetensors"), "--denoise", "0", "--overwrite", "-q",

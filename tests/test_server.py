@@ -35,6 +35,7 @@ from irsrgan import server  # noqa: E402
 from irsrgan.checkpoint import load_model, save_model  # noqa: E402
 from irsrgan.cli import build_parser, main  # noqa: E402
 from irsrgan.cli.serve_cmd import is_loopback  # noqa: E402
+from irsrgan.denoise import DenoiseUpscaler  # noqa: E402
 from irsrgan.errors import CheckpointError, ConfigError  # noqa: E402
 from irsrgan.image import decode_image, sniff_format  # noqa: E402
 from irsrgan.inference import Upscaler  # noqa: E402
@@ -781,19 +782,23 @@ def test_denoise_pair_auto_fixed_and_16bit_default(tmp_path):
         assert body["fai-x2"]["denoise"] == {"faithful": "fai-x2", "robust": "rob-x2",
                                              "role": "faithful"}
         assert body["rob-x2"]["denoise"]["role"] == "robust"
-        # a fixed strength equals the library's interpolated model
+        # a fixed strength equals the library's pair: the interpolated model, levels anchored
         r = _post(c, _png(clean), denoise="0.5")
         assert r.status_code == 200 and r.headers["x-irsrgan-denoise"] == "0.5"
-        want = _library(faithful, _png(clean),
-                        model=interpolate_models(f_model, r_model, 0.5)).pixels
+        pair = DenoiseUpscaler(f_model, r_model, 0.5, device="cpu", overlap=OVERLAP,
+                               backend="torch")
+        want = pair.upscale_image(decode_image(_png(clean))).pixels
         assert np.array_equal(decode_image(r.content).pixels, want)
+        plain = _library(faithful, _png(clean),
+                         model=interpolate_models(f_model, r_model, 0.5)).pixels
+        assert not np.array_equal(plain, want)  # the anchoring did something
         # auto (the default for 8-bit): the noisy frame goes to the robust end
         job = c.post("/api/jobs", files={"image": ("n.png", _png(noisy), "image/png")}).json()
         job = _wait(c, job["id"])
         assert job["denoise"]["requested"] == "auto" and job["denoise"]["strength"] == 1.0
         result = c.get(f"/api/jobs/{job['id']}/result")
         assert np.array_equal(decode_image(result.content).pixels,
-                              _library(robust, _png(noisy)).pixels)
+                              pair.upscale_image(decode_image(_png(noisy)), strength=1).pixels)
         # 16-bit without a choice: faithful (strength 0)
         px16 = (noisy.astype(np.uint16) * 200 + 1000)
         r16 = _post(c, _tiff(px16), name="f.tiff")

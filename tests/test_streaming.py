@@ -124,3 +124,31 @@ def test_consistency_band_by_band_equals_whole_image(upscaler, kind):
         assert np.array_equal(np.isnan(got), np.isnan(want))
     else:
         np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("kind", ["uint16", "uint8", "float32"])
+def test_level_anchoring_band_by_band_equals_whole_image(upscaler, kind):
+    from irsrgan.consistency import anchored_image, anchored_rows
+
+    rng = np.random.default_rng(5)
+    smooth = np.cumsum(np.cumsum(rng.normal(size=(203, 47)), 0), 1)
+    unit = (smooth - smooth.min()) / np.ptp(smooth) + rng.normal(0, 0.01, smooth.shape)
+    if kind == "uint16":
+        px = (9000 + 4000 * unit).astype(np.uint16)
+    elif kind == "uint8":
+        px = (255 * np.clip(unit, 0, 1)).astype(np.uint8)  # reaches 0 and 255: clipped
+    else:
+        px = (20 + 15 * unit).astype(np.float32)
+        px[50:53, 10] = np.nan
+    image = Image(px, "tiff")
+    sr = upscaler.upscale_image(image)
+    want = anchored_image(sr, image).pixels
+    got = anchored_rows(upscaler.upscale_image_rows(image), image).collect().pixels
+    assert got.shape == want.shape == (406, 94)
+    finite = np.isfinite(sr.pixels.astype(np.float64))
+    assert np.abs(want.astype(np.float64) - sr.pixels)[finite].max() > 0  # it did something
+    if kind == "float32":
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-5)
+        assert np.array_equal(np.isnan(got), np.isnan(want))
+    else:
+        np.testing.assert_array_equal(got, want)

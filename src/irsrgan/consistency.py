@@ -20,6 +20,7 @@ temperatures, +-Inf saturated ones) leave their block untouched and stay as they
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from dataclasses import replace
 
@@ -132,7 +133,7 @@ def _as_dtype(x: np.ndarray, orig: np.ndarray, dtype: np.dtype) -> np.ndarray:
     return np.ascontiguousarray(x.astype(dtype))
 
 
-CHUNK_ROWS = 64  # LR rows corrected at a time by consistent_rows
+CHUNK_ROWS = 64  # LR rows corrected at a time by consistent_rows and anchored_rows
 HALO_ROWS = SMOOTH_STEPS + 2  # LR rows of context above and below a chunk
 
 
@@ -143,13 +144,24 @@ def consistent_rows(sr: ImageRows, lr: Image) -> ImageRows:
     chunk's rows depend on: the result equals :func:`consistent_image`'s (up to the last
     sub-tolerance step, which the whole image may take where a chunk has already converged)."""
     scale, low, high = _pair(sr.like.dtype, sr.width, sr.height, lr)
+
+    def correct(hr: np.ndarray, lr_rows: np.ndarray) -> np.ndarray:
+        return project_block_mean(hr, lr_rows, scale, low=low, high=high)
+
+    return _chunked(sr, lr, scale, HALO_ROWS, correct)
+
+
+def _chunked(sr: ImageRows, lr: Image, scale: int, halo: int, correct) -> ImageRows:
+    """``sr``'s bands corrected :data:`CHUNK_ROWS` LR rows at a time by ``correct(hr, lr)``
+    (float64 HR rows of a run of LR rows, and those LR rows), each chunk seen with ``halo``
+    LR rows of context above and below (clipped at the image's edges), which are dropped
+    again. Between chunks only the rows they share are held."""
     dtype = np.dtype(lr.dtype)
 
-    def correct(hr: np.ndarray, lo: int, a: int, b: int) -> np.ndarray:
+    def corrected(hr: np.ndarray, lo: int, a: int, b: int) -> np.ndarray:
         """LR rows ``a..b`` corrected, from HR rows of LR rows ``lo..`` (``hr``)."""
-        hi = min(lr.height, b + HALO_ROWS)
-        x = project_block_mean(hr[:(hi - lo) * scale], lr.pixels[lo:hi], scale, low=low,
-                               high=high)[(a - lo) * scale:(b - lo) * scale]
+        hi = min(lr.height, b + halo)
+        x = correct(hr[:(hi - lo) * scale], lr.pixels[lo:hi])[(a - lo) * scale:(b - lo) * scale]
         return _as_dtype(x, hr[(a - lo) * scale:(b - lo) * scale], dtype)
 
     def bands() -> Iterator[np.ndarray]:
@@ -159,13 +171,13 @@ def consistent_rows(sr: ImageRows, lr: Image) -> ImageRows:
         for band in sr.bands:
             held.append(band)
             count += band.shape[0]
-            while a < lr.height and count >= (min(lr.height, a + CHUNK_ROWS + HALO_ROWS)
+            while a < lr.height and count >= (min(lr.height, a + CHUNK_ROWS + halo)
                                               - lo) * scale:
                 hr = np.concatenate(held) if len(held) > 1 else held[0]
                 b = min(lr.height, a + CHUNK_ROWS)
-                yield correct(hr, lo, a, b)
+                yield corrected(hr, lo, a, b)
                 a = b
-                new_lo = max(0, a - HALO_ROWS)
+                new_lo = max(0, a - halo)
                 held = [hr[(new_lo - lo) * scale:]]
                 count -= (new_lo - lo) * scale
                 lo = new_lo
@@ -173,3 +185,80 @@ def consistent_rows(sr: ImageRows, lr: Image) -> ImageRows:
             raise ImageError(f"bands held {count + lo * scale} rows, expected {sr.height}")
 
     return replace(sr, bands=bands())
+
+
+# ----------------------------------------------------------------------- level anchoring
+#: Level anchoring keeps the residual ``y - D(x)`` only at the scale of this gaussian (in LR
+#: pixels), where a pixel's noise is averaged away ...
+ANCHOR_SIGMA = 1.0
+#: ... and only where it exceeds this many standard deviations of what the LR's pixel noise
+#: leaves after that gaussian (a soft threshold: a level error passes, the noise does not).
+ANCHOR_THRESHOLD = 2.0
+#: LR rows a chunk of :func:`anchored_rows` depends on beyond its own: the gaussian's radius
+#: (4 sigma) and the bicubic upsampling's 2 rows, plus one to spare
+ANCHOR_HALO_ROWS = int(4 * ANCHOR_SIGMA + 0.5) + 3
+
+
+def anchor_levels(sr: np.ndarray, lr: np.ndarray, scale: int, noise: float, *,
+                  low: float | None = None, high: float | None = None) -> np.ndarray:
+    """``sr`` (float64 copy) with its coarse levels moved to those of the measurement ``lr``.
+
+    A denoising model can shift the level of a region while it removes the noise (a window
+    pane drawn warmer, a hot spot overshooting). :func:`project_block_mean` would undo that
+    but put the noise back; this keeps the part of the residual ``r = lr - D(sr)`` that noise
+    cannot explain: ``r`` smoothed by a gaussian of :data:`ANCHOR_SIGMA` LR pixels (which
+    leaves ``noise / (2 sqrt(pi) sigma)`` of white pixel noise), soft-thresholded at
+    :data:`ANCHOR_THRESHOLD` times that, upsampled bicubically and added. ``noise`` is the LR's
+    pixel noise sigma in its own units (:func:`irsrgan.estimate.pixel_noise`). ``sr`` is
+    ``(H*s, W*s[, C])``, ``lr`` ``(H, W[, C])``; non-finite LR pixels add nothing."""
+    if sr.shape[:2] != (lr.shape[0] * scale, lr.shape[1] * scale) or sr.shape[2:] != \
+            lr.shape[2:]:
+        raise ImageError(f"upscaled image {sr.shape} is not x{scale} of its input {lr.shape}")
+    x = sr.astype(np.float64, copy=True)
+    y = lr.astype(np.float64)
+    r = y - block_mean(x, scale)
+    r[~np.isfinite(r)] = 0.0
+    r = cv2.GaussianBlur(r, (0, 0), ANCHOR_SIGMA, borderType=cv2.BORDER_REFLECT)
+    tau = ANCHOR_THRESHOLD * max(noise, 0.0) / (2.0 * math.sqrt(math.pi) * ANCHOR_SIGMA)
+    r = np.sign(r) * np.maximum(np.abs(r) - tau, 0.0)
+    h, w = r.shape[:2]
+    up = cv2.resize(r, (w * scale, h * scale), interpolation=cv2.INTER_CUBIC)
+    x += up.reshape(x.shape)
+    if low is not None or high is not None:
+        np.clip(x, low, high, out=x)
+    return x
+
+
+def lr_noise(lr: np.ndarray) -> float:
+    """The pixel noise sigma :func:`anchor_levels` thresholds with: of ``lr`` ``(H, W[, C])``
+    (the mean of its channels), in its units; 0 where it cannot be measured."""
+    from .estimate import pixel_noise
+
+    x = np.asarray(lr, dtype=np.float64)
+    if x.ndim == 3:
+        x = x.mean(axis=2)
+    x = np.where(np.isfinite(x), x, np.nanmedian(x) if np.isfinite(x).any() else 0.0)
+    sigma = pixel_noise(x)
+    return sigma if math.isfinite(sigma) else 0.0
+
+
+def anchored_image(sr: Image, lr: Image) -> Image:
+    """``sr`` (an upscaled ``lr``, same dtype and layout) with its levels anchored to ``lr``
+    (:func:`anchor_levels`; integer dtypes rounded and kept in range)."""
+    scale, low, high = _pair(sr.dtype, sr.width, sr.height, lr)
+    x = anchor_levels(sr.pixels, lr.pixels, scale, lr_noise(lr.pixels), low=low, high=high)
+    return replace(sr, pixels=_as_dtype(x, sr.pixels, np.dtype(sr.dtype)))
+
+
+def anchored_rows(sr: ImageRows, lr: Image) -> ImageRows:
+    """:func:`anchored_image` for an output that arrives as bands of rows: anchored
+    :data:`CHUNK_ROWS` LR rows at a time with :data:`ANCHOR_HALO_ROWS` rows of context, which
+    cover everything a chunk's rows depend on, so the result equals :func:`anchored_image`'s.
+    The noise is measured on the whole LR first (it is in memory)."""
+    scale, low, high = _pair(sr.like.dtype, sr.width, sr.height, lr)
+    noise = lr_noise(lr.pixels)
+
+    def correct(hr: np.ndarray, lr_rows: np.ndarray) -> np.ndarray:
+        return anchor_levels(hr, lr_rows, scale, noise, low=low, high=high)
+
+    return _chunked(sr, lr, scale, ANCHOR_HALO_ROWS, correct)

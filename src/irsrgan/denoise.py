@@ -13,6 +13,12 @@ around the detector's decision boundary (:data:`AUTO_RAMP`; ``scripts/calibrate_
 measures it, docs/RESULTS.md, section 9).
 The LR's pixel noise and stripe level (:func:`irsrgan.estimate.estimate_noise`) are measured
 beside it, for the report.
+
+At every strength above 0 the output's coarse levels are anchored to the LR
+(:func:`irsrgan.consistency.anchor_levels`: the part of ``LR - downsample(output)`` that the
+LR's noise cannot explain is put back), which undoes the level shifts and overshoot a
+denoising model makes on cameras it was not trained on (docs/RESULTS.md, section 9);
+``anchor=False`` turns it off.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ import numpy as np
 import torch
 
 from .checkpoint import read_metadata, resolve_model_path
+from .consistency import anchor_levels, anchored_rows, lr_noise
 from .detector import degraded_probability
 from .errors import ConfigError, ImageError
 from .estimate import NoiseLevel, estimate_noise
@@ -129,6 +136,9 @@ class DenoiseUpscaler:
     Args:
         faithful, robust: generators of the same architecture and hyperparameters.
         strength: a number in [0, 1] or ``"auto"`` (per image, from the LR's noise).
+        anchor: at strengths above 0, anchor the output's coarse levels to the LR
+            (:func:`irsrgan.consistency.anchor_levels`); ``False``: the interpolated model's
+            output as it is.
         upscaler_kwargs: passed to each :class:`~irsrgan.inference.Upscaler` (device, tile,
             backend, ...).
 
@@ -136,8 +146,9 @@ class DenoiseUpscaler:
     """
 
     def __init__(self, faithful: Generator, robust: Generator, strength: Strength = "auto",
-                 **upscaler_kwargs) -> None:
+                 *, anchor: bool = True, **upscaler_kwargs) -> None:
         self.strength = parse_strength(strength)
+        self.anchor = anchor
         check_interpolable(faithful, robust)
         self.faithful, self.robust = faithful, robust
         self.scale = faithful.scale
@@ -180,7 +191,8 @@ class DenoiseUpscaler:
                                  f"{tuple(lr.shape)}")
             strength, self.last_noise = estimate_strength(lr[0].float().cpu().numpy())
         self.last_strength = quantise(strength)
-        return self.upscaler_for(strength).upscale(lr, progress)
+        sr = self.upscaler_for(strength).upscale(lr, progress)
+        return anchored_tensor(sr, lr) if self.anchor and self.last_strength > 0 else sr
 
     def upscale_image(self, image: Image, *, range_mode: RangeMode = "auto",
                       progress=None, strength: Strength | None = None) -> Image:
@@ -199,9 +211,21 @@ class DenoiseUpscaler:
             lr, _ = to_tensor(image, range_mode)
             strength, self.last_noise = estimate_strength(lr[0].numpy())
         self.last_strength = quantise(strength)
-        return self.upscaler_for(strength).upscale_image_rows(image, range_mode=range_mode)
+        rows = self.upscaler_for(strength).upscale_image_rows(image, range_mode=range_mode)
+        return anchored_rows(rows, image) if self.anchor and self.last_strength > 0 else rows
 
 
-__all__ = ["AUTO_RAMP", "DenoiseUpscaler", "Strength", "auto_strength",
+def anchored_tensor(sr: torch.Tensor, lr: torch.Tensor) -> torch.Tensor:
+    """:func:`~irsrgan.consistency.anchor_levels` for ``(1, C, sH, sW)`` and ``(1, C, H, W)``
+    tensors in the unit range (the noise measured on ``lr``); same dtype and device as
+    ``sr``."""
+    scale = sr.shape[-1] // lr.shape[-1]
+    x = sr[0].detach().double().cpu().permute(1, 2, 0).numpy()
+    y = lr[0].detach().double().cpu().permute(1, 2, 0).numpy()
+    out = anchor_levels(x, y, scale, lr_noise(y))
+    return torch.from_numpy(out).permute(2, 0, 1)[None].to(sr.device, sr.dtype)
+
+
+__all__ = ["AUTO_RAMP", "DenoiseUpscaler", "Strength", "anchored_tensor", "auto_strength",
            "default_strength", "estimate_strength", "parse_strength", "quantise",
            "robust_partner", "strength_for"]

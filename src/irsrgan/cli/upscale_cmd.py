@@ -56,6 +56,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--robust", metavar="MODEL",
                    help="the strength-1 end of --denoise (default: the partner the model's "
                    "file names, e.g. irsrgan-robust-x4 for irsrgan-faithful-x4)")
+    p.add_argument("--anchor", action=argparse.BooleanOptionalAction, default=True,
+                   help="with a --denoise strength above 0, move the output's coarse levels "
+                   "back to the input's where they differ by more than its noise explains "
+                   "(undoes the level shifts and overshoot of the robust model on other "
+                   "cameras; default on; docs/RESULTS.md section 9)")
     p.add_argument("--tile", type=int, default=None,
                    help="LR tile size in pixels (default: from free memory; 0 = no tiling)")
     p.add_argument("--overlap", type=int, default=16, help="LR tile overlap (default 16)")
@@ -286,7 +291,7 @@ def build_denoise(args: argparse.Namespace, model, engine: dict) -> DenoiseUpsca
             raise ConfigError(f"--denoise: model {args.model} names no robust partner; give "
                               "one with --robust MODEL")
         strength = parse_strength(args.denoise if args.denoise is not None else "auto")
-    return DenoiseUpscaler(model, load_model(robust), strength, **engine)
+    return DenoiseUpscaler(model, load_model(robust), strength, anchor=args.anchor, **engine)
 
 
 def write_sample(folder: Path) -> Path:
