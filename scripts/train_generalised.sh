@@ -16,7 +16,7 @@ for m in faithful-x4 robust-x4; do
   irsrgan train "configs/general/$m.yaml" --out "runs/$m" --quiet $resume
 done
 [ -f src/irsrgan/weights/detector/degradation-x4.safetensors ] || \
-  python scripts/train_detector.py --out src/irsrgan/weights/detector/degradation-x4.safetensors
+  python scripts/train_detector.py --set seed=1 --out src/irsrgan/weights/detector/degradation-x4.safetensors
 python scripts/calibrate_denoise.py runs/faithful-x4/model.safetensors \
   runs/robust-x4/model.safetensors --out reports/denoise-calibration.json
 bash scripts/eval_sets.sh shipped --model runs/faithful-x4/model.safetensors \

@@ -15,6 +15,7 @@ from irsrgan.detector import (
     DegradationDetector,
     DetectorTraining,
     bundled_detector,
+    clean_lr,
     degraded_probability,
     load_detector,
     save_detector,
@@ -101,7 +102,7 @@ def test_bundled_detector_tells_clean_resamples_from_sensor_frames():
     """On held-out hit-uav/val frames (never trained on), LR made as ``irsrgan evaluate``
     makes them (seed 0, centre 256 px), the bundled detector calls nearly every antialiased
     bicubic LR clean and most thermal-sensor LR degraded (docs/RESULTS.md section 9: 100 %
-    and 88 % over all 85 frames; weak sensor draws look clean, which is their right call)."""
+    and 91 % over all 85 frames; weak sensor draws look clean, which is their right call)."""
     root = require_shared_data("hit-uav/val")
     pairs = find_pairs(root, None, None)[::4]
     det = bundled_detector()
@@ -113,3 +114,22 @@ def test_bundled_detector_tells_clean_resamples_from_sensor_frames():
                  for i, (path, _) in enumerate(pairs)]
         right[protocol] = np.mean([c == (protocol == "thermal") for c in calls])
     assert right["bicubic"] >= 0.95 and right["thermal"] >= 0.75, right
+
+
+def test_camera_gain_scales_the_clean_branch_flaws():
+    """``hr_camera_gain``: the camera's flaws (what the sensor model adds at the HR's own
+    scale) are multiplied by a gain before the clean resample, so the clean class also holds
+    the noisier frames of low-contrast scenes stretched to the full range."""
+    yy, xx = torch.meshgrid(torch.linspace(0, 1, 64), torch.linspace(0, 1, 64), indexing="ij")
+    hr = (0.4 + 0.2 * xx * yy).expand(8, 1, 64, 64).contiguous()
+    base = dict(hr_camera_prob=1.0, hr_blur_prob=0.0, quantize_prob=0.0)
+    clean = clean_lr(hr, DetectorTraining(hr_camera_prob=0.0, hr_blur_prob=0.0,
+                                          quantize_prob=0.0), torch.Generator().manual_seed(0))
+
+    def flaws(gain: float) -> float:
+        cfg = DetectorTraining(hr_camera_gain=(gain, gain), **base)
+        lr = clean_lr(hr, cfg, torch.Generator().manual_seed(3))
+        return float((lr - clean).abs().mean())
+
+    assert flaws(1.0) > 0
+    assert flaws(3.0) == pytest.approx(3 * flaws(1.0), rel=0.25)  # clipping aside, linear

@@ -173,6 +173,10 @@ class DetectorTraining:
     #: sigma range in HR px: a soft frame resampled cleanly is still clean
     hr_blur_prob: float = 0.5
     hr_blur_sigma: tuple[float, float] = (0.5, 3.0)
+    #: clean branch: the camera's flaws (what the sensor model added at the HR's own scale)
+    #: multiplied by a gain drawn log-uniformly from this range: a low-contrast scene
+    #: stretched to the full range has its camera's noise stretched with it
+    hr_camera_gain: tuple[float, float] = (1.0, 4.0)
     #: clean branch: share of LR rounded to 8 bits
     quantize_prob: float = 0.5
     seed: int = 0
@@ -191,7 +195,12 @@ def clean_lr(hr: torch.Tensor, cfg: DetectorTraining, gen: torch.Generator) -> t
         blur = (torch.rand(n, generator=gen) < cfg.hr_blur_prob)[:, None, None, None]
         hr = torch.where(blur, gaussian_blur(hr, sigmas), hr)
     camera = (torch.rand(n, generator=gen) < cfg.hr_camera_prob)[:, None, None, None]
-    hr = torch.where(camera, degrade(hr, 1, "thermal", gen), hr)
+    flawed = degrade(hr, 1, "thermal", gen)
+    if cfg.hr_camera_gain != (1.0, 1.0):
+        lo, hi = (math.log(v) for v in cfg.hr_camera_gain)
+        gain = torch.exp(lo + (hi - lo) * torch.rand(n, generator=gen))[:, None, None, None]
+        flawed = hr + gain * (flawed - hr)
+    hr = torch.where(camera, flawed, hr)
     lr = degrade(hr.clamp(0, 1), cfg.scale, "bicubic", gen)
     rounded = (lr.clamp(0, 1) * 255).round() / 255
     pick = (torch.rand(n, generator=gen) < cfg.quantize_prob)[:, None, None, None]
