@@ -81,6 +81,25 @@ def test_stale_entry_is_measured_again():
     assert entry["versions"] == engines.versions()
 
 
+def test_entry_measured_among_other_candidates_is_measured_again():
+    """An engine ``auto`` did not time when the entry was written (newly installed, or newly
+    admitted, as OpenVINO's int8 was) makes the entry stale: the cached winner was chosen
+    without it."""
+    Upscaler(_model(), device="cpu", tile=0).upscale(_x())
+    path = engines.cache_path()
+    data = json.loads(path.read_text())
+    (entry,) = data["entries"].values()
+    assert entry["candidates"] == sorted(entry["candidates"]) and "torch" in entry["candidates"]
+    entry["candidates"] = ["torch"]  # measured when torch was the only candidate
+    path.write_text(json.dumps(data))
+    up = Upscaler(_model(), device="cpu", tile=0)
+    up.upscale(_x())
+    assert [m.measured for m in up.measurements] == [True]
+    up = Upscaler(_model(), device="cpu", tile=0)
+    up.upscale(_x())
+    assert [m.measured for m in up.measurements] == [False]  # and cached again
+
+
 @pytest.mark.parametrize("content", ["{not json", "[1, 2]", '{"version": 99, "entries": {}}'])
 def test_corrupt_cache_is_ignored_and_rewritten(content):
     path = engines.cache_path()

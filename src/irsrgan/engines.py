@@ -10,7 +10,8 @@ one the three tied on small inputs), so ``auto`` does not guess: :func:`choose` 
 installed engine on the tile shape the Upscaler is about to run (interleaved rounds, medians, a
 few forwards) and remembers the winner in a small JSON file in the user cache directory, keyed
 by machine, model weights, tile shape and engine versions. A corrupt file is ignored (and
-rewritten); an entry measured with other versions of torch or the engines is stale and measured
+rewritten); an entry measured with other versions of torch or the engines, or among other
+candidate engines, is stale and measured
 again. ``irsrgan bench`` prints the measurements. ``IRSRGAN_MEASURE_ENGINES=0`` turns measuring
 off: ``auto`` then takes the model's recorded preference (``model.cpu_backend``), the same
 engine every run.
@@ -274,8 +275,11 @@ class Measurement:
     measured: bool  # False: read from the cache
 
 
-def _valid(entry: object, vers: dict[str, str]) -> bool:
+def _valid(entry: object, vers: dict[str, str], candidates: list[str]) -> bool:
+    """A cache entry measured under these versions, among these candidates (a new candidate,
+    e.g. an engine ``auto`` did not time before, makes it stale)."""
     return (isinstance(entry, dict) and entry.get("versions") == vers
+            and entry.get("candidates") == candidates
             and isinstance(entry.get("seconds"), dict) and entry.get("chosen") in ENGINES
             and entry["chosen"] in entry["seconds"]
             and all(isinstance(v, (int, float)) for v in entry["seconds"].values()))
@@ -327,7 +331,8 @@ def choose(model: Generator, shape: tuple[int, ...],
     path = cache_path()
     entries = _load(path)
     entry = entries.get(key)
-    if not remeasure and _valid(entry, vers):
+    candidates = sorted(factories)
+    if not remeasure and _valid(entry, vers, candidates):
         runner = factories[entry["chosen"]]() if entry["chosen"] in factories else None
         if runner is not None:
             return Measurement(key, entry["seconds"], entry["chosen"], False), \
@@ -341,7 +346,8 @@ def choose(model: Generator, shape: tuple[int, ...],
     log.info("engines on %s tiles: %s -> %s", shape_class(shape),
              ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in seconds.items()), chosen)
     entries = _load(path)  # another process may have written meanwhile
-    entries[key] = {"versions": vers, "seconds": seconds, "chosen": chosen,
+    entries[key] = {"versions": vers, "candidates": candidates, "seconds": seconds,
+                    "chosen": chosen,
                     "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     _save(path, entries)
     return Measurement(key, seconds, chosen, True), runners
