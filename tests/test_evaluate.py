@@ -403,19 +403,25 @@ def test_named_and_plain_sets_cannot_mix(tmp_path, models, data):
 
 
 def test_denoise_methods_equal_their_ends(tmp_path, models, data):
-    """denoise@0 scores like the faithful model, denoise@1 like the robust one; auto records
-    the strength it used for every image."""
+    """Without anchoring denoise@0 scores like the faithful model and denoise@1 like the robust
+    one; with it (the default) denoise@0 is still the faithful model and denoise@1 differs;
+    auto records the strength it used for every image."""
     root, _ = data
-    out = tmp_path / "rep"
-    ev.evaluate([models["A"], models["B"]], root, out, degradation="thermal", lpips="off",
-                denoise=["0", "1", "auto"], robust=models["B"], grid=0, tile=0)
-    rows = _rows(out)
-    for name in ("a.png", "b.png", "sub/c16.png"):
-        assert float(rows[(name, "denoise@0.0")]["psnr"]) == pytest.approx(
-            float(rows[(name, "A")]["psnr"]), abs=1e-9)
-        assert float(rows[(name, "denoise@1.0")]["psnr"]) == pytest.approx(
-            float(rows[(name, "B")]["psnr"]), abs=1e-9)
-        assert 0.0 <= float(rows[(name, "denoise@auto")]["strength"]) <= 1.0
+    for anchor in (False, True):
+        out = tmp_path / f"rep-{anchor}"
+        ev.evaluate([models["A"], models["B"]], root, out, degradation="thermal",
+                    lpips="off", denoise=["0", "1", "auto"], robust=models["B"], grid=0,
+                    tile=0, anchor=anchor)
+        rows = _rows(out)
+        for name in ("a.png", "b.png", "sub/c16.png"):
+            assert float(rows[(name, "denoise@0.0")]["psnr"]) == pytest.approx(
+                float(rows[(name, "A")]["psnr"]), abs=1e-9)
+            robust_end = float(rows[(name, "denoise@1.0")]["psnr"])
+            if anchor:
+                assert robust_end != pytest.approx(float(rows[(name, "B")]["psnr"]), abs=1e-6)
+            else:
+                assert robust_end == pytest.approx(float(rows[(name, "B")]["psnr"]), abs=1e-9)
+            assert 0.0 <= float(rows[(name, "denoise@auto")]["strength"]) <= 1.0
     with pytest.raises(ConfigError, match="names no robust partner"):
         ev.evaluate([models["A"]], root, tmp_path / "r2", lpips="off", denoise=["auto"])
 

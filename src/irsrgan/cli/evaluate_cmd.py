@@ -83,6 +83,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    "(auto or numbers in [0, 1], e.g. auto,0,1)")
     p.add_argument("--robust", metavar="MODEL",
                    help="the strength-1 end for --denoise (default: the first model's partner)")
+    p.add_argument("--anchor", action=argparse.BooleanOptionalAction, default=True,
+                   help="--denoise strengths above 0 with the output's levels anchored to the "
+                   "LR, as `irsrgan upscale` does (default on; --no-anchor: the interpolated "
+                   "model's output as it is)")
     p.add_argument("--grid", type=int, default=3, metavar="N",
                    help="comparison grids for N images spread over the set (default 3)")
     p.add_argument("--temporal", type=float, default=0.0, metavar="S",
@@ -128,7 +132,8 @@ def run(args: argparse.Namespace) -> int:
     alphas = parse_alpha_list(args.sweep_alpha) if args.sweep_alpha is not None else ()
     denoise = [v.strip() for v in args.denoise.split(",") if v.strip()] if args.denoise else []
     engine = dict(scale=args.scale, device=args.device, tile=args.tile, backend=args.backend,
-                  ensemble=args.ensemble, denoise=denoise, robust=args.robust)
+                  ensemble=args.ensemble, denoise=denoise, robust=args.robust,
+                  anchor=args.anchor)
     if args.native is not None:
         if args.data or args.degradation or args.paired_lr or alphas:
             raise ConfigError("--native takes no --data, --degradation, --paired-lr or "

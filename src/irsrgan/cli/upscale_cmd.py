@@ -291,7 +291,8 @@ def build_denoise(args: argparse.Namespace, model, engine: dict) -> DenoiseUpsca
             raise ConfigError(f"--denoise: model {args.model} names no robust partner; give "
                               "one with --robust MODEL")
         strength = parse_strength(args.denoise if args.denoise is not None else "auto")
-    return DenoiseUpscaler(model, load_model(robust), strength, anchor=args.anchor, **engine)
+    return DenoiseUpscaler(model, load_model(robust), strength,
+                           anchor=getattr(args, "anchor", True), **engine)
 
 
 def write_sample(folder: Path) -> Path:

@@ -130,9 +130,11 @@ def build_methods(
     ensemble: bool = False,
     denoise: Sequence[Strength] = (),
     robust: ModelSpec | None = None,
+    anchor: bool = True,
 ) -> tuple[list[Method], int, dict | None]:
     """Bicubic, the models, the interpolation sweep, and the denoise strengths (between the
-    first model and ``robust``, default its named partner), each with its Upscaler.
+    first model and ``robust``, default its named partner; above strength 0 with their levels
+    anchored unless ``anchor`` is False, as ``irsrgan upscale`` does), each with its Upscaler.
 
     Returns:
         ``(methods, scale, sweep)``; ``sweep`` names the two ends and the labels per alpha.
@@ -223,9 +225,9 @@ def build_methods(
             label = _unique(f"denoise@{strength}", used, None)
             used.add(label)
             methods.append(Method(label, "denoise", DenoiseUpscaler(
-                loaded[0][0], robust_model, strength, **engine), provenance={
+                loaded[0][0], robust_model, strength, anchor=anchor, **engine), provenance={
                 "denoise": {"faithful": methods[1].label, "robust": robust_label,
-                            "strength": strength}}))
+                            "strength": strength, "anchor": anchor}}))
     return methods, scale, sweep
 
 

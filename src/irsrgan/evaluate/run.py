@@ -80,6 +80,7 @@ def evaluate(
     consistency: bool = False,
     denoise: Sequence[Strength] = (),
     robust: ModelSpec | None = None,
+    anchor: bool = True,
     grid: int = 3,
     progress: bool = False,
     temporal: float = 0.0,
@@ -142,7 +143,8 @@ def evaluate(
     preset = None if paired is not None else get_preset(degradation)
     methods, scale, sweep = build_methods(
         models, scale=scale, model_b=model_b, sweep_alphas=sweep_alphas, device=device,
-        tile=tile, backend=backend, ensemble=ensemble, denoise=denoise, robust=robust)
+        tile=tile, backend=backend, ensemble=ensemble, denoise=denoise, robust=robust,
+        anchor=anchor)
     methods = methods + (_consistency_variants(methods) if consistency else [])
     if max_size is not None and max_size < scale:
         raise ConfigError(f"max_size (--max-size) must be at least the scale {scale}, "
