@@ -136,6 +136,9 @@ def test_endpoints_equal_the_two_models_and_middle_interpolates():
         want = plain.upscale(lr) if strength == 0 else anchored_tensor(plain.upscale(lr), lr)
         assert torch.equal(got, want), strength
         assert strength == 0 or not torch.equal(got, plain.upscale(lr))
+    two = torch.cat([lr, lr.flip(-1)])  # a batch is anchored image by image
+    assert torch.equal(anchored_tensor(plain.upscale(two), two)[1:],
+                       anchored_tensor(plain.upscale(two[1:]), two[1:]))
 
 
 def test_auto_uses_more_of_the_robust_model_on_noisier_input():

@@ -216,14 +216,15 @@ class DenoiseUpscaler:
 
 
 def anchored_tensor(sr: torch.Tensor, lr: torch.Tensor) -> torch.Tensor:
-    """:func:`~irsrgan.consistency.anchor_levels` for ``(1, C, sH, sW)`` and ``(1, C, H, W)``
-    tensors in the unit range (the noise measured on ``lr``); same dtype and device as
-    ``sr``."""
+    """:func:`~irsrgan.consistency.anchor_levels` for ``(N, C, sH, sW)`` and ``(N, C, H, W)``
+    tensors in the unit range, image by image (the noise measured on each LR); same dtype and
+    device as ``sr``."""
     scale = sr.shape[-1] // lr.shape[-1]
-    x = sr[0].detach().double().cpu().permute(1, 2, 0).numpy()
-    y = lr[0].detach().double().cpu().permute(1, 2, 0).numpy()
-    out = anchor_levels(x, y, scale, lr_noise(y))
-    return torch.from_numpy(out).permute(2, 0, 1)[None].to(sr.device, sr.dtype)
+    out = []
+    for x, y in zip(sr.detach().double().cpu(), lr.detach().double().cpu(), strict=True):
+        x, y = x.permute(1, 2, 0).numpy(), y.permute(1, 2, 0).numpy()
+        out.append(torch.from_numpy(anchor_levels(x, y, scale, lr_noise(y))).permute(2, 0, 1))
+    return torch.stack(out).to(sr.device, sr.dtype)
 
 
 __all__ = ["AUTO_RAMP", "DenoiseUpscaler", "Strength", "anchored_tensor", "auto_strength",
