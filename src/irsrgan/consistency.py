@@ -153,7 +153,8 @@ def consistent_rows(sr: ImageRows, lr: Image) -> ImageRows:
 
 def _chunked(sr: ImageRows, lr: Image, scale: int, halo: int, correct) -> ImageRows:
     """``sr``'s bands corrected :data:`CHUNK_ROWS` LR rows at a time by ``correct(hr, lr)``
-    (float64 HR rows of a run of LR rows, and those LR rows), each chunk seen with ``halo``
+    (the HR rows of a run of LR rows, in the output's dtype, and those LR rows; it returns
+    float64), each chunk seen with ``halo``
     LR rows of context above and below (clipped at the image's edges), which are dropped
     again. Between chunks only the rows they share are held."""
     dtype = np.dtype(lr.dtype)
