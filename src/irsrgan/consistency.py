@@ -56,17 +56,22 @@ def _bilinear_up(r: np.ndarray, scale: int) -> np.ndarray:
     return out.reshape(h * scale, w * scale, *r.shape[2:])
 
 
+def _as_float_pair(sr: np.ndarray, lr: np.ndarray, scale: int) -> tuple[np.ndarray, np.ndarray]:
+    """``sr`` (a float64 copy) and ``lr`` as float64, after checking that ``sr`` is ``lr``
+    upscaled ``scale`` times (``(H*s, W*s[, C])`` and ``(H, W[, C])``)."""
+    if sr.shape[:2] != (lr.shape[0] * scale, lr.shape[1] * scale) or sr.shape[2:] != \
+            lr.shape[2:]:
+        raise ImageError(f"upscaled image {sr.shape} is not x{scale} of its input {lr.shape}")
+    return sr.astype(np.float64, copy=True), lr.astype(np.float64)
+
+
 def project_block_mean(
     sr: np.ndarray, lr: np.ndarray, scale: int, *, low: float | None = None,
     high: float | None = None, tolerance: float = 1e-6,
 ) -> np.ndarray:
     """``sr`` (float64 copy) corrected so that ``block_mean(sr, scale) == lr``, clipped to
     ``[low, high]``. ``sr`` is ``(H*s, W*s[, C])``, ``lr`` ``(H, W[, C])``."""
-    if sr.shape[:2] != (lr.shape[0] * scale, lr.shape[1] * scale) or sr.shape[2:] != \
-            lr.shape[2:]:
-        raise ImageError(f"upscaled image {sr.shape} is not x{scale} of its input {lr.shape}")
-    x = sr.astype(np.float64, copy=True)
-    y = lr.astype(np.float64)
+    x, y = _as_float_pair(sr, lr, scale)
     valid = np.isfinite(y)
     y = np.where(valid, y, 0.0)
     clip = low is not None or high is not None
@@ -212,11 +217,7 @@ def anchor_levels(sr: np.ndarray, lr: np.ndarray, scale: int, noise: float, *,
     :data:`ANCHOR_THRESHOLD` times that, upsampled bicubically and added. ``noise`` is the LR's
     pixel noise sigma in its own units (:func:`irsrgan.estimate.pixel_noise`). ``sr`` is
     ``(H*s, W*s[, C])``, ``lr`` ``(H, W[, C])``; non-finite LR pixels add nothing."""
-    if sr.shape[:2] != (lr.shape[0] * scale, lr.shape[1] * scale) or sr.shape[2:] != \
-            lr.shape[2:]:
-        raise ImageError(f"upscaled image {sr.shape} is not x{scale} of its input {lr.shape}")
-    x = sr.astype(np.float64, copy=True)
-    y = lr.astype(np.float64)
+    x, y = _as_float_pair(sr, lr, scale)
     r = y - block_mean(x, scale)
     r[~np.isfinite(r)] = 0.0
     r = cv2.GaussianBlur(r, (0, 0), ANCHOR_SIGMA, borderType=cv2.BORDER_REFLECT)
