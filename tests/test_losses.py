@@ -298,3 +298,19 @@ def test_laplacian_pyramid_loss_hand_values():
     assert laplacian_pyramid_loss(blurred, hr, include_lowpass=False).item() > 0.05
     with pytest.raises(ImageError, match="at least 8 px for 4 pyramid levels, got 4x32"):
         laplacian_pyramid_loss(hr[..., :4, :], hr[..., :4, :])
+
+
+def test_the_cli_does_not_import_torchvision_until_a_backbone_is_built():
+    """torchvision costs ~160 MB of resident memory and ~1.5 s at every start; only the
+    perceptual loss and LPIPS need it, so importing the package and its CLI must not load it."""
+    import subprocess
+    import sys
+
+    code = ("import sys, irsrgan, irsrgan.cli, irsrgan.losses, irsrgan.metrics; "
+            "print('torchvision' in sys.modules); "
+            "from irsrgan.backbones import cached_weights_path; "
+            "print(cached_weights_path('vgg19').name, 'torchvision' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.split("\n")
+    assert out[0] == "False"
+    assert out[1] == "vgg19-dcbb9e9d.pth True"
