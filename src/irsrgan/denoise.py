@@ -192,7 +192,7 @@ class DenoiseUpscaler:
             strength, self.last_noise = estimate_strength(lr[0].float().cpu().numpy())
         self.last_strength = quantise(strength)
         sr = self.upscaler_for(strength).upscale(lr, progress)
-        return anchored_tensor(sr, lr) if self.anchor and self.last_strength > 0 else sr
+        return anchored_tensor(sr, lr) if self.anchor and anchors(self.last_strength) else sr
 
     def upscale_image(self, image: Image, *, range_mode: RangeMode = "auto",
                       progress=None, strength: Strength | None = None) -> Image:
@@ -212,7 +212,15 @@ class DenoiseUpscaler:
             strength, self.last_noise = estimate_strength(lr[0].numpy())
         self.last_strength = quantise(strength)
         rows = self.upscaler_for(strength).upscale_image_rows(image, range_mode=range_mode)
-        return anchored_rows(rows, image) if self.anchor and self.last_strength > 0 else rows
+        return (anchored_rows(rows, image) if self.anchor and anchors(self.last_strength)
+                else rows)
+
+
+def anchors(strength: float) -> bool:
+    """Whether the pair's output at ``strength`` is level-anchored: at every strength above 0;
+    the faithful end (0) is left exactly as it is. The one place this rule is written (the
+    :class:`DenoiseUpscaler` and the web server's jobs both ask here)."""
+    return strength > 0
 
 
 def anchored_tensor(sr: torch.Tensor, lr: torch.Tensor) -> torch.Tensor:
@@ -227,6 +235,6 @@ def anchored_tensor(sr: torch.Tensor, lr: torch.Tensor) -> torch.Tensor:
     return torch.stack(out).to(sr.device, sr.dtype)
 
 
-__all__ = ["AUTO_RAMP", "DenoiseUpscaler", "Strength", "anchored_tensor", "auto_strength",
-           "default_strength", "estimate_strength", "parse_strength", "quantise",
+__all__ = ["AUTO_RAMP", "DenoiseUpscaler", "Strength", "anchored_tensor", "anchors",
+           "auto_strength", "default_strength", "estimate_strength", "parse_strength", "quantise",
            "robust_partner", "strength_for"]

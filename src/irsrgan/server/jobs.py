@@ -25,7 +25,7 @@ import numpy as np
 from torch.nn import functional as F
 
 from ..consistency import consistent_image
-from ..denoise import anchored_tensor, default_strength, strength_for
+from ..denoise import anchored_tensor, anchors, default_strength, strength_for
 from ..display import display_window
 from ..errors import CheckpointError, ConfigError, IrsrganError
 from ..image import Image, RangeMode, encode_image, from_tensor, to_tensor
@@ -440,7 +440,7 @@ class JobManager:
                 raise JobCancelled
 
         sr = upscaler.upscale(lr, progress)
-        if job.denoise is not None and job.denoise["strength"] > 0:
+        if job.denoise is not None and anchors(job.denoise["strength"]):
             sr = anchored_tensor(sr, lr)  # as the CLI's pair does (irsrgan.denoise)
         self._check(job)
         with self._lock:
