@@ -218,3 +218,36 @@ def test_16bit_input_defaults_to_the_faithful_model(tmp_path):
                  "--no-consistency"]) == 0  # the model's output itself, to compare
     want = Upscaler(faithful, tile=0).upscale_image(read_image(src)).pixels
     assert np.array_equal(read_image(tmp_path / "out" / "a.png").pixels, want)
+
+
+def test_clips_at_a_fixed_strength_are_anchored_as_stills_are(tmp_path):
+    """A clip through the pair at --denoise S > 0 gets each frame level-anchored to its own
+    input frame (as a still at S does); S = 0 and --no-anchor give the model's output as is."""
+    import tifffile
+
+    faithful, robust = _pair(3)
+    save_model(robust, tmp_path / "rob.safetensors")
+    save_model(faithful, tmp_path / "fai.safetensors",
+               provenance={"denoise_partner": "rob.safetensors"})
+    rng = np.random.default_rng(6)
+    stack = np.stack([(np.clip(_scene(24, 32) + rng.normal(0, 0.03, (24, 32)), 0, 1) * 255)
+                      .astype(np.uint8) for _ in range(3)])
+    tifffile.imwrite(tmp_path / "in.tif", stack, photometric="minisblack")
+
+    def run(*extra: str) -> np.ndarray:
+        out = tmp_path / f"out{len(list(tmp_path.glob('out*')))}"
+        assert main(["upscale", str(tmp_path / "in.tif"), "-o", str(out), "--model",
+                     str(tmp_path / "fai.safetensors"), "-q", "--tile", "0", "--backend",
+                     "torch", "--temporal", "0", *extra]) == 0
+        return tifffile.imread(out / "in.tif")
+
+    frames = [Image(p, "png", "gray") for p in stack]
+    pair = DenoiseUpscaler(faithful, robust, 1.0, tile=0)
+    want = np.stack([pair.upscale_image(f).pixels for f in frames])  # stills at 1, anchored
+    plain = np.stack([Upscaler(robust, tile=0).upscale_image(f).pixels for f in frames])
+    assert not np.array_equal(want, plain)
+    np.testing.assert_array_equal(run("--denoise", "1"), want)
+    np.testing.assert_array_equal(run("--denoise", "1", "--no-anchor"), plain)
+    np.testing.assert_array_equal(
+        run("--denoise", "0"),
+        np.stack([Upscaler(faithful, tile=0).upscale_image(f).pixels for f in frames]))

@@ -387,6 +387,7 @@ class Upscaler:
         range_mode: RangeMode = "auto",
         value_map: ValueMap | None = None,
         temporal: float = 0.0,
+        anchor: bool = False,
     ) -> Iterator[Image]:
         """Upscale a sequence, one frame at a time: an iterator of images in, one out.
 
@@ -400,6 +401,10 @@ class Upscaler:
 
         ``temporal`` (0 to 1) blends each output with the previous one carried forward where
         the input does not move (:class:`irsrgan.sequences.temporal.TemporalBlend`).
+
+        ``anchor`` level-anchors each output to its LR frame before the blend
+        (:func:`irsrgan.denoise.anchored_tensor`), as the denoise pair anchors stills at
+        strengths above 0: a clip through ``pair.upscaler_for(S)`` then matches stills at S.
         """
         from .sequences.temporal import TemporalBlend
 
@@ -413,20 +418,31 @@ class Upscaler:
                 raise ConfigError("a multi-frame model reads each frame with its neighbours: "
                                   "it needs one value map for the clip, not "
                                   "range_mode='stretch'")
+            if anchor:
+                raise ConfigError("anchor is for the single-frame denoise pair, not a "
+                                  "multi-frame model")
             yield from self._upscale_windows(self._clip_units(frames, range_mode, value_map),
                                              blend)
             return
         if per_frame:
             for image in frames:
-                yield self.upscale_image(image, range_mode="stretch")
+                lr, vmap = to_tensor(image, "stretch")
+                yield from_tensor(self._clip_frame(lr, image, anchor), image, vmap)
             return
         for image, unit, vmap in self._clip_units(frames, range_mode, value_map):
             lr = torch.from_numpy(unit)[None]
-            with self._input_of(image):
-                sr = self.upscale(lr)
+            sr = self._clip_frame(lr, image, anchor)
             if blend is not None:
                 sr = blend(lr, sr)
             yield from_tensor(sr, image, vmap)
+
+    def _clip_frame(self, lr: torch.Tensor, image: Image, anchor: bool) -> torch.Tensor:
+        """One frame of :meth:`upscale_frames` (anchored to ``lr`` when asked)."""
+        from .denoise import anchored_tensor
+
+        with self._input_of(image):
+            sr = self.upscale(lr)
+        return anchored_tensor(sr, lr) if anchor else sr
 
     @staticmethod
     def _clip_units(frames: Iterable[Image], range_mode: RangeMode, vmap: ValueMap | None

@@ -7,6 +7,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from ..denoise import anchors, parse_strength, quantise
 from ..errors import ConfigError, IrsrganError
 from ..sequences import Selection, open_sequence, output_path, sniff_sequence, upscale_sequence
 from ..sequences.writers import work_folder
@@ -58,6 +59,17 @@ def split_inputs(inputs: list[str], args: argparse.Namespace) -> tuple[list[Path
     return sequences, stills
 
 
+def clip_anchor(args: argparse.Namespace) -> bool:
+    """Whether a clip's frames are level-anchored: with the denoise pair at a fixed strength
+    that :func:`~irsrgan.denoise.anchors` (above 0), unless ``--no-anchor``; as stills are.
+    (``--denoise auto`` clips keep the faithful model: ``upscale_cmd.sequence_upscaler``.)"""
+    denoise = getattr(args, "denoise", None)
+    if denoise is None or not getattr(args, "anchor", True):
+        return False
+    strength = parse_strength(denoise)
+    return strength != "auto" and anchors(quantise(strength))
+
+
 def run_sequences(sequences: list[Path], args: argparse.Namespace, upscaler) -> int:
     """Each clip in turn; one that fails is reported and the others go on."""
     selection = Selection(args.start, args.end, args.every)
@@ -78,6 +90,7 @@ def run_sequences(sequences: list[Path], args: argparse.Namespace, upscaler) -> 
                 range_mode=args.range_mode, overwrite=args.overwrite, progress=not args.quiet,
                 temporal=args.temporal, units=args.units, emissivity=args.emissivity,
                 reflected_temp_c=args.reflected_temp, consistency=bool(args.consistency),
+                anchor=clip_anchor(args),
                 job={"model": str(args.model), "model_b": args.model_b, "alpha": args.alpha,
                      "tile": args.tile, "overlap": args.overlap, "ensemble": args.ensemble,
                      "scale": upscaler.scale, "denoise": getattr(args, "denoise", None),

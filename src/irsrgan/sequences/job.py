@@ -195,6 +195,7 @@ def upscale_sequence(
     emissivity: float | None = None,
     reflected_temp_c: float | None = None,
     consistency: bool = False,
+    anchor: bool = False,
 ) -> SequenceResult:
     """Upscale the sequence ``src`` into ``output`` (a file or folder of the kind its suffix
     says; see :func:`output_path` for choosing it).
@@ -228,6 +229,9 @@ def upscale_sequence(
             its input pixel (:func:`irsrgan.consistency.consistent_image`, as stills'
             ``--consistency``), after the temporal blend; off by default for clips, since it
             puts each frame's own noise back into the static pixels the blend steadies.
+        anchor: level-anchor every output frame to its input frame before the temporal
+            blend, as the denoise pair does for stills at strengths above 0
+            (:meth:`Upscaler.upscale_frames`, :func:`irsrgan.denoise.anchors`).
 
     Raises:
         ImageError, ConfigError: unreadable input, unsupported output, or an interrupted job
@@ -272,6 +276,7 @@ def upscale_sequence(
             **({"units": units, "emissivity": emissivity, "reflected_temp_c": reflected_temp_c}
                if converts(units, emissivity, reflected_temp_c) else {}),
             **({"consistency": True} if consistency else {}),
+            **({"anchor": True} if anchor else {}),
             **(job or {}),
         }
         out = _open_output(kind, output, src, reader, info, selection, description, codec,
@@ -289,7 +294,7 @@ def upscale_sequence(
                 yield frame.image
 
         upscale = process or (lambda it: upscaler.upscale_frames(
-            it, range_mode=range_mode, value_map=vmap, temporal=temporal))
+            it, range_mode=range_mode, value_map=vmap, temporal=temporal, anchor=anchor))
         writer = _BackgroundWriter(out.write, QUEUE_FRAMES)
         try:
             for image in upscale(images()):
