@@ -366,3 +366,29 @@ def test_limits_are_offered_and_the_config_checks_them(models):
         _config(models, max_clip_seconds=0)
     with pytest.raises(ValueError, match="max_frames must be an integer >= 1"):
         ClipLimits(max_frames=0)
+
+
+def test_clip_at_a_fixed_denoise_strength_is_anchored_as_the_cli_does(tmp_path):
+    """A clip through a faithful/robust pair at strength 1: every frame level-anchored to its
+    input, the same bytes as ``irsrgan upscale --denoise 1`` (a lossless TIFF stack)."""
+    from irsrgan.server import ServerConfig
+
+    robust = _tiny(tmp_path / "rob-x2.safetensors", seed=5)
+    faithful = _tiny(tmp_path / "fai-x2.safetensors", seed=4, denoise_partner="rob-x2")
+    config = ServerConfig(models=(str(faithful), str(robust)), include_bundled=False,
+                          backend="torch", device="cpu", overlap=OVERLAP, preload=False)
+    src = tmp_path / "stack.tif"
+    tifffile.imwrite(src, np.stack(_frames(3)), photometric="minisblack")
+    with TestClient(create_app(config)) as client:
+        r = _post_clip(client, src, model="fai-x2", denoise="1", temporal=0)
+        assert r.status_code == 202, r.text
+        done = _wait(client, r.json()["id"])
+        assert done["status"] == "done", done
+        res = client.get(f"/api/jobs/{done['id']}/result")
+    got = _decode(res.content, tmp_path, "got.tif")[1]
+    up = Upscaler(load_model(robust), device="cpu", overlap=OVERLAP, backend="torch")
+    upscale_sequence(src, tmp_path / "want.tif", up, progress=False, temporal=0, anchor=True)
+    upscale_sequence(src, tmp_path / "plain.tif", up, progress=False, temporal=0)
+    want, plain = tifffile.imread(tmp_path / "want.tif"), tifffile.imread(tmp_path / "plain.tif")
+    assert not np.array_equal(want, plain)  # the anchoring did something
+    np.testing.assert_array_equal(np.stack(got), want)

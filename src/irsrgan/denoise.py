@@ -217,10 +217,11 @@ class DenoiseUpscaler:
 
 
 def anchors(strength: float) -> bool:
-    """Whether the pair's output at ``strength`` is level-anchored: at every strength above 0;
-    the faithful end (0) is left exactly as it is. The one place this rule is written (the
-    :class:`DenoiseUpscaler` and the web server's jobs both ask here)."""
-    return strength > 0
+    """Whether the pair's output at ``strength`` is level-anchored: at every strength that
+    :func:`quantise` keeps above 0; the faithful end (0) is left exactly as it is. The one
+    place this rule is written (the :class:`DenoiseUpscaler`, clips and the web server's
+    jobs all ask here)."""
+    return quantise(strength) > 0
 
 
 def anchored_tensor(sr: torch.Tensor, lr: torch.Tensor) -> torch.Tensor:

@@ -7,7 +7,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..denoise import anchors, parse_strength, quantise
+from ..denoise import anchors, parse_strength
 from ..errors import ConfigError, IrsrganError
 from ..sequences import Selection, open_sequence, output_path, sniff_sequence, upscale_sequence
 from ..sequences.writers import work_folder
@@ -67,7 +67,7 @@ def clip_anchor(args: argparse.Namespace) -> bool:
     if denoise is None or not getattr(args, "anchor", True):
         return False
     strength = parse_strength(denoise)
-    return strength != "auto" and anchors(quantise(strength))
+    return strength != "auto" and anchors(strength)
 
 
 def run_sequences(sequences: list[Path], args: argparse.Namespace, upscaler) -> int:

@@ -90,8 +90,9 @@ ClipField = Annotated[
 ClipDenoiseField = Annotated[
     str | None,
     Form(description="for models with a faithful/robust pair: a fixed strength 0 (faithful) .. "
-         "1 (robust) for every frame; auto or none: the faithful model as it is (a strength "
-         "measured per frame would change the model from frame to frame)"),
+         "1 (robust) for every frame, level-anchored above 0 as stills are; auto or none: the "
+         "faithful model as it is (a strength measured per frame would change the model from "
+         "frame to frame)"),
 ]
 TemporalField = Annotated[
     float, Form(ge=0, le=1, description="blend each frame with the previous output where the "

@@ -488,6 +488,7 @@ class JobManager:
                 job.src, job.output, upscaler, range_mode=job.range_mode, progress=False,
                 temporal=job.temporal, limits=limits, max_pixels=self.config.max_clip_pixels,
                 on_frame=on_frame, job={"model": job.model_id, "alpha": job.alpha},
+                anchor=job.denoise is not None and anchors(job.denoise["strength"]),
             )
             preview.close()
         except BaseException:
