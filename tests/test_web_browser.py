@@ -334,3 +334,56 @@ def test_page_upscales_a_clip_plays_it_and_downloads_it(live_server, tmp_path):
     if artifacts:
         Path(artifacts).mkdir(parents=True, exist_ok=True)
         shutil.copy(tmp_path / "web-clip.png", Path(artifacts) / "web-clip.png")
+
+
+def test_a_robust_end_that_is_also_a_psnr_model_gets_the_alpha_slider_only(tmp_path):
+    """The shipped pair's robust end (irsrgan-psnr-x4) is also the PSNR half of a PSNR/GAN
+    pair: its label says both, the page shows it the alpha slider and no Denoise menu, and a
+    strength chosen on the faithful model before does not ride along (the server refuses a
+    form with both alpha and denoise)."""
+    paths = {}
+    for name, seed, prov in (("tiny-fai-x2", 3, {"denoise_partner": "tiny-psnr-x2"}),
+                             ("tiny-psnr-x2", 0, None), ("tiny-x2", 1, None)):
+        torch.manual_seed(seed)
+        paths[name] = tmp_path / f"{name}.safetensors"
+        save_model(create_model("compact", scale=2, num_features=8, num_convs=2),
+                   paths[name], provenance=prov)
+    config = ServerConfig(models=tuple(str(p) for p in paths.values()), include_bundled=False,
+                          device="cpu", backend="torch", overlap=4)
+    srv = uvicorn.Server(uvicorn.Config(create_app(config), host="127.0.0.1", port=0,
+                                        log_level="warning"))
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not srv.started and time.monotonic() < deadline and thread.is_alive():
+        time.sleep(0.02)
+    assert srv.started, "the test server did not start"
+    url = f"http://127.0.0.1:{srv.servers[0].sockets[0].getsockname()[1]}/"
+    src = tmp_path / "frame.png"
+    assert cv2.imwrite(str(src), (thermal_sample(24, 32) // 256).astype(np.uint8))
+    try:
+        with sync_api.sync_playwright() as pw:
+            context = _launch(pw, tmp_path)
+            try:
+                page = context.new_page()
+                page.goto(url)
+                page.wait_for_selector("#model option[value='tiny-psnr-x2']", state="attached")
+                labels = page.eval_on_selector_all(
+                    "#model option", "os => os.map(o => o.textContent)")
+                assert "tiny-psnr-x2 (PSNR, robust end)" in labels, labels
+                page.select_option("#model", "tiny-fai-x2")
+                assert page.is_visible("#denoise-row") and not page.is_visible("#alpha-row")
+                page.select_option("#denoise", "0.5")
+                page.select_option("#model", "tiny-psnr-x2")
+                assert page.is_visible("#alpha-row") and not page.is_visible("#denoise-row")
+                page.set_input_files("#file", str(src))
+                page.click("#run")
+                page.wait_for_selector("#download:not([hidden])", timeout=60_000)
+                assert page.text_content("#status").startswith("done in")
+                metrics = page.inner_text("#metrics")
+                assert "tiny-psnr-x2, alpha 0" in metrics and "Denoise" not in metrics
+            finally:
+                context.close()
+    finally:
+        srv.should_exit = True
+        thread.join(timeout=10)

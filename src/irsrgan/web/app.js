@@ -80,11 +80,20 @@ function formatNumber(v, digits = 4) {
 
 // --------------------------------------------------------------------------- models
 function modelLabel(m) {
-  let label = m.id;
-  if (m.pair) label += m.pair.role === "psnr" ? " (PSNR)" : " (GAN)";
-  if (m.denoise) label += m.denoise.role === "faithful" ? " (denoise pair)" : " (robust)";
+  const tags = [];
+  if (m.pair) tags.push(m.pair.role === "psnr" ? "PSNR" : "GAN");
+  if (m.denoise) tags.push(m.denoise.role === "faithful" ? "denoise pair" : "robust end");
+  let label = tags.length ? `${m.id} (${tags.join(", ")})` : m.id;
   if (m.id === state.defaultModel) label += " [default]";
   return label;
+}
+
+// The Denoise menu belongs to the faithful end of a pair (its strength runs 0..1 towards the
+// robust end). A robust end may also be the PSNR half of a PSNR/GAN pair (irsrgan-psnr-x4):
+// it then shows the alpha slider only, and a form never carries both alpha and denoise,
+// which the server refuses.
+function denoiseMenu(m) {
+  return Boolean(m && m.denoise && m.denoise.role === "faithful");
 }
 
 function fillModels() {
@@ -112,7 +121,7 @@ function onModelChange() {
     : "";
   const paired = Boolean(m && m.pair);
   $("alpha-row").hidden = !paired;
-  $("denoise-row").hidden = !(m && m.denoise);
+  $("denoise-row").hidden = !denoiseMenu(m);
   if (paired) {
     $("alpha").value = m.pair.role === "psnr" ? "0" : "1";
     onAlpha();
@@ -253,8 +262,8 @@ function commonForm(field, file) {
   form.append(field, file, file.name);
   const m = currentModel();
   if (m) form.append("model", m.id);
-  if (m && m.pair) form.append("alpha", $("alpha").value);
-  if (m && m.denoise && $("denoise").value !== "auto") form.append("denoise", $("denoise").value);
+  if (denoiseMenu(m) && $("denoise").value !== "auto") form.append("denoise", $("denoise").value);
+  else if (m && m.pair) form.append("alpha", $("alpha").value);
   const tile = $("tile").value.trim();
   if (tile !== "") form.append("tile", tile);
   form.append("range_mode", $("range").value);
