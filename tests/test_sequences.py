@@ -19,6 +19,7 @@ from irsrgan.inference import Upscaler
 from irsrgan.models import create_model
 from irsrgan.sequences import (
     Selection,
+    SequenceResult,
     natural_key,
     open_sequence,
     sniff_sequence,
@@ -467,3 +468,23 @@ def test_on_frame_sees_every_frame_in_order(tmp_path):
                      on_frame=lambda pos, frame, image: seen.append(
                          (pos, frame.index, image.pixels.shape, int(image.pixels[0, 0]))))
     assert seen == [(i, i, (16, 20), 9 * i) for i in range(5)]
+
+
+def test_a_clip_job_records_the_weights_so_a_replaced_model_is_not_resumed(tmp_path,
+                                                                            monkeypatch):
+    """The same command after the model file changed (a bundled model or a pair's partner
+    replaced) describes another job: its interrupted frames are not mixed with new ones."""
+    from irsrgan.cli import sequence_args
+
+    seen = []
+    monkeypatch.setattr(sequence_args, "upscale_sequence",
+                        lambda *a, **kw: seen.append(kw["job"]) or SequenceResult(a[0], a[1]))
+    tifffile.imwrite(tmp_path / "in.tif", np.zeros((2, 6, 8), np.uint8))
+    model = tmp_path / "m.safetensors"
+    for seed in (0, 0, 1):
+        torch.manual_seed(seed)
+        save_model(create_model("compact", scale=2, num_features=8, num_convs=2), model)
+        assert main(["upscale", str(tmp_path / "in.tif"), "-o", str(tmp_path / "out"),
+                     "--model", str(model), "-q", "--backend", "torch"]) == 0
+    assert seen[0] == seen[1]  # same weights: the same job, resumable
+    assert {k for k in seen[0] if seen[0][k] != seen[2][k]} == {"weights"}

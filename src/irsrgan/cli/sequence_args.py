@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from ..denoise import anchors, parse_strength
+from ..engines import model_id
 from ..errors import ConfigError, IrsrganError
 from ..sequences import Selection, open_sequence, output_path, sniff_sequence, upscale_sequence
 from ..sequences.writers import work_folder
@@ -95,6 +96,9 @@ def run_sequences(sequences: list[Path], args: argparse.Namespace, upscaler) -> 
                      "tile": args.tile, "overlap": args.overlap, "ensemble": args.ensemble,
                      "scale": upscaler.scale, "denoise": getattr(args, "denoise", None),
                      "robust": getattr(args, "robust", None),
+                     # the weights that run, so a resumed clip never mixes two models (a
+                     # bundled model or a pair's partner replaced between the two runs)
+                     "weights": model_id(upscaler.model),
                      "frame_by_frame": bool(getattr(args, "frame_by_frame", False))},
             )
         except KeyboardInterrupt:
