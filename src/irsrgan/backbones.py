@@ -5,9 +5,9 @@ where ``torchvision.models.vgg19(weights="IMAGENET1K_V1")`` puts them) or from a
 and are read with ``weights_only=True``. When neither exists, :class:`WeightsMissingError` names
 both places.
 
-torchvision is imported only when a backbone is asked for: importing it adds about 160 MB of
-resident memory and a second of start-up to every ``irsrgan`` command, and upscaling never
-needs it.
+torchvision is imported only when a backbone is asked for: importing it added about 165 MB
+of resident memory and 1.6 s of start-up to every ``irsrgan`` command (docs/PERFORMANCE.md),
+and upscaling never needs it.
 """
 
 from __future__ import annotations

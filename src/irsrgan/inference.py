@@ -404,7 +404,10 @@ class Upscaler:
 
         ``anchor`` level-anchors each output to its LR frame before the blend
         (:func:`irsrgan.denoise.anchored_tensor`), as the denoise pair anchors stills at
-        strengths above 0: a clip through ``pair.upscaler_for(S)`` then matches stills at S.
+        strengths above 0: a clip through ``pair.upscaler_for(S)`` then matches
+        :meth:`DenoiseUpscaler.upscale_image <irsrgan.denoise.DenoiseUpscaler.upscale_image>`
+        at S frame by frame (the CLI's streamed stills anchor after rounding, so saturated
+        pixels may differ by a level).
         """
         from .sequences.temporal import TemporalBlend
 
