@@ -2,8 +2,9 @@
 
 On HIT-UAV *training* frames (every 8th, centre 256 px), LR made by the clean bicubic
 protocol and by the thermal sensor model (seeded as in ``irsrgan evaluate``), this measures
-the PSNR of the faithful and the robust end of the pair (cached in ``--out``) and the LR's
-evidence: the degradation detector's probability that the LR is sensor-degraded
+the PSNR of the faithful and the robust end of the pair (cached in ``--out``, keyed by both
+models' weights) and the LR's evidence: the degradation detector's probability that the LR
+is sensor-degraded
 (:mod:`irsrgan.detector`), and for comparison the hand features of :mod:`irsrgan.estimate`
 (pixel noise, column stripes, JPEG blockiness). It prints two ramps of
 :func:`irsrgan.denoise.auto_strength` (strength 0 at the first end, 1 at the second, linear in
@@ -16,7 +17,7 @@ priori (see ``irsrgan/denoise.py`` for why the fitted one is not shipped). ``--f
 log_pixel`` fits the previous rule (a ramp in log10 pixel noise) for comparison.
 
     python scripts/calibrate_denoise.py runs/faithful-x4/model.safetensors \
-        runs/robust-x4/model.safetensors [--out reports/denoise-calibration.json]
+        irsrgan-psnr-x4 [--out reports/denoise-calibration.json]
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from irsrgan.checkpoint import load_model
 from irsrgan.degradations import get_preset
 from irsrgan.denoise import AUTO_RAMP
 from irsrgan.detector import bundled_detector, degraded_probability, load_detector
+from irsrgan.engines import model_id
 from irsrgan.estimate import blockiness, estimate_noise
 from irsrgan.evaluate import find_pairs, load_item
 from irsrgan.inference import Upscaler
@@ -134,16 +136,17 @@ def main() -> None:
     ap.add_argument("--every", type=int, default=8, help="every Nth training frame")
     ap.add_argument("--max-size", type=int, default=256)
     ap.add_argument("--out", type=Path, default=Path("reports/denoise-calibration.json"),
-                    help="PSNR cache (reused when present: delete it after a model change)")
+                    help="PSNR cache (reused for the same weights and settings)")
     ap.add_argument("--detector", type=Path, help="detector weights (default: bundled)")
     ap.add_argument("--feature", default="p_degraded", choices=sorted(GRIDS))
     args = ap.parse_args()
     torch.set_num_threads(2)
-    if args.out.is_file():
-        data = json.loads(args.out.read_text())
-    else:
-        faithful, robust = load_model(args.faithful), load_model(args.robust)
-        data = {"fit": measure(faithful, robust, FIT, args.every, args.max_size),
+    faithful, robust = load_model(args.faithful), load_model(args.robust)
+    key = {"models": [model_id(faithful), model_id(robust)], "every": args.every,
+           "max_size": args.max_size}
+    data = json.loads(args.out.read_text()) if args.out.is_file() else {}
+    if data.get("key") != key:  # other weights or settings (or none yet): measure again
+        data = {"key": key, "fit": measure(faithful, robust, FIT, args.every, args.max_size),
                 "check": measure(faithful, robust, CHECK, 1, args.max_size)}
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(data))

@@ -21,9 +21,9 @@ import torch
 import torch.nn.functional as F
 
 from irsrgan import consistency
-from irsrgan.checkpoint import load_model
+from irsrgan.checkpoint import DEFAULT_MODEL, load_model
 from irsrgan.degradations import get_preset
-from irsrgan.denoise import DenoiseUpscaler, anchored_tensor
+from irsrgan.denoise import DenoiseUpscaler, anchored_tensor, robust_partner
 from irsrgan.evaluate import find_pairs, load_item
 from irsrgan.evaluate.scores import score_image
 
@@ -86,7 +86,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    models = load_model("irsrgan-faithful-x4"), load_model("irsrgan-robust-x4")
+    models = load_model(DEFAULT_MODEL), load_model(robust_partner(DEFAULT_MODEL))
     pair = DenoiseUpscaler(*models, backend="torch", tile=0, anchor=False)
     rows = []
     with torch.inference_mode():

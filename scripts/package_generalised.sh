@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
-# Copy the denoise pair into the package with model cards listing every validation set. Run
+# Copy the faithful and the augmented robust model into the package with model cards listing every validation set. Run
 # from the repository root after scripts/train_generalised.sh (reports/shipped/sets.json).
 set -euo pipefail
 sets=(); [ -f reports/shipped/sets.json ] && sets=(--sets reports/shipped/sets.json)
 regen="Regenerate: \`bash scripts/train_generalised.sh\`, then \`bash scripts/package_generalised.sh\` (docs/RESULTS.md, section 9)."
 python3 scripts/ship_model.py runs/faithful-x4 irsrgan-faithful-x4 \
   --recipe-file configs/general/faithful-x4.yaml --fine-tuned-from "\`irsrgan-psnr-x4\` via 1000 steps as \`abl-both-clean100\`" \
-  --regenerate "$regen" --denoise-partner irsrgan-robust-x4 "${sets[@]}" \
+  --regenerate "$regen" --denoise-partner irsrgan-psnr-x4 "${sets[@]}" \
   --summary "x4 default, faithful end of the denoise pair: clean LR, scale and contrast/tone/polarity augmentation; keeps faint detail"
 python3 scripts/ship_model.py runs/robust-x4 irsrgan-robust-x4 \
   --recipe-file configs/general/robust-x4.yaml "${sets[@]}" --regenerate "$regen" \
   --fine-tuned-from "\`irsrgan-psnr-x4\` via 1000 steps as \`abl-both\`" \
-  --summary "x4 robust end of the denoise pair: thermal-mix LR (sensor noise, stripes, blur, JPEG) with the same augmentation; removes noise"
+  --summary "x4 robust model: thermal-mix LR (sensor noise, stripes, blur, JPEG) with the faithful model's augmentation; removes noise; an alternative robust end for the pair (--robust irsrgan-robust-x4)"

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# The shipped denoise pair (irsrgan-faithful-x4, irsrgan-robust-x4) and everything behind
-# docs/RESULTS.md section 9, with the repo's own commands, from the repository root:
+# The shipped denoise pair (irsrgan-faithful-x4, and as its robust end the earlier
+# irsrgan-psnr-x4), the augmented robust model irsrgan-robust-x4 (its robust end until
+# 2026-11-30, now one --robust away) and everything behind docs/RESULTS.md section 9, with
+# the repo's own commands, from the repository root:
 #   1. the ablation runs (scripts/run_generalisation.sh train): each fine-tunes the old
 #      irsrgan-psnr-x4 for 1000 steps with one recipe change;
-#   2. the faithful and robust models: the clean-only and the thermal-mix ablation runs
-#      trained on (configs/general/faithful-x4.yaml, robust-x4.yaml);
+#   2. the faithful and the augmented robust model: the clean-only and the thermal-mix
+#      ablation runs trained on (configs/general/faithful-x4.yaml, robust-x4.yaml);
 #   3. the degradation detector behind --denoise auto (scripts/train_detector.py), the auto
 #      denoise calibration, evaluation of all of it on the three validation sets under both
 #      protocols, and packaging.
@@ -18,7 +20,7 @@ done
 [ -f src/irsrgan/weights/detector/degradation-x4.safetensors ] || \
   python scripts/train_detector.py --set seed=1 --out src/irsrgan/weights/detector/degradation-x4.safetensors
 python scripts/calibrate_denoise.py runs/faithful-x4/model.safetensors \
-  runs/robust-x4/model.safetensors --out reports/denoise-calibration.json
+  irsrgan-psnr-x4 --out reports/denoise-calibration.json
 bash scripts/eval_sets.sh shipped --model runs/faithful-x4/model.safetensors \
   --model runs/robust-x4/model.safetensors --model irsrgan-psnr-x4 --model irsrgan-x4 \
-  --robust runs/robust-x4/model.safetensors --denoise auto
+  --robust irsrgan-psnr-x4 --denoise auto

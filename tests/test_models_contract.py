@@ -203,7 +203,7 @@ def test_model_info_of_a_shipped_model(name):
 def test_model_info_of_the_default_model_in_numbers():
     info = model_info(checkpoint.DEFAULT_MODEL)
     assert (info.arch, info.scale, info.in_channels, info.params) == ("compact", 4, 1, 601_808)
-    assert info.denoise_partner == "irsrgan-robust-x4" and info.psnr_model is None
+    assert info.denoise_partner == "irsrgan-psnr-x4" and info.psnr_model is None
     assert model_info("irsrgan-x4").psnr_model == "irsrgan-psnr-x4"
 
 

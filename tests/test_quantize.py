@@ -161,11 +161,12 @@ def test_an_ungated_model_does_not_pass():
 def test_bundled_gate_covers_the_shipped_pair_at_every_strength():
     """``scripts/int8_gate.py`` measured the shipped weights: a retrained model must be
     measured again before ``auto`` may run it in int8."""
-    from irsrgan.denoise import STEP, quantise
+    from irsrgan.checkpoint import DEFAULT_MODEL
+    from irsrgan.denoise import STEP, quantise, robust_partner
     from irsrgan.interpolate import interpolate_models
 
     entries = quantize.gate_entries()
-    faithful, robust = load_model("irsrgan-faithful-x4"), load_model("irsrgan-robust-x4")
+    faithful, robust = load_model(DEFAULT_MODEL), load_model(robust_partner(DEFAULT_MODEL))
     for i in range(round(1 / STEP) + 1):
         s = quantise(i * STEP)
         model = faithful if s == 0 else robust if s == 1 else interpolate_models(faithful, robust,

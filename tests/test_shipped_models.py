@@ -8,6 +8,7 @@ from torch.nn import functional as F
 
 from irsrgan.checkpoint import DEFAULT_MODEL, bundled_models, load_model, read_metadata
 from irsrgan.data import ValidationDataset
+from irsrgan.denoise import robust_partner
 from irsrgan.inference import Upscaler
 from irsrgan.metrics import hf_energy_ratio, psnr
 
@@ -71,17 +72,19 @@ def test_gan_model_is_sharper_than_psnr_model_and_above_bicubic():
 
 
 def test_default_is_the_faithful_model_with_its_robust_partner():
-    from irsrgan.denoise import DenoiseUpscaler, robust_partner
+    from irsrgan.denoise import DenoiseUpscaler
 
     assert DEFAULT_MODEL == "irsrgan-faithful-x4"
-    assert robust_partner(DEFAULT_MODEL) == "irsrgan-robust-x4"
-    DenoiseUpscaler(load_model(DEFAULT_MODEL), load_model("irsrgan-robust-x4"))  # mixable
+    assert robust_partner(DEFAULT_MODEL) == "irsrgan-psnr-x4"
+    DenoiseUpscaler(load_model(DEFAULT_MODEL), load_model("irsrgan-psnr-x4"))  # mixable
+    DenoiseUpscaler(load_model(DEFAULT_MODEL), load_model("irsrgan-robust-x4"))  # --robust
 
 
 def test_pair_ends_each_win_their_protocol():
     """The faithful end beats the robust one on clean LR, the robust end on sensor-degraded
     LR (the reason to ship a pair), on the same four validation frames."""
-    faithful, robust = load_model("irsrgan-faithful-x4"), load_model("irsrgan-robust-x4")
+    faithful = load_model("irsrgan-faithful-x4")
+    robust = load_model(robust_partner("irsrgan-faithful-x4"))
     clean = _val(4, "bicubic")
     degraded = _val(4, "thermal")
     assert _scores(faithful, clean)[:, 0].mean() > _scores(robust, clean)[:, 0].mean()

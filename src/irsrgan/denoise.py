@@ -50,7 +50,7 @@ STEP = 0.05
 #: detector's own decision boundary (0.5: it is trained on balanced classes), because on
 #: other cameras the two mistakes cost about the same (robust on a clean LR, faithful on a
 #: degraded one: 1 to 2.5 dB each); a ramp fitted on the training frames, where the first
-#: mistake costs only 0.2 dB, leans far to robust and does not carry over
+#: mistake costs only 0.06-0.2 dB, leans far to robust and does not carry over
 #: (scripts/calibrate_denoise.py prints both; docs/RESULTS.md, section 9)
 AUTO_RAMP = (0.25, 0.75)
 

@@ -55,7 +55,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "16-bit and float inputs default to 0, the faithful model")
     p.add_argument("--robust", metavar="MODEL",
                    help="the strength-1 end of --denoise (default: the partner the model's "
-                   "file names, e.g. irsrgan-robust-x4 for irsrgan-faithful-x4)")
+                   "file names, e.g. irsrgan-psnr-x4 for irsrgan-faithful-x4)")
     p.add_argument("--anchor", action=argparse.BooleanOptionalAction, default=True,
                    help="with a --denoise strength above 0, move the output's coarse levels "
                    "back to the input's where they differ by more than its noise explains "
