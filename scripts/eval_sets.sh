@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Evaluate models on every validation set under both protocols (clean bicubic LR and the
-# thermal sensor model), x4: `bash scripts/eval_sets.sh TAG --model A --model B ...` writes
+# thermal sensor model), x4 (x2 with SCALE=2): `bash scripts/eval_sets.sh TAG --model A ...` writes
 # reports/TAG/<set>-<protocol>/ and the table of all of them, reports/TAG/sets.md (.json).
 # Frames are centre-cropped to 256 px a side (HIT-UAV and Thermitage are 640x512; most raw16
 # frames are smaller and stay whole) to keep it to minutes on a CPU.
@@ -9,4 +9,4 @@ tag=$1; shift
 D=../shared/data
 irsrgan evaluate --data "val=$D/hit-uav/val" --data "thermitage-dunr=$D/thermitage-dunr" \
   --data "raw16=$D/flir-radiometric/raw16" --degradation bicubic --degradation thermal \
-  --scale 4 --max-size 256 --no-lpips -q --grid 2 --out "reports/$tag" "$@"
+  --scale "${SCALE:-4}" --max-size 256 --no-lpips -q --grid 2 --out "reports/$tag" "$@"

@@ -12,3 +12,8 @@ python3 scripts/ship_model.py runs/robust-x4 irsrgan-robust-x4 \
   --recipe-file configs/general/robust-x4.yaml "${sets[@]}" --regenerate "$regen" \
   --fine-tuned-from "\`irsrgan-psnr-x4\` via 1000 steps as \`abl-both\`" \
   --summary "x4 robust model: thermal-mix LR (sensor noise, stripes, blur, JPEG) with the faithful model's augmentation; removes noise; an alternative robust end for the pair (--robust irsrgan-robust-x4)"
+sets2=(); [ -f reports/shipped-x2/sets.json ] && sets2=(--sets reports/shipped-x2/sets.json)
+python3 scripts/ship_model.py runs/faithful-x2 irsrgan-faithful-x2 \
+  --recipe-file configs/general/faithful-x2.yaml --fine-tuned-from "\`irsrgan-psnr-x2\`" \
+  --regenerate "$regen" --denoise-partner irsrgan-psnr-x2 "${sets2[@]}" \
+  --summary "x2 faithful end of the x2 denoise pair (robust end irsrgan-psnr-x2): clean LR, scale and contrast/tone/polarity augmentation; keeps faint detail"

@@ -44,8 +44,11 @@ def sets_table(report: str) -> str:
     from irsrgan.evaluate import sets_table_markdown
 
     rows = json.loads((ROOT / "reports" / report / "sets.json").read_text())["rows"]
-    return (f"*x4, frames centre-cropped to at most 256 px, gains over bicubic of the same LR "
-            f"(seed 0); `reports/{report}/sets.md`*\n\n" + sets_table_markdown(rows))
+    scales = {json.loads(p.read_text())["settings"]["scale"]
+              for p in (ROOT / "reports" / report).glob("*/summary.json")}
+    scale = scales.pop() if len(scales) == 1 else 4  # each set's report says; x4 if none
+    return (f"*x{scale}, frames centre-cropped to at most 256 px, gains over bicubic of the same "
+            f"LR (seed 0); `reports/{report}/sets.md`*\n\n" + sets_table_markdown(rows))
 
 
 def _rebuilt(m: re.Match, build, file: str) -> str:

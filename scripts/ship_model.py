@@ -159,8 +159,8 @@ def _card(name: str, model, prov: dict, cfg: dict) -> str:
             f"{ev['psnr_gain_db']:+.2f} | {ev['beats_bicubic_psnr']:.0%} | "
             f"{b['hf_ratio']:.3f} -> {m['hf_ratio']:.3f} |")
     if prov.get("validation_sets"):
-        lines += ["", "## Every validation set (x4, centre crops of at most 256 px, gain over "
-                  "bicubic of the same LR)", "",
+        lines += ["", f"## Every validation set (x{model.scale}, centre crops of at most 256 px, "
+                  "gain over bicubic of the same LR)", "",
                   "| set | LR made by | images | gain dB | SSIM gain | beats bicubic |",
                   "|---|---|---|---|---|---|"]
         for r in prov["validation_sets"]:

@@ -6,13 +6,15 @@
 #   1. the ablation runs (scripts/run_generalisation.sh train): each fine-tunes the old
 #      irsrgan-psnr-x4 for 1000 steps with one recipe change;
 #   2. the faithful and the augmented robust model: the clean-only and the thermal-mix
-#      ablation runs trained on (configs/general/faithful-x4.yaml, robust-x4.yaml);
+#      ablation runs trained on (configs/general/faithful-x4.yaml, robust-x4.yaml), and the
+#      x2 faithful model (configs/general/faithful-x2.yaml: the same recipe from
+#      irsrgan-psnr-x2, its robust end);
 #   3. the degradation detector behind --denoise auto (scripts/train_detector.py), the auto
 #      denoise calibration, evaluation of all of it on the three validation sets under both
 #      protocols, and packaging.
 set -euo pipefail
 bash scripts/run_generalisation.sh train
-for m in faithful-x4 robust-x4; do
+for m in faithful-x4 robust-x4 faithful-x2; do
   [ -f "runs/$m/model.safetensors" ] && continue
   resume=""; [ -f "runs/$m/last.pt" ] && resume="--resume"
   irsrgan train "configs/general/$m.yaml" --out "runs/$m" --quiet $resume
@@ -24,3 +26,5 @@ python scripts/calibrate_denoise.py runs/faithful-x4/model.safetensors \
 bash scripts/eval_sets.sh shipped --model runs/faithful-x4/model.safetensors \
   --model runs/robust-x4/model.safetensors --model irsrgan-psnr-x4 --model irsrgan-x4 \
   --robust irsrgan-psnr-x4 --denoise auto
+SCALE=2 bash scripts/eval_sets.sh shipped-x2 --model runs/faithful-x2/model.safetensors \
+  --model irsrgan-psnr-x2 --robust irsrgan-psnr-x2 --denoise auto
