@@ -11,14 +11,12 @@ bicubic's (docs/VIDEO.md).
 from __future__ import annotations
 
 import argparse
-import subprocess
-import sys
 from pathlib import Path
+
+from flicker_results import synthetic_clip  # scripts/ is on the path when run as a script
 
 from irsrgan.evaluate import evaluate
 
-ROOT = Path(__file__).resolve().parents[1]
-IMAGE = ROOT.parent / "shared" / "data" / "hit-uav" / "val" / "0_110_30_0_08315.jpg"
 STRENGTHS = [1.0, 0.5]
 
 
@@ -31,10 +29,7 @@ def main() -> None:
           "| flicker ×bicubic anchored |")
     print("|---|---|---|---|---|---|---|")
     for name, pan in (("still", 0), ("pan", 2)):
-        clip = args.work / f"{name}.mkv"
-        if not clip.exists():
-            subprocess.run([sys.executable, str(ROOT / "scripts" / "make_clip.py"), str(IMAGE),
-                            str(clip), "--pan", str(pan)], check=True, stdout=subprocess.DEVNULL)
+        clip = synthetic_clip(args.work, name, pan)
         for degradation in ("thermal", "bicubic"):
             means = {anchor: evaluate(
                 ["irsrgan-faithful-x4"], clip,

@@ -40,11 +40,7 @@ def main() -> None:
         f"{m} ΔPSNR dB | {m} flicker ×bicubic" for m in MODELS) + " | HR flicker ×bicubic |")
     print("|---|---|---|" + "---|" * (2 * len(MODELS) + 1))
     for name, pan, degradation in CASES:
-        clip = args.work / f"{name}.mkv"
-        if not clip.exists():
-            subprocess.run([sys.executable, str(ROOT / "scripts" / "make_clip.py"),
-                            str(args.image), str(clip), "--pan", str(pan)], check=True,
-                           stdout=subprocess.DEVNULL)
+        clip = synthetic_clip(args.work, name, pan, args.image)
         for strength in strengths:
             s = evaluate(MODELS, clip, args.work / f"report-{name}-{degradation}-{strength:g}",
                          degradation=degradation, lpips="off", grid=0, temporal=strength,
@@ -56,6 +52,16 @@ def main() -> None:
             hr = s["hr_flicker"]
             print(f"| {name} | {degradation} | {strength:g} | " + " | ".join(cells)
                   + f" | {_ratio(hr['ratio'], hr['flicker'])} |", flush=True)
+
+
+def synthetic_clip(work: Path, name: str, pan: int, image: Path = DEFAULT_IMAGE) -> Path:
+    """``WORK/NAME.mkv``: the 8-frame clip cut from ``image`` with a pan of ``pan`` HR pixels
+    per frame (scripts/make_clip.py), made once and reused."""
+    clip = work / f"{name}.mkv"
+    if not clip.exists():
+        subprocess.run([sys.executable, str(ROOT / "scripts" / "make_clip.py"), str(image),
+                        str(clip), "--pan", str(pan)], check=True, stdout=subprocess.DEVNULL)
+    return clip
 
 
 def _ratio(ratio: float | None, flicker: float | None) -> str:

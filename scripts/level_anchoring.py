@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from irsrgan import consistency
 from irsrgan.checkpoint import DEFAULT_MODEL, load_model
 from irsrgan.degradations import get_preset
-from irsrgan.denoise import DenoiseUpscaler, anchored_tensor, robust_partner
+from irsrgan.denoise import DenoiseUpscaler, anchored_tensor, anchors, robust_partner
 from irsrgan.evaluate import find_pairs, load_item
 from irsrgan.evaluate.scores import score_image
 
@@ -54,7 +54,7 @@ def run_set(name: str, root: Path, protocol: str, pair: DenoiseUpscaler
             for k in THRESHOLDS:
                 consistency.ANCHOR_THRESHOLD = k
                 srs[f"{strength} anchored k={k:g}"] = (
-                    anchored_tensor(plain, item.lr) if pair.last_strength > 0 else plain)
+                    anchored_tensor(plain, item.lr) if anchors(pair.last_strength) else plain)
         consistency.ANCHOR_THRESHOLD = SHIPPED
         scores = score_image(item, {k: v.float().clamp(0, 1) for k, v in srs.items()},
                              border=4)

@@ -92,6 +92,12 @@ class Job:
         return str(self.input_info["format"])
 
     @property
+    def anchored(self) -> bool:
+        """Whether the output is level-anchored to the input: at a denoise strength that
+        :func:`irsrgan.denoise.anchors` (as the CLI's pair and clips are)."""
+        return self.denoise is not None and anchors(self.denoise["strength"])
+
+    @property
     def filename(self) -> str:
         stem = self.name.rsplit(".", 1)[0] if "." in self.name else self.name
         # FLIR raw data is written as the CLI writes it: NAME.tiff
@@ -440,7 +446,7 @@ class JobManager:
                 raise JobCancelled
 
         sr = upscaler.upscale(lr, progress)
-        if job.denoise is not None and anchors(job.denoise["strength"]):
+        if job.anchored:
             sr = anchored_tensor(sr, lr)  # as the CLI's pair does (irsrgan.denoise)
         self._check(job)
         with self._lock:
@@ -488,7 +494,7 @@ class JobManager:
                 job.src, job.output, upscaler, range_mode=job.range_mode, progress=False,
                 temporal=job.temporal, limits=limits, max_pixels=self.config.max_clip_pixels,
                 on_frame=on_frame, job={"model": job.model_id, "alpha": job.alpha},
-                anchor=job.denoise is not None and anchors(job.denoise["strength"]),
+                anchor=job.anchored,
             )
             preview.close()
         except BaseException:
