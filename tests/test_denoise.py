@@ -248,6 +248,9 @@ def test_clips_at_a_fixed_strength_are_anchored_as_stills_are(tmp_path):
     assert not np.array_equal(want, plain)
     np.testing.assert_array_equal(run("--denoise", "1"), want)
     np.testing.assert_array_equal(run("--denoise", "1", "--no-anchor"), plain)
-    np.testing.assert_array_equal(
-        run("--denoise", "0"),
-        np.stack([Upscaler(faithful, tile=0).upscale_image(f).pixels for f in frames]))
+    faithful_frames = np.stack([Upscaler(faithful, tile=0).upscale_image(f).pixels
+                                for f in frames])
+    np.testing.assert_array_equal(run("--denoise", "0"), faithful_frames)
+    # auto, in any spelling: a clip keeps the faithful model as it is (it used to crash on
+    # "AUTO", which the pair's parser accepts)
+    np.testing.assert_array_equal(run("--denoise", "AUTO"), faithful_frames)

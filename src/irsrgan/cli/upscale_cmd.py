@@ -234,7 +234,7 @@ def sequence_upscaler(args: argparse.Namespace, *, model_chosen: bool = True) ->
         args.model = DEFAULT_VIDEO_MODEL  # recorded in the resumable job
         return Upscaler(load_model(DEFAULT_VIDEO_MODEL), **engine)
     model = build_model(args)
-    if args.denoise is not None and args.denoise != "auto":
+    if args.denoise is not None and parse_strength(args.denoise) != "auto":  # any spelling
         pair = build_denoise(args, model, engine)
         return pair.upscaler_for(float(pair.strength))
     return Upscaler(model, **engine)
