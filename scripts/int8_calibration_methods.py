@@ -49,8 +49,8 @@ def main() -> None:
         lr = hr[y:y + 512, x:x + 512].reshape(128, 4, 128, 4).mean(axis=(1, 3))
         tests.append(torch.from_numpy(np.round(lr * 255).astype(np.float32) / 255)[None, None])
 
-    def levels(run, x):
-        return torch.round(run(x).clamp(0, 1) * 255)
+    def levels(run, x):  # runners take and give NumPy (irsrgan.runtimes)
+        return torch.round(torch.from_numpy(run(x.numpy())).clamp(0, 1) * 255)
 
     reference = OrtRunner(fp32, torch.get_num_threads())
     want = [levels(reference, x) for x in tests]

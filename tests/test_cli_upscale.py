@@ -162,16 +162,16 @@ def test_interpolated_model_on_the_fly(tmp_path, folder, model_file):
 def test_backend_option_picks_the_engine_and_both_agree(tmp_path, folder, model_file,
                                                         monkeypatch):
     pytest.importorskip("onnxruntime")
-    from irsrgan.cli import upscale_cmd
+    from irsrgan import inference
 
     used = []
 
-    class Recording(upscale_cmd.Upscaler):
+    class Recording(inference.Upscaler):
         def upscale_image_rows(self, *a, **k):  # what the CLI calls (it writes band by band)
             used.append(self.backend)
             return super().upscale_image_rows(*a, **k)
 
-    monkeypatch.setattr(upscale_cmd, "Upscaler", Recording)
+    monkeypatch.setattr(inference, "Upscaler", Recording)  # what upscale_cmd imports to run
     outs = []
     for backend in ("torch", "onnxruntime"):
         dst = tmp_path / f"{backend}.tif"

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from irsrgan import tiling
 from irsrgan.errors import ConfigError
 from irsrgan.image import Image
 from irsrgan.inference import Upscaler
@@ -125,15 +126,15 @@ def test_auto_tile_is_bounded_and_aligned():
 def test_cuda_oom_retries_with_smaller_tiles(monkeypatch):
     up = Upscaler(_compact(), tile=128, overlap=4, device="cpu")
     seen = []
-    real = up._tiled
+    real = tiling.upscale
 
-    def flaky(lr, tile, progress):
+    def flaky(lr, forward, layout, *, tile, **kwargs):
         seen.append(tile)
         if tile > 40:
             raise torch.cuda.OutOfMemoryError("fake")
-        return real(lr, tile, progress)
+        return real(lr, forward, layout, tile=tile, **kwargs)
 
-    monkeypatch.setattr(up, "_tiled", flaky)
+    monkeypatch.setattr(tiling, "upscale", flaky)
     out = up.upscale(torch.rand(1, 1, 50, 50))
     assert seen == [128, 64, 32] and out.shape == (1, 1, 200, 200)
 

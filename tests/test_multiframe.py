@@ -270,9 +270,10 @@ def test_sequences_use_the_video_model_unless_told_otherwise(tmp_path, monkeypat
                     half=False, backend="torch", ensemble=False)
         return argparse.Namespace(**{**base, **over})
 
-    monkeypatch.setattr(upscale_cmd, "load_model",
-                        lambda name: __import__("irsrgan.checkpoint").checkpoint.load_model(
-                            bundled.get(name, name)))
+    from irsrgan import checkpoint
+
+    real_load = checkpoint.load_model  # what upscale_cmd imports when it loads a model
+    monkeypatch.setattr(checkpoint, "load_model", lambda name: real_load(bundled.get(name, name)))
     a = args()
     assert isinstance(upscale_cmd.sequence_upscaler(a, model_chosen=False).model,
                       MultiFrameNet)

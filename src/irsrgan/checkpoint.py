@@ -28,7 +28,6 @@ import re
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +35,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file
 
+from .bundled import DEFAULT_MODEL, DEFAULT_VIDEO_MODEL, bundled_models  # noqa: F401 (re-exported)
 from .errors import CheckpointError
 from .image import atomic_write_bytes
 from .models import GENERATORS, Generator, create_model, require_generator
@@ -442,22 +442,6 @@ def _from_compact(state: StateDict) -> tuple[str, dict, StateDict]:
 
 
 # --------------------------------------------------------------------------- bundled models
-def bundled_models() -> dict[str, Path]:
-    """Names of the models shipped in the package -> their files."""
-    folder = resources.files("irsrgan") / "weights"
-    out = {}
-    if folder.is_dir():
-        for entry in folder.iterdir():
-            if entry.name.endswith(".safetensors"):
-                out[entry.name[: -len(".safetensors")]] = Path(str(entry))
-    return dict(sorted(out.items()))
-
-
-DEFAULT_MODEL = "irsrgan-faithful-x4"
-#: what ``irsrgan upscale`` runs on sequences unless told otherwise (a multi-frame model)
-DEFAULT_VIDEO_MODEL = "irsrgan-video-x4"
-
-
 def resolve_model_path(source: str | os.PathLike) -> Path:
     """A file path as given, or the file of a bundled model name."""
     path = Path(source)

@@ -130,6 +130,17 @@ def robust_partner(source: str | os.PathLike) -> str | None:
     return str(sibling) if sibling.is_file() else str(partner)
 
 
+def model_at(faithful: Generator, robust: Generator, strength: float) -> Generator:
+    """The pair's model at ``strength`` (rounded by :func:`quantise`): either end itself, or
+    their interpolation."""
+    key = quantise(strength)
+    if key == 0.0:
+        return faithful
+    if key == 1.0:
+        return robust
+    return interpolate_models(faithful, robust, key)
+
+
 class DenoiseUpscaler:
     """Upscale with a strength between ``faithful`` (0) and ``robust`` (1), fixed or ``auto``.
 
@@ -162,12 +173,7 @@ class DenoiseUpscaler:
         key = quantise(strength)
         up = self._upscalers.get(key)
         if up is None:
-            if key == 0.0:
-                model = self.faithful
-            elif key == 1.0:
-                model = self.robust
-            else:
-                model = interpolate_models(self.faithful, self.robust, key)
+            model = model_at(self.faithful, self.robust, key)
             up = self._upscalers[key] = Upscaler(model, **self._kwargs)
         return up
 
@@ -237,5 +243,5 @@ def anchored_tensor(sr: torch.Tensor, lr: torch.Tensor) -> torch.Tensor:
 
 
 __all__ = ["AUTO_RAMP", "DenoiseUpscaler", "Strength", "anchored_tensor", "anchors",
-           "auto_strength", "default_strength", "estimate_strength", "parse_strength", "quantise",
-           "robust_partner", "strength_for"]
+           "auto_strength", "default_strength", "estimate_strength", "model_at", "parse_strength",
+           "quantise", "robust_partner", "strength_for"]

@@ -27,33 +27,36 @@ import logging
 import os
 import platform
 import statistics
-import threading
 import time
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 import torch
 
 from .errors import ConfigError
 from .models import Generator
+from .runtimes import (  # noqa: F401 (re-exported)
+    ENGINES,
+    FLOAT_ENGINES,
+    INT8_ENGINES,
+    EngineName,
+    OpenVinoRunner,
+    OrtRunner,
+)
 
 log = logging.getLogger(__name__)
 
-EngineName = Literal["auto", "torch", "onnxruntime", "openvino", "onnxruntime-int8",
-                     "openvino-int8"]
-FLOAT_ENGINES = ("torch", "onnxruntime", "openvino")
-INT8_ENGINES = ("onnxruntime-int8", "openvino-int8")
-ENGINES = FLOAT_ENGINES + INT8_ENGINES
 #: the int8 engines ``auto`` times. OpenVINO's int8 was left out for a while: timed beside
 #: OpenVINO's float, a later subprocess's SIGCHLD crashed the process (two OpenVINO Cores
-#: released in the wrong order unmapped the thread's signal stack; :func:`openvino_core`)
+#: released in the wrong order unmapped the thread's signal stack;
+#: :func:`irsrgan.runtimes.openvino_core`)
 AUTO_INT8_ENGINES = ("onnxruntime-int8", "openvino-int8")
 EXTRAS = {"onnxruntime": "onnx", "openvino": "openvino"}
-Runner = Callable[[torch.Tensor], torch.Tensor]
+#: ``(B, C, h, w) float32 -> (B, C', h * s, w * s)``, NumPy in and out (:mod:`irsrgan.runtimes`)
+Runner = Callable[[np.ndarray], np.ndarray]
 CACHE_VERSION = 1
 #: ``auto`` takes an int8 engine only when it is this much faster than the fastest float one:
 #: int8 costs a little PSNR, which a tie within the timing noise is not worth
@@ -98,64 +101,6 @@ def export_onnx_bytes(model: Generator) -> bytes:
             opset_version=17, dynamo=False,
         )
     return buf.getvalue()
-
-
-class OrtRunner:
-    """An ONNX model run by ONNX Runtime on the CPU."""
-
-    def __init__(self, onnx: bytes, threads: int) -> None:
-        import onnxruntime as ort
-
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = threads
-        opts.inter_op_num_threads = 1
-        opts.log_severity_level = 3
-        self.session = ort.InferenceSession(onnx, opts, providers=["CPUExecutionProvider"])
-        self.input = self.session.get_inputs()[0].name
-
-    def __call__(self, batch: torch.Tensor) -> torch.Tensor:
-        x = batch.detach().float().contiguous().numpy()
-        return torch.from_numpy(self.session.run(None, {self.input: x})[0])
-
-
-_openvino_core = None
-_openvino_lock = threading.Lock()
-
-
-def openvino_core():
-    """The process's one ``openvino.Core``, made on first use and never released.
-
-    Each Core loads its own CPU plugin, and each CPU plugin swaps the calling thread's
-    signal stack (``sigaltstack``) for one of its own and, when destroyed, unmaps it, putting
-    back the one it replaced only if its own is still the thread's. Two plugins released in
-    the order they were made (a Core per runner, the loser of ``auto``'s timing released
-    first) thus left the thread's signal stack pointing at unmapped memory: the next signal
-    with a Python handler (SIGCHLD, installed by torch's DataLoader, when a subprocess ended)
-    killed the process with SIGSEGV. One Core, kept for the process's life, makes one plugin
-    and never unmaps its stack."""
-    global _openvino_core
-    with _openvino_lock:
-        if _openvino_core is None:
-            import openvino as ov
-
-            _openvino_core = ov.Core()
-        return _openvino_core
-
-
-class OpenVinoRunner:
-    """An ONNX model compiled by OpenVINO for the CPU, in float32 (no automatic bf16)."""
-
-    def __init__(self, onnx: bytes, threads: int) -> None:
-        core = openvino_core()
-        self.compiled = core.compile_model(core.read_model(onnx, b""), "CPU", {
-            "INFERENCE_NUM_THREADS": threads, "PERFORMANCE_HINT": "LATENCY",
-            "INFERENCE_PRECISION_HINT": "f32",
-        })
-        self.request = self.compiled.create_infer_request()
-
-    def __call__(self, batch: torch.Tensor) -> torch.Tensor:
-        x = batch.detach().float().contiguous().numpy()
-        return torch.from_numpy(np.array(self.request.infer({0: x})[0], copy=True))
 
 
 def create_runner(engine: str, model: Generator, *, required: bool,
@@ -285,7 +230,7 @@ def _valid(entry: object, vers: dict[str, str], candidates: list[str]) -> bool:
             and all(isinstance(v, (int, float)) for v in entry["seconds"].values()))
 
 
-def time_engines(runners: Mapping[str, Runner], example: torch.Tensor, *,
+def time_engines(runners: Mapping[str, Runner], example: np.ndarray, *,
                  budget_s: float = 4.0, max_rounds: int = 5) -> dict[str, float]:
     """Median seconds per forward of each runner on ``example``: one warm-up forward each,
     then interleaved rounds (every engine once per round) while the budget lasts (at least
@@ -340,7 +285,7 @@ def choose(model: Generator, shape: tuple[int, ...],
     if entry is not None and not remeasure:
         log.info("engine cache entry for this model is stale; measuring again")
     runners = {name: r for name, make in factories.items() if (r := make()) is not None}
-    example = torch.rand(shape, generator=torch.Generator().manual_seed(0))
+    example = np.random.default_rng(0).random(shape, dtype=np.float32)
     seconds = time_engines(runners, example)
     chosen = winner(seconds)
     log.info("engines on %s tiles: %s -> %s", shape_class(shape),

@@ -1,10 +1,16 @@
-"""ONNX export with dynamic height and width, checked against PyTorch with ONNX Runtime."""
+"""ONNX export with dynamic height and width, checked against PyTorch with ONNX Runtime.
+
+The file records what an upscaler needs to run it (:func:`layout_metadata`: scale, channels,
+size multiple, and which weights) in the graph's ``metadata_props``, so that
+:class:`~irsrgan.onnx_upscaler.OnnxUpscaler` runs it without PyTorch and without being told.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import io
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -14,11 +20,24 @@ from .errors import IrsrganError
 from .models import Generator, require_generator
 
 
+def layout_metadata(model: Generator) -> dict[str, str]:
+    """The ``irsrgan.*`` metadata every exported graph carries: scale, channels in and out,
+    the multiple input sides are padded to, and the weights' digest."""
+    from .engines import model_id
+
+    return {"irsrgan.scale": str(model.scale), "irsrgan.in_channels": str(model.in_channels),
+            "irsrgan.out_channels": str(model.out_channels),
+            "irsrgan.size_multiple": str(model.size_multiple),
+            "irsrgan.weights": model_id(model)}
+
+
 def export_onnx(
-    model: Generator, path: str | os.PathLike, *, opset: int = 18, check: bool = True
+    model: Generator, path: str | os.PathLike, *, opset: int = 18, check: bool = True,
+    metadata: Mapping[str, str] | None = None,
 ) -> float | None:
     """Export ``model`` to ``path``; returns the max abs difference to PyTorch on a test
-    input of another size (``None`` if ``check`` is false).
+    input of another size (``None`` if ``check`` is false). ``metadata`` is recorded beside
+    the layout (:func:`layout_metadata`) in the graph's ``metadata_props``.
 
     Raises:
         IrsrganError: export failed, or ONNX Runtime is missing when ``check`` is asked.
@@ -33,10 +52,12 @@ def export_onnx(
     tmp = path.with_name(f".{path.name}.tmp")
     try:
         with contextlib.redirect_stdout(io.StringIO()):
-            torch.onnx.export(
-                model, (example,), str(tmp), input_names=["lr"], output_names=["sr"],
-                dynamic_shapes=shapes, opset_version=opset, dynamo=True, external_data=False,
+            program = torch.onnx.export(
+                model, (example,), input_names=["lr"], output_names=["sr"],
+                dynamic_shapes=shapes, opset_version=opset, dynamo=True,
             )
+            program.model.metadata_props.update({**layout_metadata(model), **(metadata or {})})
+            program.save(str(tmp), external_data=False)
         diff = check_onnx(model, tmp) if check else None
         os.replace(tmp, path)
     except Exception as exc:

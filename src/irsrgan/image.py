@@ -32,12 +32,11 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Literal, get_args
+from typing import TYPE_CHECKING, Literal, get_args
 
 import cv2
 import numpy as np
 import tifffile
-import torch
 
 from . import metadata
 from .errors import ImageError, ImageTooLargeError
@@ -50,6 +49,9 @@ from .flir import (
     source_from_description,
 )
 from .headers import MAX_PAGES, Header, _clean, apply_orientation, check_header, probe
+
+if TYPE_CHECKING:  # PyTorch is imported where a tensor is made: reading and writing need
+    import torch  # only NumPy (irsrgan.onnx_upscaler runs without PyTorch)
 
 log = logging.getLogger(__name__)
 
@@ -615,6 +617,14 @@ def to_tensor(
     Non-finite float pixels (NaN marks invalid pixels in some radiometric files) are replaced by
     the image mean for processing; :func:`from_tensor` puts them back.
     """
+    import torch
+
+    unit, vmap = image_unit(image, range_mode)
+    return torch.from_numpy(unit)[None], vmap
+
+
+def image_unit(image: Image, range_mode: RangeMode = "auto") -> tuple[np.ndarray, ValueMap]:
+    """:func:`to_tensor` in NumPy: ``(C, H, W)`` float32 in the unit range, and its map."""
     chans = image.channels()
     vmap = value_map_for(chans, range_mode)
     unit = vmap.to_unit(chans)
@@ -622,13 +632,15 @@ def to_tensor(
         bad = ~np.isfinite(unit)
         if bad.any():
             unit[bad] = float(unit[~bad].mean()) if (~bad).any() else 0.0
-    return torch.from_numpy(np.ascontiguousarray(unit))[None], vmap
+    return np.ascontiguousarray(unit), vmap
 
 
 def check_image_tensor(x: object, name: str, *, nonempty: bool = False) -> torch.Tensor:
     """``x`` itself if it is a floating-point ``(B, C, H, W)`` tensor (and, with ``nonempty``,
     has no zero-sized dimension); else an :class:`ImageError` naming ``name``. The one input
     check of the metrics and the degradation operations."""
+    import torch
+
     if not isinstance(x, torch.Tensor):
         raise ImageError(f"{name} must be a torch.Tensor (B, C, H, W), got {type(x).__name__}")
     if x.ndim != 4:
@@ -652,11 +664,13 @@ def from_tensor(sr: torch.Tensor, like: Image, vmap: ValueMap) -> Image:
     return output_like(like, px.shape[0], px.shape[1], np.ascontiguousarray(px))
 
 
-def native_rows(unit: torch.Tensor, like: Image, vmap: ValueMap, row: int,
+def native_rows(unit: torch.Tensor | np.ndarray, like: Image, vmap: ValueMap, row: int,
                 scale: int) -> np.ndarray:
-    """Rows ``row ..`` of an output (``unit``: ``(C, n, W)``, model values) in ``like``'s dtype
-    and layout: what :func:`from_tensor` does, for a band of rows at a time (the same values)."""
-    unit = unit.detach().float().cpu().numpy()
+    """Rows ``row ..`` of an output (``unit``: ``(C, n, W)``, model values, a tensor or a
+    float32 array) in ``like``'s dtype and layout: what :func:`from_tensor` does, for a band of
+    rows at a time (the same values)."""
+    if not isinstance(unit, np.ndarray):
+        unit = unit.detach().float().cpu().numpy()
     if like.dtype == np.uint8:
         unit = np.clip(unit, 0.0, 1.0)
     native = vmap.to_native(unit, like.dtype)

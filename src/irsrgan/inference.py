@@ -1,14 +1,8 @@
 """The Upscaler: one inference path for the CLI, the server, validation and evaluation.
 
-``reflect-pad -> overlapping tiles -> model (batched) -> feathered blend -> crop``.
-
-Tiling: the image is cut into ``n`` near-equal *cores*; each tile is its core plus ``overlap``
-LR pixels of context on every side (reflect padding supplies it at image borders, in tiled and
-untiled mode alike). Outputs are blended with separable linear ramps of width ``overlap``
-centred on each core boundary; the ramps of neighbouring tiles sum to exactly one, so no weight
-map has to be accumulated and divided. Each tile's output is used only at least ``overlap / 2``
-pixels away from its edge, so tiled output equals untiled output whenever ``overlap / 2`` covers
-the model's receptive radius (and is very close otherwise: no seams).
+A model (PyTorch, or exported once to ONNX Runtime or OpenVINO, whichever ``auto`` measured
+fastest here) run over overlapping tiles and blended without seams by :mod:`irsrgan.tiling`,
+on CPU, CUDA or MPS; images in their own dtype and units in and out.
 """
 
 from __future__ import annotations
@@ -16,17 +10,15 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
 from typing import Literal
 
 import numpy as np
 import psutil
 import torch
 from torch import nn
-from torch.nn import functional as F
 
-from . import engines
+from . import engines, tiling
 from .engines import ENGINES, EngineName
 from .errors import ConfigError, ImageError
 from .image import (
@@ -41,13 +33,11 @@ from .image import (
 )
 from .models import Generator, MultiFrameNet, require_generator
 from .streaming import ImageRows
+from .tiling import CPU_TILE, ProgressFn
 
 log = logging.getLogger(__name__)
 
-CPU_TILE = 256
-MAX_OVERLAP = 256  # LR pixels of context; far beyond any model's receptive radius
 DeviceName = Literal["auto", "cpu", "cuda", "mps"]
-ProgressFn = Callable[[int, int], None]
 
 
 def pick_device(
@@ -81,33 +71,6 @@ def pick_device(
     if dev.type not in ("cpu", "cuda", "mps"):
         raise ConfigError(f"device must be auto, cpu, cuda, cuda:N or mps, got {str(device)!r}")
     return dev
-
-
-@dataclass(frozen=True)
-class _Tile:
-    y0: int  # tile origin in padded LR coordinates
-    x0: int
-    wy: torch.Tensor  # blend weights along y over the tile's output rows (HR)
-    wx: torch.Tensor
-
-
-def _boundaries(length: int, cores: int, multiple: int) -> list[int]:
-    """Core boundaries ``0 = b_0 < ... < b_n = length`` of near-equal cores."""
-    bounds = [round(i * length / cores / multiple) * multiple for i in range(cores)] + [length]
-    return bounds
-
-
-def _span(weight: torch.Tensor) -> tuple[int, int]:
-    """The first and one-past-last index where ``weight`` is nonzero."""
-    nz = weight.nonzero()
-    return int(nz[0]), int(nz[-1]) + 1
-
-
-def _ramp(positions: torch.Tensor, boundary: float, half: float) -> torch.Tensor:
-    """0 before ``boundary - half``, 1 after ``boundary + half``, linear between (pixel centres)."""
-    if half <= 0:
-        return (positions >= boundary).to(torch.float32)
-    return ((positions + 0.5 - (boundary - half)) / (2 * half)).clamp(0.0, 1.0)
 
 
 class Upscaler:
@@ -169,10 +132,7 @@ class Upscaler:
         require_generator(model)
         if tile is not None and tile < 0:
             raise ConfigError(f"tile must be >= 0 (0 disables tiling), got {tile}")
-        if overlap < 0:
-            raise ConfigError(f"overlap must be >= 0, got {overlap}")
-        if overlap > MAX_OVERLAP:  # every side is padded by it: 1000 turns 16x16 into 2016x2016
-            raise ConfigError(f"overlap must be <= {MAX_OVERLAP} LR pixels, got {overlap}")
+        tiling.check_overlap(overlap)
         self.device = pick_device(device)
         if batch_size is None:
             batch_size = 1 if self.device.type == "cpu" else 4
@@ -247,11 +207,12 @@ class Upscaler:
             self._runners[engine] = runner
         return self._runners[engine]
 
-    def _torch_forward(self, batch: torch.Tensor) -> torch.Tensor:
+    def _torch_forward(self, batch: np.ndarray) -> np.ndarray:
         with torch.inference_mode():
-            x = batch.to(self.device, self.dtype).contiguous(memory_format=self.memory_format)
+            x = torch.from_numpy(batch).to(self.device, self.dtype)
+            x = x.contiguous(memory_format=self.memory_format)
             model = self.model if self._compiled is None else self._compiled
-            return model(x).float().cpu()
+            return model(x).float().cpu().numpy()
 
     def _int8_candidates(self) -> bool:
         """``auto`` may time the int8 engines: an 8-bit image and a model past the gate."""
@@ -312,19 +273,7 @@ class Upscaler:
                 return self.upscale(lr, progress)
         if lr.ndim != 4:
             raise ImageError(f"lr must be (B, C, H, W), got {tuple(lr.shape)}")
-        b, c, h, w = lr.shape
-        m_in, m_out = self.model.in_channels, self.model.out_channels
-        if c == m_in:
-            return self._run(lr, progress)
-        if m_in == 1 and m_out == 1:
-            out = self._run(lr.reshape(b * c, 1, h, w), progress)
-            return out.reshape(b, c, *out.shape[-2:])
-        if c == 1:
-            out = self._run(lr.expand(-1, m_in, -1, -1), progress)
-            return out.mean(1, keepdim=True)
-        raise ImageError(
-            f"cannot run a {m_in}-channel model on {c}-channel input (shape {tuple(lr.shape)})"
-        )
+        return torch.from_numpy(self._run(_array(lr), progress))
 
     def upscale_image(
         self, image: Image, *, range_mode: RangeMode = "auto", progress: ProgressFn | None = None
@@ -341,21 +290,8 @@ class Upscaler:
         by a row of tiles). The bands, stacked, equal :meth:`upscale`'s output."""
         if lr.ndim != 4:
             raise ImageError(f"lr must be (B, C, H, W), got {tuple(lr.shape)}")
-        b, c, h, w = lr.shape
-        m_in, m_out = self.model.in_channels, self.model.out_channels
-        if c == m_in:
-            yield from self._run_bands(lr)
-        elif m_in == 1 and m_out == 1:
-            for row, band in self._run_bands(lr.reshape(b * c, 1, h, w)):
-                yield row, band.reshape(b, c, *band.shape[-2:])
-        elif c == 1:
-            for row, band in self._run_bands(lr.expand(-1, m_in, -1, -1)):
-                yield row, band.mean(1, keepdim=True)
-        else:
-            raise ImageError(
-                f"cannot run a {m_in}-channel model on {c}-channel input "
-                f"(shape {tuple(lr.shape)})"
-            )
+        for row, band in self._run_bands(_array(lr)):
+            yield row, torch.from_numpy(band)
 
     def upscale_image_rows(self, image: Image, *, range_mode: RangeMode = "auto") -> ImageRows:
         """:meth:`upscale_image` as an :class:`~irsrgan.streaming.ImageRows`: the output's
@@ -483,11 +419,25 @@ class Upscaler:
             yield from_tensor(sr, image, vmap)
 
     # ------------------------------------------------------------------ internals
-    def _run(self, lr: torch.Tensor, progress: ProgressFn | None) -> torch.Tensor:
+    @property
+    def layout(self) -> tiling.Layout:
+        """The model's scale, channels and size multiple, as :mod:`irsrgan.tiling` takes them."""
+        return tiling.Layout(self.scale, self.model.in_channels, self.model.out_channels,
+                             self.multiple)
+
+    def _channel_bands(self, lr: np.ndarray, tile: int, progress: ProgressFn | None
+                       ) -> Iterator[tuple[int, np.ndarray]]:
+        return tiling.channel_bands(lr, self._forward, self.layout, tile=tile,
+                                    overlap=self.overlap, batch_size=self.batch_size,
+                                    progress=progress)
+
+    def _run(self, lr: np.ndarray, progress: ProgressFn | None) -> np.ndarray:
         tile = self.tile if self.tile is not None else self.auto_tile(lr.shape[1])
         while True:
             try:
-                return self._tiled(lr, tile, progress)
+                return tiling.upscale(lr, self._forward, self.layout, tile=tile,
+                                      overlap=self.overlap, batch_size=self.batch_size,
+                                      progress=progress)
             except torch.cuda.OutOfMemoryError:
                 if tile == 0:
                     tile = max(lr.shape[-2:])
@@ -498,11 +448,12 @@ class Upscaler:
                 torch.cuda.empty_cache()
                 tile = new
 
-    def _run_bands(self, lr: torch.Tensor) -> Iterator[tuple[int, torch.Tensor]]:
-        """:meth:`_bands` with the tile halved on GPU out-of-memory before the first band."""
+    def _run_bands(self, lr: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
+        """:func:`tiling.channel_bands` with the tile halved on GPU out-of-memory before the
+        first band."""
         tile = self.tile if self.tile is not None else self.auto_tile(lr.shape[1])
         while True:
-            bands = self._bands(lr, tile, None)
+            bands = self._channel_bands(lr, tile, None)
             try:
                 first = next(bands)
             except StopIteration:
@@ -521,7 +472,7 @@ class Upscaler:
 
     def minimum_tile(self) -> int:
         """Smallest tile whose cores stay wider than the blend band."""
-        return max(16, 4 * self.overlap + 8)
+        return tiling.minimum_tile(self.overlap)
 
     def auto_tile(self, channels: int = 1) -> int:
         """A tile side from the memory the device has free (a quarter of it, at most 1 GiB on
@@ -543,112 +494,26 @@ class Upscaler:
         side = max(self.minimum_tile(), min(cap, side))
         return side - side % max(8, self.multiple)
 
-    def _tiled(self, lr: torch.Tensor, tile: int, progress: ProgressFn | None) -> torch.Tensor:
-        b, _, h, w = lr.shape
-        s = self.scale
-        out = torch.empty(b, self.model.out_channels, h * s, w * s)
-        for row, band in self._bands(lr, tile, progress):
-            out[:, :, row:row + band.shape[2]] = band
-        return out
-
-    def _bands(
-        self, lr: torch.Tensor, tile: int, progress: ProgressFn | None
-    ) -> Iterator[tuple[int, torch.Tensor]]:
-        """``(first HR row, finished rows (B, C, n, W * s))`` top to bottom, one row of tiles
-        at a time: only the rows a tile row and the next one share are held between them."""
-        b, c, h, w = lr.shape
-        s, ov, mult = self.scale, self.overlap, self.multiple
-        padded = self._pad(lr, ov)
-        ph, pw = padded.shape[-2:]
-        if tile == 0 or (tile >= ph and tile >= pw):
-            tiles_y = [(0, ph, torch.ones(h * s), -ov * s)]
-            tiles_x = [(0, pw, torch.ones(w * s), -ov * s)]
-        else:
-            if tile < self.minimum_tile():
-                raise ConfigError(
-                    f"tile {tile} too small for overlap {ov}: use at least {self.minimum_tile()}"
-                )
-            tiles_y = self._axis_tiles(h, ph, tile, ov, s, mult)
-            tiles_x = self._axis_tiles(w, pw, tile, ov, s, mult)
-        spans_y = [_span(wy) for _, _, wy, _ in tiles_y]
-        spans_x = [_span(wx) for _, _, wx, _ in tiles_x]
-        done, total = 0, len(tiles_y) * len(tiles_x) * b
-        start = 0  # first HR row not yet yielded
-        carry = torch.zeros(b, self.model.out_channels, 0, w * s)
-        for iy, (y0, y1, wy, oy) in enumerate(tiles_y):
-            r0, r1 = spans_y[iy]
-            acc = torch.zeros(b, self.model.out_channels, r1 - start, w * s)
-            acc[:, :, :carry.shape[2]] = carry
-            jobs = [(i, ix) for i in range(b) for ix in range(len(tiles_x))]
-            for j in range(0, len(jobs), self.batch_size):
-                chunk = jobs[j:j + self.batch_size]
-                batch = torch.cat([padded[i:i + 1, :, y0:y1, tiles_x[ix][0]:tiles_x[ix][1]]
-                                   for i, ix in chunk])
-                sr = self._forward(batch)
-                for k, (i, ix) in enumerate(chunk):
-                    _, _, wx, ox = tiles_x[ix]
-                    c0, c1 = spans_x[ix]
-                    part = sr[k, :, r0 - oy:r1 - oy, c0 - ox:c1 - ox]
-                    weight = wy[r0:r1, None] * wx[None, c0:c1]
-                    acc[i, :, r0 - start:r1 - start, c0:c1] += part * weight
-                done += len(chunk)
-                if progress is not None:
-                    progress(done, total)
-            final = spans_y[iy + 1][0] if iy + 1 < len(tiles_y) else h * s
-            yield start, acc[:, :, :final - start]
-            carry = acc[:, :, final - start:].clone()
-            start = final
-
-    @staticmethod
-    def _axis_tiles(
-        length: int, padded: int, tile: int, ov: int, s: int, mult: int
-    ) -> list[tuple[int, int, torch.Tensor, int]]:
-        """Per-axis tiles: ``(start, stop)`` in padded LR coordinates, HR blend weights over the
-        unpadded output, and the HR offset of the tile's output relative to that output."""
-        core = tile - 2 * ov
-        n = max(1, math.ceil(length / core))
-        bounds = _boundaries(length, n, mult)
-        size = math.ceil(length / n / mult) * mult + 2 * ov
-        size = min(size + (-size) % mult, padded)
-        hr_pos = torch.arange(length * s, dtype=torch.float32)
-        tiles = []
-        for i in range(n):
-            start = min(bounds[i], padded - size)  # padded coords: orig b_i - ov + ov
-            start -= start % mult
-            weight = torch.ones(length * s)
-            if i > 0:
-                weight *= _ramp(hr_pos, bounds[i] * s, ov * s / 2)
-            if i < n - 1:
-                weight *= 1 - _ramp(hr_pos, bounds[i + 1] * s, ov * s / 2)
-            # output row r of this tile sits at HR row (start - ov) * s + r
-            tiles.append((start, start + size, weight, (start - ov) * s))
-        return tiles
-
-    def _pad(self, lr: torch.Tensor, ov: int) -> torch.Tensor:
-        h, w = lr.shape[-2:]
-        extra_h = (-(h + 2 * ov)) % self.multiple
-        extra_w = (-(w + 2 * ov)) % self.multiple
-        pads = (ov, ov + extra_w, ov, ov + extra_h)
-        if max(pads) == 0:
-            return lr
-        mode = "reflect" if max(pads[:2]) < w and max(pads[2:]) < h else "replicate"
-        return F.pad(lr, pads, mode=mode)
-
-    def _forward(self, batch: torch.Tensor) -> torch.Tensor:
+    def _forward(self, batch: np.ndarray) -> np.ndarray:
         if not self.ensemble:
             return self._forward_once(batch)
         total = None
         for k in range(4):  # the 8 symmetries of the square, each undone on the output
             for flip in (False, True):
-                x = torch.rot90(batch, k, (2, 3))
-                y = self._forward_once((x.flip(3) if flip else x).contiguous())
-                y = torch.rot90(y.flip(3) if flip else y, -k, (2, 3))
+                x = np.rot90(batch, k, (2, 3))
+                y = self._forward_once(np.ascontiguousarray(x[..., ::-1] if flip else x))
+                y = np.rot90(y[..., ::-1] if flip else y, -k, (2, 3))
                 total = y if total is None else total + y
-        return total / 8
+        return total / np.float32(8)
 
-    def _forward_once(self, batch: torch.Tensor) -> torch.Tensor:
-        engine = self._engine_for(tuple(batch.shape))
+    def _forward_once(self, batch: np.ndarray) -> np.ndarray:
+        engine = self._engine_for(batch.shape)
         self._last = engine
         if engine != "torch":
             return self._runners[engine](batch)
         return self._torch_forward(batch)
+
+
+def _array(lr: torch.Tensor) -> np.ndarray:
+    """A float32 CPU view (or copy) of a tensor, for :mod:`irsrgan.tiling`."""
+    return lr.detach().to("cpu", torch.float32).numpy()

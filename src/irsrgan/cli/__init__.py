@@ -1,7 +1,9 @@
 """The ``irsrgan`` command: thin subcommands that parse arguments and call the library.
 
 Each subcommand lives in its own module with ``register(subparsers)``, which adds its parser
-and sets ``func(args) -> int`` (the exit status).
+and sets ``func(args) -> int`` (the exit status). A command line that names its subcommand
+imports that module only (``irsrgan upscale --model m.onnx`` never loads PyTorch; the others
+start faster); ``irsrgan --help`` imports them all.
 """
 
 from __future__ import annotations
@@ -21,13 +23,16 @@ COMMANDS = (
 )
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The whole parser, or with ``only`` the one subcommand registered."""
     parser = argparse.ArgumentParser(
         prog="irsrgan", description="Super-resolution for infrared (thermal) images."
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMANDS:
+        if only is not None and name != only:
+            continue
         try:
             module = importlib.import_module(f"{__name__}.{name.replace('-', '_')}_cmd")
         except ModuleNotFoundError as exc:
@@ -39,7 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    named = next((a for a in argv if not a.startswith("-")), None)  # options before it: -v
+    parser = build_parser(named if named in COMMANDS else None)
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.WARNING,

@@ -5,14 +5,24 @@ from __future__ import annotations
 import argparse
 
 from ..checkpoint import load_model
+from ..denoise import anchors, model_at, quantise, robust_partner
+from ..errors import ConfigError
 from ..export import export_onnx
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("export", help="export a model to ONNX (dynamic height and width)")
+    p = sub.add_parser("export", help="export a model to ONNX (dynamic height and width)",
+                       description="Export a model to ONNX. The file records its scale, "
+                       "channels and size multiple, so `irsrgan.onnx_upscaler.OnnxUpscaler` "
+                       "runs it with ONNX Runtime or OpenVINO without PyTorch.")
     p.add_argument("model", help="bundled model name or weights file")
     p.add_argument("-o", "--output", required=True, help="output .onnx file")
     p.add_argument("--opset", type=int, default=18)
+    p.add_argument("--denoise", type=float, metavar="S",
+                   help="for a model with a denoise partner (the default pair): the pair at "
+                   "strength S, 0 (faithful) to 1 (robust), as `upscale --denoise S`; above 0 "
+                   "the file records that its output is level-anchored to the LR, and "
+                   "OnnxUpscaler anchors it")
     p.add_argument("--no-check", action="store_true",
                    help="skip the ONNX Runtime vs PyTorch comparison")
     p.set_defaults(func=run)
@@ -20,7 +30,20 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     model = load_model(args.model)
-    diff = export_onnx(model, args.output, opset=args.opset, check=not args.no_check)
+    metadata = {"irsrgan.name": str(args.model)}
+    if args.denoise is not None:
+        if not 0.0 <= args.denoise <= 1.0:
+            raise ConfigError(f"--denoise must be in [0, 1], got {args.denoise}")
+        partner = robust_partner(args.model)
+        if partner is None:
+            raise ConfigError(f"{args.model} has no denoise partner: --denoise is for a "
+                              "faithful model whose file names its robust end")
+        strength = quantise(args.denoise)
+        model = model_at(model, load_model(partner), strength)
+        metadata |= {"irsrgan.denoise": f"{strength:g}",
+                     "irsrgan.anchor": "1" if anchors(strength) else "0"}
+    diff = export_onnx(model, args.output, opset=args.opset, check=not args.no_check,
+                       metadata=metadata)
     msg = f"wrote {args.output}"
     if diff is not None:
         msg += f" (max |onnxruntime - pytorch| = {diff:.2e})"

@@ -7,8 +7,6 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..denoise import anchors, parse_strength
-from ..engines import model_id
 from ..errors import ConfigError, IrsrganError
 from ..sequences import Selection, open_sequence, output_path, sniff_sequence, upscale_sequence
 from ..sequences.writers import work_folder
@@ -67,12 +65,16 @@ def clip_anchor(args: argparse.Namespace) -> bool:
     denoise = getattr(args, "denoise", None)
     if denoise is None or not getattr(args, "anchor", True):
         return False
+    from ..denoise import anchors, parse_strength  # PyTorch: only once a clip is run
+
     strength = parse_strength(denoise)
     return strength != "auto" and anchors(strength)
 
 
 def run_sequences(sequences: list[Path], args: argparse.Namespace, upscaler) -> int:
     """Each clip in turn; one that fails is reported and the others go on."""
+    from ..engines import model_id
+
     selection = Selection(args.start, args.end, args.every)
     output = Path(args.output)
     if len(sequences) > 1 and output.suffix:

@@ -1,14 +1,21 @@
-"""``irsrgan upscale INPUT [INPUT ...] -o OUTPUT``: files or folders through the Upscaler."""
+"""``irsrgan upscale INPUT [INPUT ...] -o OUTPUT``: files or folders through the Upscaler.
+
+PyTorch is imported only once a PyTorch model is about to run: ``--model FILE.onnx`` (from
+``irsrgan export``) upscales through :class:`~irsrgan.onnx_upscaler.OnnxUpscaler` without it.
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
+import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .. import scaleout
 from ..batch import (
     BatchResult,
     FileJob,
@@ -18,17 +25,19 @@ from ..batch import (
     plan_jobs,
     run_batch,
 )
-from ..checkpoint import DEFAULT_MODEL, DEFAULT_VIDEO_MODEL, bundled_models, load_model
+from ..bundled import DEFAULT_MODEL, DEFAULT_VIDEO_MODEL, bundled_models
 from ..consistency import consistent_rows
-from ..denoise import DenoiseUpscaler, default_strength, parse_strength, robust_partner
-from ..engines import ENGINES
 from ..errors import ConfigError
 from ..image import Image, write_image
-from ..inference import Upscaler
-from ..interpolate import interpolate_models
 from ..radiometry import UNIT_SYMBOLS, UNITS, check_overrides, image_in_units
+from ..runtimes import ENGINES
 from ..streaming import ImageRows
 from . import sequence_args
+
+if TYPE_CHECKING:
+    from .. import scaleout
+    from ..denoise import DenoiseUpscaler
+    from ..inference import Upscaler
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -118,6 +127,9 @@ def upscale_max_pixels(scale: int, channels: int = 4) -> int:
 
 
 def build_model(args: argparse.Namespace):
+    from ..checkpoint import load_model
+    from ..interpolate import interpolate_models
+
     model = load_model(args.model)
     if args.model_b is not None or args.alpha is not None:
         if args.model_b is None or args.alpha is None:
@@ -145,6 +157,12 @@ def run(args: argparse.Namespace) -> int:
     sequences, inputs = sequence_args.split_inputs(inputs, args)
     chosen = args.model is not None
     args.model = args.model or DEFAULT_MODEL
+    if is_onnx(args.model):
+        return run_onnx(args, sequences, inputs)
+    from .. import scaleout
+    from ..denoise import default_strength
+    from ..inference import Upscaler
+
     part = scaleout.join()  # under torchrun: this process's share of the clips and images
     args.device = part.device(args.device)
     sequences = sequences[part.rank::part.world]
@@ -168,25 +186,17 @@ def run(args: argparse.Namespace) -> int:
     strengths: list[tuple[bool, float]] = []
     flir_lines: list[str] = []
 
-    def process(image: Image, job: FileJob) -> Image | ImageRows:
-        if image.flir is not None and image.flir.preview_size is not None:
-            image = image_in_units(image, args.units, emissivity=args.emissivity,
-                                   reflected_temp_c=args.reflected_temp)
+    def rows_of(image: Image) -> ImageRows:
         # written band by band as it is computed, corrected band by band
         if pair is None:
-            sr = upscaler.upscale_image_rows(image, range_mode=args.range_mode)
-        else:
-            requested = default_strength(args.denoise, image.dtype)
-            sr = pair.upscale_image_rows(image, range_mode=args.range_mode, strength=requested)
-            strengths.append((requested == "auto", pair.last_strength))
-        if use_consistency(args.consistency, image):
-            sr = consistent_rows(sr, image)
-        if image.flir is not None and image.flir.preview_size is not None:
-            flir_lines.append(describe_flir(job, image, sr))
+            return upscaler.upscale_image_rows(image, range_mode=args.range_mode)
+        requested = default_strength(args.denoise, image.dtype)
+        sr = pair.upscale_image_rows(image, range_mode=args.range_mode, strength=requested)
+        strengths.append((requested == "auto", pair.last_strength))
         return sr
 
     max_pixels = args.max_pixels or upscale_max_pixels(model.scale)
-    result = run_batch(jobs, process, overwrite=args.overwrite,
+    result = run_batch(jobs, processor(args, rows_of, flir_lines), overwrite=args.overwrite,
                        progress=not args.quiet and part.main, desc=f"x{model.scale}",
                        flir_raw=args.flir_raw, max_pixels=max_pixels,
                        part=(part.rank, part.world))
@@ -199,8 +209,32 @@ def run(args: argparse.Namespace) -> int:
         scaleout.leave(part)
         if not part.main:
             return 0 if result.ok and not status else 1
+    report(result, flir_lines, denoise_summary(strengths, args.denoise))
+    return 0 if result.ok and not status else 1
+
+
+def processor(args: argparse.Namespace, rows_of: Callable[[Image], ImageRows],
+              flir_lines: list[str]) -> Callable[[Image, FileJob], ImageRows]:
+    """What the batch does to each image: FLIR units, ``rows_of`` (the upscaling), the
+    measurement consistency, a line for each FLIR file."""
+    def process(image: Image, job: FileJob) -> ImageRows:
+        if image.flir is not None and image.flir.preview_size is not None:
+            image = image_in_units(image, args.units, emissivity=args.emissivity,
+                                   reflected_temp_c=args.reflected_temp)
+        sr = rows_of(image)
+        if use_consistency(args.consistency, image):
+            sr = consistent_rows(sr, image)
+        if image.flir is not None and image.flir.preview_size is not None:
+            flir_lines.append(describe_flir(job, image, sr))
+        return sr
+
+    return process
+
+
+def report(result: BatchResult, flir_lines: list[str], denoise_lines: str = "") -> None:
+    """The summary on stderr: the batch's, the denoise strengths used, the FLIR files."""
     print(result.summary(), file=sys.stderr)
-    print(denoise_summary(strengths, args.denoise), file=sys.stderr, end="")
+    print(denoise_lines, file=sys.stderr, end="")
     if flir_lines:
         print(f"--flir-raw: {len(flir_lines)} FLIR R-JPEG(s) upscaled from their raw data, "
               "not the preview:", file=sys.stderr)
@@ -208,11 +242,70 @@ def run(args: argparse.Namespace) -> int:
             print(f"  {line}", file=sys.stderr)
         if len(flir_lines) > 5:
             print(f"  ... and {len(flir_lines) - 5} more", file=sys.stderr)
-    return 0 if result.ok and not status else 1
+
+
+def is_onnx(model: str) -> bool:
+    """Whether ``--model`` names an exported ONNX file (run without PyTorch)."""
+    return str(model).lower().endswith(".onnx")
+
+
+def run_onnx(args: argparse.Namespace, sequences: list[Path], inputs: list[str]) -> int:
+    """``--model FILE.onnx``: the images through :class:`~irsrgan.onnx_upscaler.OnnxUpscaler`,
+    in this process, without importing PyTorch."""
+    from ..onnx_upscaler import OnnxUpscaler
+    from ..tiling import CPU_TILE
+
+    refused = [flag for flag, given in (
+        ("--model-b", args.model_b is not None), ("--alpha", args.alpha is not None),
+        ("--denoise", args.denoise is not None), ("--robust", args.robust is not None),
+        ("--ensemble", args.ensemble), ("--half", args.half)) if given]
+    if refused:
+        raise ConfigError(f"{', '.join(refused)}: not with an ONNX model ({args.model}); they "
+                          "need the PyTorch weights (`irsrgan export --denoise S` writes the "
+                          "pair at one strength into the file)")
+    if sequences:
+        raise ConfigError(f"{sequences[0]}: clips need the PyTorch weights, not an ONNX model")
+    if args.device not in ("auto", "cpu"):
+        raise ConfigError(f"--device {args.device}: an ONNX model runs on the CPU here; use "
+                          "the PyTorch weights on a GPU")
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        raise ConfigError("an ONNX model runs in one process: give torchrun the PyTorch "
+                          "weights to split a job across processes")
+    up = OnnxUpscaler(args.model, engine=onnx_engine(args.backend),
+                      tile=CPU_TILE if args.tile is None else args.tile, overlap=args.overlap)
+    out = Path(args.output)
+    jobs = plan_jobs(inputs, out, flir_raw=args.flir_raw)
+    make_output_folder(output_folder(jobs, out))
+    flir_lines: list[str] = []
+
+    def rows_of(image: Image) -> ImageRows:
+        return up.upscale_image_rows(image, range_mode=args.range_mode)
+
+    result = run_batch(jobs, processor(args, rows_of, flir_lines), overwrite=args.overwrite,
+                       progress=not args.quiet, desc=f"x{up.scale}", flir_raw=args.flir_raw,
+                       max_pixels=args.max_pixels or upscale_max_pixels(up.scale))
+    report(result, flir_lines)
+    return 0 if result.ok else 1
+
+
+def onnx_engine(backend: str) -> str:
+    """The engine for an ONNX model: ``auto`` takes ONNX Runtime, else OpenVINO."""
+    if backend == "auto":
+        for engine in ("onnxruntime", "openvino"):
+            if importlib.util.find_spec(engine) is not None:
+                return engine
+        raise ConfigError("an ONNX model needs ONNX Runtime or OpenVINO: pip install "
+                          "'irsrgan[onnx]'")
+    if backend not in ("onnxruntime", "openvino"):
+        raise ConfigError(f"--backend {backend}: an ONNX model runs with onnxruntime or "
+                          "openvino")
+    return backend
 
 
 def _finish(part: scaleout.Part, status: int) -> int:
     """The exit status every process agrees on when there were only clips."""
+    from .. import scaleout
+
     if part.world > 1:
         status = max(scaleout.gather(part, status))
         scaleout.leave(part)
@@ -226,6 +319,10 @@ def sequence_upscaler(args: argparse.Namespace, *, model_chosen: bool = True) ->
     model: the model, or the pair at the fixed strength S. A per-frame ``auto`` strength
     would change the model from frame to frame (flicker), so those clips use the faithful
     model unless a strength is given."""
+    from ..checkpoint import load_model
+    from ..denoise import parse_strength
+    from ..inference import Upscaler
+
     engine = dict(device=args.device, tile=args.tile, overlap=args.overlap, half=args.half,
                   backend=args.backend, ensemble=args.ensemble)
     single = (args.frame_by_frame or model_chosen or args.model_b is not None
@@ -278,6 +375,9 @@ def denoise_summary(strengths: list[tuple[bool, float]], requested: str | None) 
 
 def build_denoise(args: argparse.Namespace, model, engine: dict) -> DenoiseUpscaler | None:
     """The faithful/robust pair for --denoise, or None (no partner and none asked for)."""
+    from ..checkpoint import load_model
+    from ..denoise import DenoiseUpscaler, parse_strength, robust_partner
+
     robust = args.robust or robust_partner(args.model)
     if args.denoise is None and args.robust is None:
         if robust is None or args.model_b is not None:

@@ -17,13 +17,13 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tqdm import tqdm
 
 from ..consistency import consistent_image
 from ..errors import ConfigError, ImageError
 from ..image import IMAGE_SUFFIXES, Image, RangeMode, ValueMap, value_map_for
-from ..inference import Upscaler
 from ..radiometry import UNIT_SYMBOLS, ZERO_CELSIUS
 from .frames import Frame, Selection, SequenceInfo
 from .limits import ClipLimits
@@ -39,6 +39,9 @@ from .writers import (
     VideoOutput,
     choose_codec,
 )
+
+if TYPE_CHECKING:
+    from ..inference import Upscaler
 
 #: frames waiting between the reader, the model and the writer (each way)
 QUEUE_FRAMES = 4

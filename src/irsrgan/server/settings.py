@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from ..errors import ConfigError
-from ..inference import MAX_OVERLAP
+from ..tiling import MAX_OVERLAP
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,198 @@
+"""OnnxUpscaler: an exported graph upscales exactly as the Upscaler does, in a process that
+never imports PyTorch; its layout comes from the file (or a probe); bad files are named."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+import torch
+
+from irsrgan.checkpoint import save_model
+from irsrgan.cli import main
+from irsrgan.engines import export_onnx_bytes, installed
+from irsrgan.errors import ConfigError
+from irsrgan.export import export_onnx
+from irsrgan.image import Image, read_image
+from irsrgan.inference import Upscaler
+from irsrgan.models import create_model
+from irsrgan.onnx_upscaler import OnnxUpscaler
+from irsrgan.tiling import Layout
+
+from .conftest import TOL, write_test_image
+
+pytest.importorskip("onnxruntime")
+
+
+def _model(scale=4, **kw):
+    torch.manual_seed(0)
+    return create_model("compact", scale=scale, num_features=8, num_convs=3, **kw).eval()
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    path = tmp_path_factory.mktemp("onnx") / "m.onnx"
+    export_onnx(_model(), path, check=False)
+    return path
+
+
+def _frame(dtype, seed=0):
+    rng = np.random.default_rng(seed)
+    if dtype == np.uint8:
+        return rng.integers(0, 256, (45, 70), dtype=np.uint8)
+    return (9000 + rng.integers(0, 4000, (45, 70))).astype(np.uint16)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_equals_the_upscaler_on_the_same_engine_and_torch_within_float_noise(exported, dtype):
+    image = Image(_frame(dtype), "png", "gray")
+    up = OnnxUpscaler(exported, tile=48, overlap=8)
+    got = up.upscale_image(image)
+    same = Upscaler(_model(), device="cpu", backend="onnxruntime", tile=48, overlap=8)
+    assert got.pixels.dtype == dtype and got.pixels.shape == (180, 280)
+    np.testing.assert_array_equal(got.pixels, same.upscale_image(image).pixels)
+    unit = torch.rand(1, 1, 33, 40, generator=torch.Generator().manual_seed(3))
+    want = Upscaler(_model(), device="cpu", backend="torch", tile=0).upscale(unit).numpy()
+    np.testing.assert_allclose(up.upscale(unit.numpy()), want, atol=TOL["onnx"])
+
+
+def test_layout_comes_from_the_file_or_a_probe(tmp_path, exported):
+    assert OnnxUpscaler(exported).layout == Layout(4, 1, 1, 1)
+    assert OnnxUpscaler(exported).metadata["irsrgan.scale"] == "4"
+    # a graph without our metadata (an RRDB reading its input 2x2 pixel-unshuffled at x2):
+    # scale, channels and size multiple are found by running tiny inputs
+    torch.manual_seed(0)
+    rrdb = create_model("rrdbnet", scale=2, num_features=8, num_blocks=1, growth=4,
+                        input_unshuffle=2).eval()
+    bare = tmp_path / "bare.onnx"
+    bare.write_bytes(export_onnx_bytes(rrdb))
+    probed = OnnxUpscaler(bare, tile=0, overlap=8)
+    assert probed.metadata == {} and probed.layout == Layout(2, 1, 1, 2)
+    x = torch.rand(1, 1, 21, 27, generator=torch.Generator().manual_seed(1))
+    want = Upscaler(rrdb, device="cpu", backend="torch", tile=0, overlap=8).upscale(x).numpy()
+    np.testing.assert_allclose(probed.upscale(x.numpy()), want, atol=TOL["onnx"])
+
+
+def test_runs_without_importing_torch(tmp_path, exported):
+    src = write_test_image(tmp_path / "in.png", _frame(np.uint16))
+    code = textwrap.dedent(f"""
+        import sys
+        from irsrgan.image import read_image
+        from irsrgan.onnx_upscaler import OnnxUpscaler
+        from irsrgan.streaming import write_rows
+        write_rows({str(tmp_path / "out.png")!r},
+                   OnnxUpscaler({str(exported)!r}, tile=48, overlap=8)
+                   .upscale_image_rows(read_image({str(src)!r})))
+        assert "torch" not in sys.modules, sorted(m for m in sys.modules if "torch" in m)
+    """)
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+    out = read_image(tmp_path / "out.png")
+    want = Upscaler(_model(), device="cpu", backend="onnxruntime", tile=48, overlap=8)
+    np.testing.assert_array_equal(out.pixels, want.upscale_image(read_image(src)).pixels)
+
+
+def test_exported_denoise_strength_is_the_pair_at_that_strength_anchored(tmp_path):
+    faithful, robust = tmp_path / "f.safetensors", tmp_path / "r.safetensors"
+    save_model(_model(), robust)
+    torch.manual_seed(1)
+    save_model(create_model("compact", scale=4, num_features=8, num_convs=3), faithful,
+               provenance={"denoise_partner": "r.safetensors"})
+    path = tmp_path / "pair.onnx"
+    assert main(["export", str(faithful), "-o", str(path), "--denoise", "0.5",
+                 "--no-check"]) == 0
+    up = OnnxUpscaler(path, tile=48, overlap=8)
+    assert up.anchor and up.metadata["irsrgan.denoise"] == "0.5"
+    from irsrgan.checkpoint import load_model
+    from irsrgan.denoise import DenoiseUpscaler
+
+    pair = DenoiseUpscaler(load_model(faithful), load_model(robust), 0.5, device="cpu",
+                           backend="onnxruntime", tile=48, overlap=8)
+    image = Image(_frame(np.uint8, seed=4), "png", "gray")
+    np.testing.assert_array_equal(up.upscale_image(image).pixels,
+                                  pair.upscale_image_rows(image).collect().pixels)
+    assert not OnnxUpscaler(path, anchor=False).anchor
+
+
+def test_export_refuses_denoise_without_a_partner(tmp_path, capsys):
+    save_model(_model(), tmp_path / "m.safetensors")
+    assert main(["export", str(tmp_path / "m.safetensors"), "-o", str(tmp_path / "m.onnx"),
+                 "--denoise", "0.5"]) == 2
+    assert "has no denoise partner" in capsys.readouterr().err
+    assert not (tmp_path / "m.onnx").exists()
+
+
+def test_bad_files_and_options_are_named(tmp_path, exported):
+    with pytest.raises(ConfigError, match=r"nothing\.onnx: no such ONNX file"):
+        OnnxUpscaler(tmp_path / "nothing.onnx")
+    junk = tmp_path / "junk.onnx"
+    junk.write_bytes(b"not a graph")
+    with pytest.raises(ConfigError, match=r"junk\.onnx: onnxruntime cannot load this file"):
+        OnnxUpscaler(junk)
+    with pytest.raises(ConfigError, match="engine must be one of onnxruntime, openvino"):
+        OnnxUpscaler(exported, engine="torch")
+    with pytest.raises(ConfigError, match="tile 20 too small for overlap 16"):
+        OnnxUpscaler(exported, tile=20)
+
+
+def test_openvino_gives_the_same_output(exported):
+    if not installed("openvino"):
+        pytest.skip("openvino is not installed (optional extra)")
+    x = np.random.default_rng(5).random((1, 1, 40, 52), dtype=np.float32)
+    ov = OnnxUpscaler(exported, engine="openvino", tile=32, overlap=4)
+    assert ov.layout == Layout(4, 1, 1, 1)  # read from the graph's metadata by OpenVINO too
+    np.testing.assert_allclose(ov.upscale(x), OnnxUpscaler(exported, tile=32, overlap=4)
+                               .upscale(x), atol=TOL["onnx"])
+
+
+
+def test_the_package_imports_its_public_names_on_first_use():
+    import irsrgan
+
+    assert irsrgan.Upscaler is Upscaler and "Upscaler" in dir(irsrgan)
+    assert set(irsrgan.__all__) <= set(dir(irsrgan))
+    with pytest.raises(AttributeError, match="has no attribute 'Upscalr'"):
+        irsrgan.Upscalr  # noqa: B018
+
+
+def test_the_command_line_runs_an_onnx_model_without_torch_as_it_runs_the_weights(tmp_path):
+    weights = tmp_path / "m.safetensors"
+    save_model(_model(), weights)
+    onnx = tmp_path / "m.onnx"
+    assert main(["export", str(weights), "-o", str(onnx), "--no-check"]) == 0
+    src = tmp_path / "in"
+    write_test_image(src / "a.png", _frame(np.uint16))  # consistency on: 16-bit
+    write_test_image(src / "b.png", _frame(np.uint8, seed=2))
+    (src / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")
+    code = textwrap.dedent(f"""
+        import sys
+        from irsrgan.cli import main
+        status = main(["upscale", {str(src)!r}, "-o", {str(tmp_path / "onnx")!r}, "--model",
+                       {str(onnx)!r}, "--tile", "48", "--overlap", "8", "-q"])
+        assert "torch" not in sys.modules, "the ONNX route imported torch"
+        sys.exit(status)
+    """)
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120)
+    assert run.returncode == 1, run.stderr  # the broken file is reported, the others written
+    assert "broken.png" in run.stderr and "2 written" in run.stderr
+    assert main(["upscale", str(src), "-o", str(tmp_path / "torch"), "--model", str(weights),
+                 "--backend", "onnxruntime", "--tile", "48", "--overlap", "8", "-q"]) == 1
+    for name in ("a.png", "b.png"):
+        np.testing.assert_array_equal(read_image(tmp_path / "onnx" / name).pixels,
+                                      read_image(tmp_path / "torch" / name).pixels)
+
+
+def test_the_command_line_names_what_an_onnx_model_cannot_do(tmp_path, exported, capsys):
+    src = write_test_image(tmp_path / "in.png", _frame(np.uint8))
+    for extra, message in ((["--denoise", "0.5"], "--denoise: not with an ONNX model"),
+                           (["--ensemble"], "--ensemble: not with an ONNX model"),
+                           (["--backend", "torch"], "--backend torch: an ONNX model runs with"),
+                           (["--device", "cuda"], "--device cuda: an ONNX model runs on the CPU"),
+                           (["--tile", "20"], "tile 20 too small for overlap 16")):
+        assert main(["upscale", str(src), "-o", str(tmp_path / "out.png"), "--model",
+                     str(exported), *extra]) == 2
+        assert message in capsys.readouterr().err
+        assert not (tmp_path / "out.png").exists()
