@@ -196,3 +196,25 @@ def test_the_command_line_names_what_an_onnx_model_cannot_do(tmp_path, exported,
                      str(exported), *extra]) == 2
         assert message in capsys.readouterr().err
         assert not (tmp_path / "out.png").exists()
+
+
+def test_int8_export_runs_without_torch_near_float_and_says_whether_it_passed_the_gate(
+        tmp_path, capsys, monkeypatch):
+    weights = tmp_path / "m.safetensors"
+    save_model(_model(), weights)
+    path = tmp_path / "m-int8.onnx"
+    assert main(["export", str(weights), "-o", str(path), "--int8"]) == 0
+    assert "not in the int8 gate" in capsys.readouterr().out
+    up = OnnxUpscaler(path, tile=0)
+    assert up.layout == Layout(4, 1, 1, 1) and up.metadata["irsrgan.int8_gate"] == "not passed"
+    x = np.round(np.random.default_rng(6).random((1, 1, 24, 31), dtype=np.float32) * 255) / 255
+    assert main(["export", str(weights), "-o", str(tmp_path / "f.onnx"), "--no-check"]) == 0
+    float32 = OnnxUpscaler(tmp_path / "f.onnx", tile=0).upscale(x)
+    int8 = up.upscale(x)
+    assert 0 < np.abs(int8 - float32).mean() < 0.01  # quantised: close, not equal
+    from irsrgan import quantize
+
+    monkeypatch.setattr(quantize, "passes_gate", lambda model: True)
+    assert main(["export", str(weights), "-o", str(path), "--int8"]) == 0
+    assert "passed the int8 gate" in capsys.readouterr().out
+    assert OnnxUpscaler(path).metadata["irsrgan.int8_gate"] == "passed"

@@ -87,14 +87,14 @@ def auto_strength(p_degraded: float, ramp: tuple[float, float] = AUTO_RAMP) -> f
     return (p_degraded - lo) / (hi - lo)
 
 
-def estimate_strength(lr_unit: np.ndarray) -> tuple[float, NoiseLevel]:
+def estimate_strength(lr_unit: np.ndarray, scale: int = 4) -> tuple[float, NoiseLevel]:
     """Auto strength for an LR in the model's unit range, ``(C, H, W)`` or ``(H, W)``, and its
     measured noise: the channels' mean is judged (thermal palettes carry the same noise in
-    every channel)."""
+    every channel) by the detector for a pair of this ``scale``."""
     x = np.asarray(lr_unit, dtype=np.float64)
     if x.ndim == 3:
         x = x.mean(axis=0)
-    return auto_strength(degraded_probability(x)), estimate_noise(x)
+    return auto_strength(degraded_probability(x, scale=scale)), estimate_noise(x)
 
 
 def default_strength(requested: Strength | str | None, dtype: np.dtype) -> Strength:
@@ -105,14 +105,14 @@ def default_strength(requested: Strength | str | None, dtype: np.dtype) -> Stren
     return "auto" if np.dtype(dtype) == np.uint8 else 0.0
 
 
-def strength_for(image: Image, strength: Strength, range_mode: RangeMode = "auto"
-                 ) -> tuple[float, NoiseLevel | None]:
+def strength_for(image: Image, strength: Strength, range_mode: RangeMode = "auto",
+                 scale: int = 4) -> tuple[float, NoiseLevel | None]:
     """The number ``strength`` means for ``image`` (``auto``: measured on the image as the
     model will see it), rounded to :data:`STEP`, and the noise measured (None if fixed)."""
     if strength != "auto":
         return quantise(parse_strength(strength)), None
     lr, _ = to_tensor(image, range_mode)
-    value, level = estimate_strength(lr[0].numpy())
+    value, level = estimate_strength(lr[0].numpy(), scale)
     return quantise(value), level
 
 
@@ -195,7 +195,8 @@ class DenoiseUpscaler:
             if lr.ndim != 4 or lr.shape[0] != 1:
                 raise ImageError(f"lr must be (1, C, H, W) for auto strength, got "
                                  f"{tuple(lr.shape)}")
-            strength, self.last_noise = estimate_strength(lr[0].float().cpu().numpy())
+            strength, self.last_noise = estimate_strength(lr[0].float().cpu().numpy(),
+                                                          self.scale)
         self.last_strength = quantise(strength)
         sr = self.upscaler_for(strength).upscale(lr, progress)
         return anchored_tensor(sr, lr) if self.anchor and anchors(self.last_strength) else sr
@@ -215,7 +216,7 @@ class DenoiseUpscaler:
         self.last_noise = None
         if strength == "auto":
             lr, _ = to_tensor(image, range_mode)
-            strength, self.last_noise = estimate_strength(lr[0].numpy())
+            strength, self.last_noise = estimate_strength(lr[0].numpy(), self.scale)
         self.last_strength = quantise(strength)
         rows = self.upscaler_for(strength).upscale_image_rows(image, range_mode=range_mode)
         return (anchored_rows(rows, image) if self.anchor and anchors(self.last_strength)

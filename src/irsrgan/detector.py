@@ -89,11 +89,12 @@ def windows(x: np.ndarray, size: int = WINDOW, count: int = MAX_WINDOWS) -> np.n
     return np.stack([x[y:y + sh, c:c + sw] for y in ys for c in xs])
 
 
-def degraded_probability(lr_unit: np.ndarray, detector: DegradationDetector | None = None
-                         ) -> float:
+def degraded_probability(lr_unit: np.ndarray, detector: DegradationDetector | None = None,
+                         *, scale: int = 4) -> float:
     """Probability that ``lr_unit`` (``(H, W)``, the unit range the SR model sees) is
-    sensor-degraded rather than a clean resample: the mean logit over :func:`windows`."""
-    detector = detector if detector is not None else bundled_detector()
+    sensor-degraded rather than a clean resample: the mean logit over :func:`windows`.
+    ``detector`` defaults to the bundled one for ``scale`` (:func:`bundled_detector`)."""
+    detector = detector if detector is not None else bundled_detector(scale)
     x = np.nan_to_num(np.asarray(lr_unit, dtype=np.float32), nan=0.5)
     batch = torch.from_numpy(windows(x))[:, None]
     with torch.inference_mode():
@@ -105,9 +106,12 @@ def degraded_probability(lr_unit: np.ndarray, detector: DegradationDetector | No
 BUNDLED = "degradation-x4"
 
 
-def bundled_path() -> Path:
-    return Path(str(resources.files("irsrgan") / "weights" / "detector"
-                    / f"{BUNDLED}.safetensors"))
+def bundled_path(scale: int = 4) -> Path:
+    """The bundled detector for LR made at ``scale`` (``degradation-x{scale}``), or the x4
+    one where the package has none for that scale."""
+    folder = resources.files("irsrgan") / "weights" / "detector"
+    own = Path(str(folder / f"degradation-x{int(scale)}.safetensors"))
+    return own if own.is_file() else Path(str(folder / f"{BUNDLED}.safetensors"))
 
 
 def save_detector(detector: DegradationDetector, path: str | os.PathLike,
@@ -148,10 +152,10 @@ def load_detector(path: str | os.PathLike) -> DegradationDetector:
     return detector.eval()
 
 
-@lru_cache(maxsize=1)
-def bundled_detector() -> DegradationDetector:
-    """The detector shipped in the package (loaded once)."""
-    path = bundled_path()
+@lru_cache(maxsize=4)
+def bundled_detector(scale: int = 4) -> DegradationDetector:
+    """The detector shipped in the package for ``scale`` (:func:`bundled_path`; loaded once)."""
+    path = bundled_path(scale)
     if not path.is_file():
         raise CheckpointError(f"the bundled degradation detector is missing ({path}); "
                               "reinstall irsrgan or run scripts/train_detector.py")

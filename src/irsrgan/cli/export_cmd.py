@@ -7,7 +7,7 @@ import argparse
 from ..checkpoint import load_model
 from ..denoise import anchors, model_at, quantise, robust_partner
 from ..errors import ConfigError
-from ..export import export_onnx
+from ..export import export_int8_onnx, export_onnx
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -23,6 +23,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "strength S, 0 (faithful) to 1 (robust), as `upscale --denoise S`; above 0 "
                    "the file records that its output is level-anchored to the LR, and "
                    "OnnxUpscaler anchors it")
+    p.add_argument("--int8", action="store_true",
+                   help="the graph quantised to int8 (ONNX Runtime QDQ, calibrated on bundled "
+                   "training crops; what --backend onnxruntime-int8 runs): faster on CPUs with "
+                   "int8 instructions, for 8-bit images; the command says whether these "
+                   "weights passed the 0.05 dB int8 gate (docs/PERFORMANCE.md)")
     p.add_argument("--no-check", action="store_true",
                    help="skip the ONNX Runtime vs PyTorch comparison")
     p.set_defaults(func=run)
@@ -42,6 +47,13 @@ def run(args: argparse.Namespace) -> int:
         model = model_at(model, load_model(partner), strength)
         metadata |= {"irsrgan.denoise": f"{strength:g}",
                      "irsrgan.anchor": "1" if anchors(strength) else "0"}
+    if args.int8:
+        passed = export_int8_onnx(model, args.output, metadata)
+        print(f"wrote {args.output} (int8; " + (
+            "these weights passed the int8 gate: within 0.05 dB of float32 on hit-uav/val)"
+            if passed else "these weights are not in the int8 gate: expect lower PSNR than "
+            "float32; measure with scripts/int8_gate.py)"))
+        return 0
     diff = export_onnx(model, args.output, opset=args.opset, check=not args.no_check,
                        metadata=metadata)
     msg = f"wrote {args.output}"

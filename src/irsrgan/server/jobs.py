@@ -273,7 +273,7 @@ class JobManager:
             # a faithful model with its robust partner: the strength the CLI would use (the
             # robust model itself runs plain unless a strength is asked for)
             requested = default_strength(denoise, image.pixels.dtype)
-            strength, level = strength_for(image, requested, range_mode)
+            strength, level = strength_for(image, requested, range_mode, info.scale)
             key = self.cache.key(model_id, strength, denoise=True)
             denoised = {"requested": requested, "strength": strength,
                         "noise": None if level is None else round(level.effective, 6)}
