@@ -133,3 +133,20 @@ def test_camera_gain_scales_the_clean_branch_flaws():
 
     assert flaws(1.0) > 0
     assert flaws(3.0) == pytest.approx(3 * flaws(1.0), rel=0.25)  # clipping aside, linear
+
+
+def test_the_bundled_detector_is_the_one_for_the_scale_or_else_x4(tmp_path, monkeypatch):
+    from irsrgan import detector as det
+
+    folder = tmp_path / "weights" / "detector"
+    torch.manual_seed(0)
+    save_detector(DegradationDetector(8), folder / "degradation-x4.safetensors")
+    monkeypatch.setattr(det.resources, "files", lambda package: tmp_path)
+    assert det.bundled_path(2) == det.bundled_path(4) == folder / "degradation-x4.safetensors"
+    torch.manual_seed(1)
+    save_detector(DegradationDetector(8), folder / "degradation-x2.safetensors")
+    assert det.bundled_path(2) == folder / "degradation-x2.safetensors"
+    x = np.random.default_rng(0).random((40, 50)).astype(np.float32)
+    at_x2 = degraded_probability(x, scale=2)
+    assert at_x2 == degraded_probability(x, load_detector(folder / "degradation-x2.safetensors"))
+    assert at_x2 != degraded_probability(x, scale=4)

@@ -94,7 +94,7 @@ def test_runs_without_importing_torch(tmp_path, exported):
     np.testing.assert_array_equal(out.pixels, want.upscale_image(read_image(src)).pixels)
 
 
-def test_exported_denoise_strength_is_the_pair_at_that_strength_anchored(tmp_path):
+def test_exported_denoise_strength_is_the_pair_at_that_strength_anchored(tmp_path, capsys):
     faithful, robust = tmp_path / "f.safetensors", tmp_path / "r.safetensors"
     save_model(_model(), robust)
     torch.manual_seed(1)
@@ -111,9 +111,33 @@ def test_exported_denoise_strength_is_the_pair_at_that_strength_anchored(tmp_pat
     pair = DenoiseUpscaler(load_model(faithful), load_model(robust), 0.5, device="cpu",
                            backend="onnxruntime", tile=48, overlap=8)
     image = Image(_frame(np.uint8, seed=4), "png", "gray")
+    assert pair.upscale_image_rows(image).collect().pixels.shape == (180, 280)
     np.testing.assert_array_equal(up.upscale_image(image).pixels,
                                   pair.upscale_image_rows(image).collect().pixels)
     assert not OnnxUpscaler(path, anchor=False).anchor
+    # the command line: anchored as the file says, unless --no-anchor (a smooth frame, where
+    # anchoring moves the random models' levels back)
+    smooth = np.add.outer(np.linspace(40, 200, 45), np.linspace(0, 30, 70)).astype(np.uint8)
+    image = Image(smooth, "png", "gray")
+    src = write_test_image(tmp_path / "in.png", smooth)
+    plain = DenoiseUpscaler(load_model(faithful), load_model(robust), 0.5, anchor=False,
+                            device="cpu", backend="onnxruntime", tile=48, overlap=8)
+    anchored = pair.upscale_image_rows(image).collect().pixels
+    unanchored = plain.upscale_image_rows(image).collect().pixels
+    assert (anchored != unanchored).any()  # anchoring changes this frame
+    for flag, want in (([], anchored), (["--no-anchor"], unanchored)):
+        dst = tmp_path / f"out{len(flag)}.png"
+        assert main(["upscale", str(src), "-o", str(dst), "--model", str(path), "--tile", "48",
+                     "--overlap", "8", "-q", *flag]) == 0
+        np.testing.assert_array_equal(read_image(dst).pixels, want)
+    # the faithful end exported alone runs at strength 0, and the command says so
+    alone = tmp_path / "alone.onnx"
+    assert main(["export", str(faithful), "-o", str(alone), "--no-check"]) == 0
+    assert OnnxUpscaler(alone).metadata["irsrgan.denoise_partner"] == "r.safetensors"
+    capsys.readouterr()
+    assert main(["upscale", str(src), "-o", str(tmp_path / "alone.png"), "--model",
+                 str(alone), "-q"]) == 0
+    assert "is the faithful end of a denoise pair, run at strength 0" in capsys.readouterr().err
 
 
 def test_export_refuses_denoise_without_a_partner(tmp_path, capsys):
@@ -142,7 +166,8 @@ def test_openvino_gives_the_same_output(exported):
         pytest.skip("openvino is not installed (optional extra)")
     x = np.random.default_rng(5).random((1, 1, 40, 52), dtype=np.float32)
     ov = OnnxUpscaler(exported, engine="openvino", tile=32, overlap=4)
-    assert ov.layout == Layout(4, 1, 1, 1)  # read from the graph's metadata by OpenVINO too
+    assert ov.layout == Layout(4, 1, 1, 1)
+    assert ov.metadata["irsrgan.scale"] == "4"  # read from the graph by OpenVINO too
     np.testing.assert_allclose(ov.upscale(x), OnnxUpscaler(exported, tile=32, overlap=4)
                                .upscale(x), atol=TOL["onnx"])
 
@@ -214,6 +239,8 @@ def test_int8_export_runs_without_torch_near_float_and_says_whether_it_passed_th
     assert 0 < np.abs(int8 - float32).mean() < 0.01  # quantised: close, not equal
     from irsrgan import quantize
 
+    assert main(["export", str(weights), "-o", str(path), "--int8", "--opset", "17"]) == 2
+    assert "--opset is for the float graph" in capsys.readouterr().err
     monkeypatch.setattr(quantize, "passes_gate", lambda model: True)
     assert main(["export", str(weights), "-o", str(path), "--int8"]) == 0
     assert "passed the int8 gate" in capsys.readouterr().out

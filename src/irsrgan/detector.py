@@ -152,10 +152,14 @@ def load_detector(path: str | os.PathLike) -> DegradationDetector:
     return detector.eval()
 
 
-@lru_cache(maxsize=4)
 def bundled_detector(scale: int = 4) -> DegradationDetector:
-    """The detector shipped in the package for ``scale`` (:func:`bundled_path`; loaded once)."""
-    path = bundled_path(scale)
+    """The detector shipped in the package for ``scale`` (:func:`bundled_path`; each file
+    loaded once)."""
+    return _bundled_file(bundled_path(scale))
+
+
+@lru_cache(maxsize=4)
+def _bundled_file(path: Path) -> DegradationDetector:
     if not path.is_file():
         raise CheckpointError(f"the bundled degradation detector is missing ({path}); "
                               "reinstall irsrgan or run scripts/train_detector.py")

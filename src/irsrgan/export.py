@@ -75,7 +75,12 @@ def export_int8_onnx(model: Generator, path: str | os.PathLike,
     the bundled training crops) to ``path`` with the layout metadata; returns whether these
     weights passed the int8 gate (:func:`irsrgan.quantize.passes_gate`: within 0.05 dB of
     float32 on hit-uav/val), which the file records as ``irsrgan.int8_gate``."""
-    import onnx
+    try:
+        import onnx
+        import onnxruntime  # noqa: F401 (the quantiser)
+    except ImportError:
+        raise IrsrganError("int8 export needs ONNX Runtime's quantiser: pip install "
+                           "'irsrgan[onnx]'") from None
 
     from .image import atomic_write_bytes
     from .quantize import int8_onnx, passes_gate

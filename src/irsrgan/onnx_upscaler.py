@@ -4,10 +4,11 @@
 channels, size multiple; :func:`irsrgan.export.layout_metadata`). :class:`OnnxUpscaler` runs it
 with ONNX Runtime or OpenVINO over the same seam-free tiles as the
 :class:`~irsrgan.inference.Upscaler` (:mod:`irsrgan.tiling`), reading and writing images with
-the same code, so a machine that has only NumPy, OpenCV, tifffile and an ONNX engine upscales
-exactly as the full package does. Why: importing PyTorch alone takes about 500 MB of resident
-memory with a CUDA build, more than a whole 2048x2048 x4 upscale needs here
-(``benchmarks/upscale_memory.py``), and hundreds of MB of disk on an edge box.
+the same code: it upscales exactly as the :class:`~irsrgan.inference.Upscaler` does with the
+same engine. Why: importing PyTorch alone takes about 500 MB of resident memory with a CUDA
+build, more than a whole 2048x2048 x4 upscale needs here (``benchmarks/upscale_memory.py``).
+(``pip install irsrgan`` still installs PyTorch, which export needs; this path only never
+loads it.)
 
 What needs PyTorch stays out: the denoise pair's ``auto`` strength (its detector is a network)
 and network interpolation. Export the pair at one strength instead
@@ -23,6 +24,7 @@ Example:
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -34,6 +36,8 @@ from .errors import ConfigError
 from .image import Image, RangeMode, image_unit, native_rows, output_like
 from .streaming import ImageRows
 from .tiling import CPU_TILE, Layout, ProgressFn, channel_bands, check_overlap, minimum_tile
+
+log = logging.getLogger(__name__)
 
 ENGINES = ("onnxruntime", "openvino")
 _EXTRAS = {"onnxruntime": "onnx", "openvino": "openvino"}
@@ -85,6 +89,7 @@ class OnnxUpscaler:
         self.tile, self.overlap = tile, overlap
         self.anchor = meta.get("irsrgan.anchor") == "1" if anchor is None else anchor
         self.scale = self.layout.scale
+        self._int8_warned = False
 
     def upscale(self, lr: np.ndarray, progress: ProgressFn | None = None) -> np.ndarray:
         """``(B, C, H, W)`` float32 in the unit range -> ``(B, C, H * s, W * s)`` (not
@@ -101,6 +106,12 @@ class OnnxUpscaler:
                            ) -> ImageRows:
         """The output of ``image`` as lazily computed bands of rows in its dtype, layout and
         units (for :func:`~irsrgan.streaming.write_rows`: memory bounded by a row of tiles)."""
+        if ("irsrgan.int8_gate" in self.metadata and image.dtype != np.uint8
+                and not self._int8_warned):
+            self._int8_warned = True
+            log.warning("%s is quantised to int8 (gated on 8-bit frames); %s input loses more "
+                        "than the gate measured: export the float graph for it", self.path,
+                        image.dtype)
         unit, vmap = image_unit(image, range_mode)
         s = self.scale
         probe = native_rows(np.zeros((unit.shape[0], 0, image.width * s), np.float32),

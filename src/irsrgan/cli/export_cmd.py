@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from ..checkpoint import load_model
 from ..denoise import anchors, model_at, quantise, robust_partner
@@ -17,7 +18,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                        "runs it with ONNX Runtime or OpenVINO without PyTorch.")
     p.add_argument("model", help="bundled model name or weights file")
     p.add_argument("-o", "--output", required=True, help="output .onnx file")
-    p.add_argument("--opset", type=int, default=18)
+    p.add_argument("--opset", type=int, default=None,
+                   help="ONNX opset of the float graph (default 18; not with --int8)")
     p.add_argument("--denoise", type=float, metavar="S",
                    help="for a model with a denoise partner (the default pair): the pair at "
                    "strength S, 0 (faithful) to 1 (robust), as `upscale --denoise S`; above 0 "
@@ -29,17 +31,21 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "int8 instructions, for 8-bit images; the command says whether these "
                    "weights passed the 0.05 dB int8 gate (docs/PERFORMANCE.md)")
     p.add_argument("--no-check", action="store_true",
-                   help="skip the ONNX Runtime vs PyTorch comparison")
+                   help="skip the ONNX Runtime vs PyTorch comparison (int8 is not compared: "
+                   "it differs from float32 by design)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.int8 and args.opset is not None:
+        raise ConfigError("--opset is for the float graph; --int8 writes the graph "
+                          "--backend onnxruntime-int8 runs")
     model = load_model(args.model)
-    metadata = {"irsrgan.name": str(args.model)}
+    metadata = {"irsrgan.name": Path(args.model).name}  # a bundled name, or the file's name
+    partner = robust_partner(args.model)
     if args.denoise is not None:
         if not 0.0 <= args.denoise <= 1.0:
             raise ConfigError(f"--denoise must be in [0, 1], got {args.denoise}")
-        partner = robust_partner(args.model)
         if partner is None:
             raise ConfigError(f"{args.model} has no denoise partner: --denoise is for a "
                               "faithful model whose file names its robust end")
@@ -47,6 +53,8 @@ def run(args: argparse.Namespace) -> int:
         model = model_at(model, load_model(partner), strength)
         metadata |= {"irsrgan.denoise": f"{strength:g}",
                      "irsrgan.anchor": "1" if anchors(strength) else "0"}
+    elif partner is not None:  # the faithful end alone: upscale says what that means
+        metadata["irsrgan.denoise_partner"] = Path(partner).name
     if args.int8:
         passed = export_int8_onnx(model, args.output, metadata)
         print(f"wrote {args.output} (int8; " + (
@@ -54,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
             if passed else "these weights are not in the int8 gate: expect lower PSNR than "
             "float32; measure with scripts/int8_gate.py)"))
         return 0
-    diff = export_onnx(model, args.output, opset=args.opset, check=not args.no_check,
+    diff = export_onnx(model, args.output, opset=args.opset or 18, check=not args.no_check,
                        metadata=metadata)
     msg = f"wrote {args.output}"
     if diff is not None:

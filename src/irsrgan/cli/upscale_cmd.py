@@ -272,7 +272,13 @@ def run_onnx(args: argparse.Namespace, sequences: list[Path], inputs: list[str])
         raise ConfigError("an ONNX model runs in one process: give torchrun the PyTorch "
                           "weights to split a job across processes")
     up = OnnxUpscaler(args.model, engine=onnx_engine(args.backend),
-                      tile=CPU_TILE if args.tile is None else args.tile, overlap=args.overlap)
+                      tile=CPU_TILE if args.tile is None else args.tile, overlap=args.overlap,
+                      anchor=None if args.anchor else False)  # --no-anchor: never anchored
+    if up.metadata.get("irsrgan.denoise_partner") and "irsrgan.denoise" not in up.metadata:
+        print(f"note: {args.model} is the faithful end of a denoise pair, run at strength 0 on "
+              "every image; with the PyTorch weights `irsrgan upscale` picks a strength per "
+              "8-bit image (--denoise auto); `irsrgan export --denoise S` writes a fixed one",
+              file=sys.stderr)
     out = Path(args.output)
     jobs = plan_jobs(inputs, out, flir_raw=args.flir_raw)
     make_output_folder(output_folder(jobs, out))
