@@ -152,3 +152,31 @@ def test_level_anchoring_band_by_band_equals_whole_image(upscaler, kind):
         assert np.array_equal(np.isnan(got), np.isnan(want))
     else:
         np.testing.assert_array_equal(got, want)
+
+
+def test_an_output_assembled_in_memory_is_refused_before_any_band_when_it_cannot_fit(
+        tmp_path, monkeypatch):
+    import psutil
+
+    from irsrgan.errors import ImageTooLargeError
+
+    class Memory:
+        available = 4 * 1000 * 700 * 3  # under 5x a 1000x700 RGB uint8 output
+
+    monkeypatch.setattr(psutil, "virtual_memory", lambda: Memory)
+    computed = []
+
+    def rows(fmt):
+        def bands():
+            for _ in range(7):
+                computed.append(fmt)
+                yield np.zeros((100, 1000, 3), np.uint8)
+        like = Image(np.zeros((0, 1000, 3), np.uint8), fmt, "rgb")
+        return ImageRows(like, 700, bands())
+
+    with pytest.raises(ImageTooLargeError, match=r"out\.jpg: a 1000x700 JPEG output is "
+                       r"assembled in memory .* 10 MB needed, 8 MB available"):
+        write_rows(tmp_path / "out.jpg", rows("jpeg"))
+    assert computed == [] and not list(tmp_path.iterdir())
+    write_rows(tmp_path / "out.png", rows("png"))  # streamed: a band at a time, no check
+    assert read_image(tmp_path / "out.png").pixels.shape == (700, 1000, 3)

@@ -24,10 +24,14 @@ from pathlib import Path
 import numpy as np
 
 from . import image as _image
-from .errors import ImageError
+from .errors import ImageError, ImageTooLargeError
 from .image import Image, as_format, write_image
 
 _PNG_COLOR = {1: 0, 2: 4, 3: 2, 4: 6}  # samples per pixel -> PNG colour type
+#: an output assembled in memory peaks at about this many times its own size: the bands, their
+#: concatenation and the encoder's copies (a 2048x2048 x4 16-bit PNG with a kept text chunk:
+#: 128 MB of pixels, 640 MB above the process's start; docs/PERFORMANCE.md)
+ASSEMBLY_FACTOR = 5
 
 
 @dataclass
@@ -70,6 +74,7 @@ def write_rows(path: str | os.PathLike, rows: ImageRows, *, jpeg_quality: int = 
     """Write ``rows`` to ``path`` atomically, band by band where the format allows."""
     path = Path(path)
     if not streamable(rows):
+        check_assembly(path, rows)
         write_image(path, rows.collect(), jpeg_quality=jpeg_quality)
         return
     with _image.atomic_file(path) as tmp:  # looked up at call time (tests replace it)
@@ -78,6 +83,23 @@ def write_rows(path: str | os.PathLike, rows: ImageRows, *, jpeg_quality: int = 
                 _write_png(fh, rows)
         else:
             _write_tiff(tmp, rows)
+
+
+def check_assembly(path: Path, rows: ImageRows) -> None:
+    """Refuse, before any band is computed, an output that must be assembled in memory (not
+    :func:`streamable`) and would not fit in the memory available now."""
+    import psutil
+
+    like = rows.like
+    samples = 1 if like.pixels.ndim == 2 else like.pixels.shape[2]
+    need = ASSEMBLY_FACTOR * rows.height * rows.width * samples * like.dtype.itemsize
+    free = psutil.virtual_memory().available
+    if need > free:
+        raise ImageTooLargeError(
+            f"{path}: a {rows.width}x{rows.height} {like.format.upper()} output is assembled "
+            f"in memory (JPEG and BMP are, and PNG or TIFF keeping the input's metadata "
+            f"blocks): about {need / 2**20:.0f} MB needed, {free / 2**20:.0f} MB available; "
+            "a .png or .tif output of an input without such blocks is written band by band")
 
 
 def _checked(rows: ImageRows) -> Iterator[np.ndarray]:

@@ -116,14 +116,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-# bytes per input pixel and channel an x1 upscale needs at its peak (decoded input, unit float,
-# float output, native output); the output terms grow with scale^2 (docs/LIMITS.md)
+# bytes per input pixel and channel at the peak: the decoded input and its float copies (unit
+# range, padded, the noise estimate's). The output is not in it: PNG and TIFF are written band
+# by band, and an output that must be assembled in memory is checked against the memory
+# available when it is (streaming.check_assembly; docs/LIMITS.md)
 UPSCALE_BYTES_PER_PIXEL = 16
 
 
-def upscale_max_pixels(scale: int, channels: int = 4) -> int:
+def upscale_max_pixels(channels: int = 4) -> int:
     """The default ``--max-pixels`` of ``irsrgan upscale`` on this machine."""
-    return default_max_pixels(UPSCALE_BYTES_PER_PIXEL * scale * scale * channels)
+    return default_max_pixels(UPSCALE_BYTES_PER_PIXEL * channels)
 
 
 def build_model(args: argparse.Namespace):
@@ -195,7 +197,7 @@ def run(args: argparse.Namespace) -> int:
         strengths.append((requested == "auto", pair.last_strength))
         return sr
 
-    max_pixels = args.max_pixels or upscale_max_pixels(model.scale)
+    max_pixels = args.max_pixels or upscale_max_pixels()
     result = run_batch(jobs, processor(args, rows_of, flir_lines), overwrite=args.overwrite,
                        progress=not args.quiet and part.main, desc=f"x{model.scale}",
                        flir_raw=args.flir_raw, max_pixels=max_pixels,
@@ -289,7 +291,7 @@ def run_onnx(args: argparse.Namespace, sequences: list[Path], inputs: list[str])
 
     result = run_batch(jobs, processor(args, rows_of, flir_lines), overwrite=args.overwrite,
                        progress=not args.quiet, desc=f"x{up.scale}", flir_raw=args.flir_raw,
-                       max_pixels=args.max_pixels or upscale_max_pixels(up.scale))
+                       max_pixels=args.max_pixels or upscale_max_pixels())
     report(result, flir_lines)
     return 0 if result.ok else 1
 
