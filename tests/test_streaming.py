@@ -180,3 +180,28 @@ def test_an_output_assembled_in_memory_is_refused_before_any_band_when_it_cannot
     assert computed == [] and not list(tmp_path.iterdir())
     write_rows(tmp_path / "out.png", rows("png"))  # streamed: a band at a time, no check
     assert read_image(tmp_path / "out.png").pixels.shape == (700, 1000, 3)
+
+
+def test_the_command_reports_an_output_too_large_to_assemble_and_goes_on(tmp_path, monkeypatch):
+    import psutil
+
+    from irsrgan.checkpoint import save_model
+    from irsrgan.cli import main
+
+    rng = np.random.default_rng(0)
+    (tmp_path / "in").mkdir()
+    for name, fmt in (("a.jpg", "jpeg"), ("b.png", "png")):
+        write_image(tmp_path / "in" / name,
+                    Image((rng.random((60, 80)) * 255).astype(np.uint8), fmt, "gray"))
+    torch.manual_seed(0)
+    save_model(create_model("compact", scale=2, num_features=8, num_convs=2),
+               tmp_path / "m.safetensors")
+
+    class Memory:
+        available = 50_000  # under 5x the 160x120 JPEG output
+
+    monkeypatch.setattr(psutil, "virtual_memory", lambda: Memory)
+    assert main(["upscale", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--model",
+                 str(tmp_path / "m.safetensors"), "--max-pixels", "100000", "-q",
+                 "--backend", "torch"]) == 1
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["b.png"]
