@@ -74,6 +74,14 @@ def test_layout_comes_from_the_file_or_a_probe(tmp_path, exported):
     x = torch.rand(1, 1, 21, 27, generator=torch.Generator().manual_seed(1))
     want = Upscaler(rrdb, device="cpu", backend="torch", tile=0, overlap=8).upscale(x).numpy()
     np.testing.assert_allclose(probed.upscale(x.numpy()), want, atol=TOL["onnx"])
+    # an RGB model (as Real-ESRGAN's exports are) given a gray frame: replicated in, averaged out
+    rgb = _model(scale=2, in_channels=3, out_channels=3)
+    (tmp_path / "rgb.onnx").write_bytes(export_onnx_bytes(rgb))
+    probed = OnnxUpscaler(tmp_path / "rgb.onnx", tile=0, overlap=8)
+    assert probed.layout == Layout(2, 3, 3, 1)
+    want = Upscaler(rgb, device="cpu", backend="torch", tile=0, overlap=8).upscale(x).numpy()
+    assert want.shape == (1, 1, 42, 54)
+    np.testing.assert_allclose(probed.upscale(x.numpy()), want, atol=TOL["onnx"])
 
 
 def test_runs_without_importing_torch(tmp_path, exported):
