@@ -43,14 +43,6 @@ ENGINES = ("onnxruntime", "openvino")
 _EXTRAS = {"onnxruntime": "onnx", "openvino": "openvino"}
 
 
-def default_threads() -> int:
-    """The cores this process may use (as the engines would take them)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
-
-
 class OnnxUpscaler:
     """Upscale with an ONNX file on the CPU, tiled, NumPy only (no PyTorch).
 
@@ -62,7 +54,7 @@ class OnnxUpscaler:
             extra).
         tile: LR tile side (default 256, as the Upscaler's on CPU; 0: the whole image at once).
         overlap: LR context pixels around each tile.
-        threads: intra-op threads (default: the cores this process may use).
+        threads: intra-op threads (default 0: the engine's own choice, its physical cores).
         anchor: level-anchor outputs to the LR; default: what the file records
             (``irsrgan.anchor``, set by ``irsrgan export --denoise S`` with S above 0).
     """
@@ -79,7 +71,7 @@ class OnnxUpscaler:
         if not self.path.is_file():
             raise ConfigError(f"{self.path}: no such ONNX file")
         self.engine = engine
-        self.runner = _runner(self.path, engine, threads or default_threads())
+        self.runner = _runner(self.path, engine, threads or 0)
         meta = self.runner.metadata()
         self.metadata = meta
         self.layout = _layout_from(meta) or _probe_layout(self.runner, self.path)
