@@ -108,7 +108,7 @@ def test_default_limit_is_half_the_available_memory(monkeypatch):
     from irsrgan.cli.upscale_cmd import upscale_max_pixels
 
     assert default_max_pixels(1024) == 4 * 2**30 // 1024
-    assert upscale_max_pixels() == 4 * 2**30 // (16 * 4)  # 16 B x 4 channels: the input
+    assert upscale_max_pixels() == 4 * 2**30 // (40 * 4)  # 40 B x 4 channels: the input
 
 
 def test_a_large_legal_image_is_decoded_once(tmp_path, model_file, monkeypatch):

@@ -182,7 +182,8 @@ def test_an_output_assembled_in_memory_is_refused_before_any_band_when_it_cannot
     assert read_image(tmp_path / "out.png").pixels.shape == (700, 1000, 3)
 
 
-def test_the_command_reports_an_output_too_large_to_assemble_and_goes_on(tmp_path, monkeypatch):
+def test_the_command_reports_an_output_too_large_to_assemble_and_goes_on(tmp_path, monkeypatch,
+                                                                       capsys):
     import psutil
 
     from irsrgan.checkpoint import save_model
@@ -190,18 +191,78 @@ def test_the_command_reports_an_output_too_large_to_assemble_and_goes_on(tmp_pat
 
     rng = np.random.default_rng(0)
     (tmp_path / "in").mkdir()
-    for name, fmt in (("a.jpg", "jpeg"), ("b.png", "png")):
+    for name, fmt, shape in (("a.jpg", "jpeg", (2000, 60)), ("b.png", "png", (60, 80))):
         write_image(tmp_path / "in" / name,
-                    Image((rng.random((60, 80)) * 255).astype(np.uint8), fmt, "gray"))
+                    Image((rng.random(shape) * 255).astype(np.uint8), fmt, "gray"))
     torch.manual_seed(0)
     save_model(create_model("compact", scale=2, num_features=8, num_convs=2),
                tmp_path / "m.safetensors")
 
-    class Memory:
-        available = 50_000  # under 5x the 160x120 JPEG output
+    class Memory:  # under 5x the 120x4000 JPEG output; a row of tiles of either fits in half
+        available = 2 * 2**20
+
+    monkeypatch.setattr(psutil, "virtual_memory", lambda: Memory)
+    assert main(["upscale", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--model",
+                 str(tmp_path / "m.safetensors"), "--max-pixels", "200000", "-q",
+                 "--backend", "torch"]) == 1
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["b.png"]
+    assert "a 120x4000 JPEG output is assembled in memory" in capsys.readouterr().err
+
+
+def test_a_tiff_keeping_its_tags_and_exif_is_streamed_with_the_same_metadata(tmp_path):
+    """TIFF inputs keep their tags and EXIF/GPS sub-IFDs: an uncompressed TIFF output is still
+    written band by band, with what the in-memory encoder writes."""
+    from dataclasses import replace
+
+    from irsrgan.streaming import streamable
+
+    from .conftest import require_shared_data
+
+    src = sorted(require_shared_data("thermitage-dunr").glob("*.tiff"))[0]
+    image = read_image(src)
+    kept = image.file_metadata["tiff"]
+    assert kept.tags and kept.sub_ifds  # Make, Model, ... and an EXIF sub-IFD
+    px = image.pixels
+    rows = ImageRows(replace(image, pixels=px[:0]), px.shape[0],
+                     iter([px[i:i + 100] for i in range(0, px.shape[0], 100)]))
+    assert streamable(rows)
+    write_rows(tmp_path / "streamed.tiff", rows)
+    write_image(tmp_path / "whole.tiff", image)
+    streamed, whole = read_image(tmp_path / "streamed.tiff"), read_image(tmp_path / "whole.tiff")
+    np.testing.assert_array_equal(streamed.pixels, whole.pixels)
+    a, b = streamed.file_metadata["tiff"], whole.file_metadata["tiff"]
+    assert [(e.code, e.raw) for e in a.tags] == [(e.code, e.raw) for e in b.tags]
+    assert {k: [(e.code, e.raw) for e in v] for k, v in a.sub_ifds.items()} == \
+        {k: [(e.code, e.raw) for e in v] for k, v in b.sub_ifds.items()}
+    assert streamed.tiff_tags == whole.tiff_tags
+
+
+def test_an_input_too_wide_for_one_row_of_tiles_is_refused_by_name(tmp_path, monkeypatch,
+                                                                   capsys):
+    """--max-pixels bounds the area; a long, narrow strip is bounded by its width: one row of
+    its output's tiles must fit in half the memory available."""
+    import psutil
+
+    from irsrgan.checkpoint import save_model
+    from irsrgan.cli import main
+
+    rng = np.random.default_rng(0)
+    (tmp_path / "in").mkdir()
+    write_image(tmp_path / "in" / "strip.png",
+                Image((rng.random((8, 3000)) * 255).astype(np.uint8), "png", "gray"))
+    write_image(tmp_path / "in" / "frame.png",
+                Image((rng.random((60, 80)) * 255).astype(np.uint8), "png", "gray"))
+    torch.manual_seed(0)
+    save_model(create_model("compact", scale=2, num_features=8, num_convs=2),
+               tmp_path / "m.safetensors")
+
+    class Memory:  # the strip's row of tiles: 6 copies x 16 x 6000 x 4 B = 2.3 MB > 1.5 MB
+        available = 3 * 2**20
 
     monkeypatch.setattr(psutil, "virtual_memory", lambda: Memory)
     assert main(["upscale", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--model",
                  str(tmp_path / "m.safetensors"), "--max-pixels", "100000", "-q",
                  "--backend", "torch"]) == 1
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["b.png"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["frame.png"]
+    assert "strip.png: 3000x8: one row of tiles of its x2 output needs about 2 MB" in \
+        capsys.readouterr().err

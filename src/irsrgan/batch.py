@@ -25,7 +25,7 @@ from tqdm import tqdm
 from .errors import ConfigError, IrsrganError
 from .flir import flir_fff
 from .image import IMAGE_SUFFIXES, Image, as_format, read_image, write_image
-from .streaming import ImageRows, write_rows
+from .streaming import ImageRows, check_assembly, streamable, write_rows
 
 
 @dataclass(frozen=True)
@@ -372,7 +372,10 @@ _END = object()
 
 def _stream(writer: ThreadPoolExecutor, dst: Path, rows: ImageRows, jpeg_quality: int) -> Future:
     """Compute ``rows``' bands here while the writer thread encodes the ones before (two
-    bands in flight at most). A failure on either side stops both and leaves no file."""
+    bands in flight at most). A failure on either side stops both and leaves no file. An
+    output to be assembled in memory that cannot fit is refused before any band is computed."""
+    if not streamable(rows):
+        check_assembly(dst, rows)
     handoff: queue.Queue = queue.Queue(maxsize=2)
 
     def bands() -> Iterator[np.ndarray]:

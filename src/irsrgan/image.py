@@ -674,13 +674,14 @@ def native_rows(unit: torch.Tensor | np.ndarray, like: Image, vmap: ValueMap, ro
     if like.dtype == np.uint8:
         unit = np.clip(unit, 0.0, 1.0)
     native = vmap.to_native(unit, like.dtype)
-    if like.dtype.kind == "f":
-        chans = like.channels()
-        bad = ~np.isfinite(chans)
-        if bad.any():  # NaN, +Inf and -Inf come back as themselves, each over its footprint
+    if like.dtype.kind == "f" and native.shape[1]:
+        # NaN, +Inf and -Inf come back as themselves, each over its footprint (only this
+        # band's LR rows are looked at: a whole-image mask per band was O(bands x image))
+        lr_rows = np.arange(row, row + native.shape[1]) // scale
+        sub = like.channels()[:, lr_rows[0]:lr_rows[-1] + 1][:, lr_rows - lr_rows[0]]
+        sub_bad = ~np.isfinite(sub)
+        if sub_bad.any():
             fx = native.shape[2] // like.width
-            lr_rows = np.arange(row, row + native.shape[1]) // scale
-            sub, sub_bad = chans[:, lr_rows], bad[:, lr_rows]
             up = np.repeat(np.where(sub_bad, sub, 0), fx, axis=2)
             mask = np.repeat(sub_bad, fx, axis=2)
             native[mask] = up[mask]

@@ -20,6 +20,8 @@ rewritten from their raw entries. Everything here works on bytes; :mod:`irsrgan.
 
 from __future__ import annotations
 
+import mmap
+import os
 import struct
 from dataclasses import dataclass, field
 
@@ -334,37 +336,64 @@ def with_tiff_sub_ifds(encoded: bytes, meta: TiffMetadata, size: tuple[int, int]
                        source: tuple[int, int]) -> bytes:
     """``encoded`` (a classic TIFF written with :func:`tiff_extratags`) with the EXIF/GPS
     sub-IFDs appended and their pointers set; EXIF sizes updated."""
+    patches, tail = _sub_ifd_plan(encoded, len(encoded), meta, size, source)
+    if not patches:
+        return encoded
+    out = bytearray(encoded) + tail
+    for at, value in patches:
+        out[at:at + len(value)] = value
+    return bytes(out)
+
+
+def add_tiff_sub_ifds(path: str | os.PathLike, meta: TiffMetadata, size: tuple[int, int],
+                      source: tuple[int, int]) -> None:
+    """:func:`with_tiff_sub_ifds` on a file, in place: only its first IFD is read (mapped,
+    not loaded), so a TIFF written band by band gets its sub-IFDs without being held."""
+    with open(path, "r+b") as fh:
+        with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as view:
+            patches, tail = _sub_ifd_plan(view, len(view), meta, size, source)
+        for at, value in patches:
+            fh.seek(at)
+            fh.write(value)
+        fh.seek(0, os.SEEK_END)
+        fh.write(tail)
+
+
+def _sub_ifd_plan(buf, length: int, meta: TiffMetadata, size: tuple[int, int],
+                  source: tuple[int, int]) -> tuple[list[tuple[int, bytes]], bytes]:
+    """What :func:`with_tiff_sub_ifds` changes in a TIFF of ``length`` bytes (``buf`` holds at
+    least its header and first IFD): ``(offset, bytes)`` to overwrite, and bytes to append."""
     subs = {code: entries for code, entries in meta.sub_ifds.items() if entries}
     if not subs:
-        return encoded
-    order = "<" if encoded[:2] == b"II" else ">"
-    out = bytearray(encoded)
-    (ifd0,) = struct.unpack_from(order + "I", out, 4)
-    (n,) = struct.unpack_from(order + "H", out, ifd0)
-    slots = {}
+        return [], b""
+    order = "<" if bytes(buf[:2]) == b"II" else ">"
+    (ifd0,) = struct.unpack_from(order + "I", buf, 4)
+    (n,) = struct.unpack_from(order + "H", buf, ifd0)
+    patches, slots = [], {}
     for k in range(n):
         at = ifd0 + 2 + 12 * k
-        code = struct.unpack_from(order + "H", out, at)[0]
+        code = struct.unpack_from(order + "H", buf, at)[0]
         for real, stand_in in _PLACEHOLDER.items():
             if code == stand_in and real in subs:
-                struct.pack_into(order + "H", out, at, real)
+                patches.append((at, struct.pack(order + "H", real)))
                 slots[real] = at + 8
     factor = _factor(size, source)
+    tail = bytearray()
     for code, entries in subs.items():
         if code not in slots:
             continue
-        if len(out) % 2:
-            out += b"\x00"
-        start = len(out)
+        if (length + len(tail)) % 2:
+            tail += b"\x00"
+        start = length + len(tail)
         fixed = []
         for e in entries:
             e = e.in_order(order)
             new = _resized_value(e, size, factor) if code == EXIF_IFD else None
             fixed.append(Entry(e.code, e.dtype, e.count, new if new is not None else e.raw,
                                order))
-        out += _ifd_bytes(sorted(fixed, key=lambda e: e.code), start, order)
-        struct.pack_into(order + "I", out, slots[code], start)
-    return bytes(out)
+        tail += _ifd_bytes(sorted(fixed, key=lambda e: e.code), start, order)
+        patches.append((slots[code], struct.pack(order + "I", start)))
+    return patches, bytes(tail)
 
 
 def _ifd_bytes(entries: list[Entry], start: int, order: str) -> bytes:

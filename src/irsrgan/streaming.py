@@ -2,10 +2,12 @@
 
 An upscaled image is produced one row of tiles at a time (:meth:`Upscaler.upscale_image_rows`);
 :func:`write_rows` encodes each band as it comes: PNG (8/16-bit, any layout) through one zlib
-stream, TIFF uncompressed through tifffile's strip iterator. Memory is then bounded by a band,
-not by the output. Outputs that carry kept metadata (PNG text/ICC blocks, a TIFF's compression
-or sub-IFDs) and JPEG/BMP are assembled in memory and written by
-:func:`~irsrgan.image.write_image` instead (the same pixels; only the memory differs).
+stream, TIFF uncompressed through tifffile's strip iterator, with the input's kept tags, and
+its EXIF/GPS sub-IFDs appended to the finished file (:func:`irsrgan.metadata.add_tiff_sub_ifds`,
+which maps the file rather than reading it). Memory is then bounded by a band, not by the
+output. PNG outputs keeping text/ICC blocks, TIFF outputs keeping a compression, and JPEG/BMP
+are assembled in memory and written by :func:`~irsrgan.image.write_image` instead (the same
+pixels; only the memory differs), after :func:`check_assembly`.
 
 Like :func:`~irsrgan.image.write_image`, writing goes through a temporary file beside the
 output and a rename: a failure, including one raised while the bands are being computed,
@@ -24,13 +26,16 @@ from pathlib import Path
 import numpy as np
 
 from . import image as _image
+from . import metadata
 from .errors import ImageError, ImageTooLargeError
 from .image import Image, as_format, write_image
 
 _PNG_COLOR = {1: 0, 2: 4, 3: 2, 4: 6}  # samples per pixel -> PNG colour type
-#: an output assembled in memory peaks at about this many times its own size: the bands, their
-#: concatenation and the encoder's copies (a 2048x2048 x4 16-bit PNG with a kept text chunk:
-#: 128 MB of pixels, 640 MB above the process's start; docs/PERFORMANCE.md)
+#: an output assembled in memory is refused unless this many times its own size is available:
+#: the writer alone peaks at about 3x (the bands, their concatenation, the encoder's copies: a
+#: 2048x2048 x4 16-bit PNG with a kept text chunk, 128 MB of pixels, took 428 MB more than the
+#: same file streamed; docs/PERFORMANCE.md), and the margin covers the band being computed and
+#: the next file decoded meanwhile
 ASSEMBLY_FACTOR = 5
 
 
@@ -66,7 +71,8 @@ def streamable(rows: ImageRows) -> bool:
     if like.format == "png":
         return like.dtype in (np.uint8, np.uint16) and not kept.get("png")
     if like.format == "tiff":  # gray + alpha TIFFs go the tested in-memory way
-        return kept.get("tiff") is None and like.layout != "gray-alpha"
+        tiff = kept.get("tiff")  # kept tags and sub-IFDs are written; compression is not
+        return (tiff is None or tiff.compression == 1) and like.layout != "gray-alpha"
     return False
 
 
@@ -83,6 +89,34 @@ def write_rows(path: str | os.PathLike, rows: ImageRows, *, jpeg_quality: int = 
                 _write_png(fh, rows)
         else:
             _write_tiff(tmp, rows)
+            kept = rows.like.file_metadata.get("tiff")
+            if kept is not None:
+                metadata.add_tiff_sub_ifds(tmp, kept, (rows.width, rows.height),
+                                           rows.like.file_metadata.get("source_size", (0, 0)))
+
+
+#: float32 copies of one row of tiles held at once: the blend accumulator, the rows carried to
+#: the next row of tiles, the native conversion's float copy, and up to two bands queued for
+#: the writer (:func:`irsrgan.batch.run_batch`)
+BAND_COPIES = 6
+
+
+def check_band(name: str | os.PathLike, width: int, height: int, channels: int, scale: int,
+               tile_rows: int) -> None:
+    """Refuse an input so wide that one row of its output's tiles (``tile_rows`` LR rows,
+    context included; 0: the whole image) would not fit in half the memory available: the
+    part of the upscaling's memory that grows with the width, which ``--max-pixels`` does not
+    bound (a long, narrow line-scan strip)."""
+    import psutil
+
+    rows = min(height, tile_rows) if tile_rows else height
+    need = BAND_COPIES * rows * scale * width * scale * channels * 4
+    free = psutil.virtual_memory().available
+    if need > free // 2:
+        raise ImageTooLargeError(
+            f"{name}: {width}x{height}: one row of tiles of its x{scale} output needs about "
+            f"{need / 2**20:.0f} MB, {free / 2**20:.0f} MB available; cut it into narrower "
+            "pieces or give a smaller --tile")
 
 
 def check_assembly(path: Path, rows: ImageRows) -> None:
@@ -157,6 +191,10 @@ def _write_tiff(path: str, rows: ImageRows) -> None:
         kwargs["resolutionunit"] = tags.get("resolutionunit", 2)
     extratags = [(code, "s", 0, tags[key], True)
                  for key, code in (("Artist", 315), ("Copyright", 33432)) if key in tags]
+    kept = like.file_metadata.get("tiff")
+    if kept is not None:  # as image.encode_image writes them; sub-IFDs added after
+        extratags += metadata.tiff_extratags(kept, "<", (rows.width, rows.height),
+                                             like.file_metadata.get("source_size", (0, 0)))
     px = like.pixels
     photometric = "rgb" if px.ndim == 3 and px.shape[2] in (3, 4) else "minisblack"
     dtype = np.dtype(like.dtype).newbyteorder("<")

@@ -62,7 +62,8 @@ def run(args: argparse.Namespace) -> int:
             if passed else "these weights are not in the int8 gate: expect lower PSNR than "
             "float32; measure with scripts/int8_gate.py)"))
         return 0
-    diff = export_onnx(model, args.output, opset=args.opset or 18, check=not args.no_check,
+    opset = 18 if args.opset is None else args.opset
+    diff = export_onnx(model, args.output, opset=opset, check=not args.no_check,
                        metadata=metadata)
     msg = f"wrote {args.output}"
     if diff is not None:

@@ -31,7 +31,7 @@ from ..errors import ConfigError
 from ..image import Image, write_image
 from ..radiometry import UNIT_SYMBOLS, UNITS, check_overrides, image_in_units
 from ..runtimes import ENGINES
-from ..streaming import ImageRows
+from ..streaming import ImageRows, check_band
 from . import sequence_args
 
 if TYPE_CHECKING:
@@ -117,10 +117,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 # bytes per input pixel and channel at the peak: the decoded input and its float copies (unit
-# range, padded, the noise estimate's). The output is not in it: PNG and TIFF are written band
-# by band, and an output that must be assembled in memory is checked against the memory
-# available when it is (streaming.check_assembly; docs/LIMITS.md)
-UPSCALE_BYTES_PER_PIXEL = 16
+# range, padded, the denoise estimate's and the level anchoring's float64 ones), measured up to
+# 120 B a pixel for a float RGBA frame at --denoise auto, and the next file decoded meanwhile.
+# The output is not in it: it is written band by band, and one that must be assembled in
+# memory is checked against the memory available (streaming.check_assembly; docs/LIMITS.md)
+UPSCALE_BYTES_PER_PIXEL = 40
 
 
 def upscale_max_pixels(channels: int = 4) -> int:
@@ -198,7 +199,10 @@ def run(args: argparse.Namespace) -> int:
         return sr
 
     max_pixels = args.max_pixels or upscale_max_pixels()
-    result = run_batch(jobs, processor(args, rows_of, flir_lines), overwrite=args.overwrite,
+    tile = upscaler.tile if upscaler.tile is not None else upscaler.auto_tile()
+    process = processor(args, rows_of, flir_lines, scale=model.scale,
+                        tile_rows=tile and tile + 2 * upscaler.overlap)
+    result = run_batch(jobs, process, overwrite=args.overwrite,
                        progress=not args.quiet and part.main, desc=f"x{model.scale}",
                        flir_raw=args.flir_raw, max_pixels=max_pixels,
                        part=(part.rank, part.world))
@@ -216,10 +220,14 @@ def run(args: argparse.Namespace) -> int:
 
 
 def processor(args: argparse.Namespace, rows_of: Callable[[Image], ImageRows],
-              flir_lines: list[str]) -> Callable[[Image, FileJob], ImageRows]:
-    """What the batch does to each image: FLIR units, ``rows_of`` (the upscaling), the
+              flir_lines: list[str], *, scale: int, tile_rows: int
+              ) -> Callable[[Image, FileJob], ImageRows]:
+    """What the batch does to each image: a check that one row of its output's tiles fits
+    (``tile_rows`` LR rows, 0: the whole image), FLIR units, ``rows_of`` (the upscaling), the
     measurement consistency, a line for each FLIR file."""
     def process(image: Image, job: FileJob) -> ImageRows:
+        check_band(job.src, image.width, image.height, image.channels().shape[0], scale,
+                   tile_rows)
         if image.flir is not None and image.flir.preview_size is not None:
             image = image_in_units(image, args.units, emissivity=args.emissivity,
                                    reflected_temp_c=args.reflected_temp)
@@ -289,7 +297,9 @@ def run_onnx(args: argparse.Namespace, sequences: list[Path], inputs: list[str])
     def rows_of(image: Image) -> ImageRows:
         return up.upscale_image_rows(image, range_mode=args.range_mode)
 
-    result = run_batch(jobs, processor(args, rows_of, flir_lines), overwrite=args.overwrite,
+    process = processor(args, rows_of, flir_lines, scale=up.scale,
+                        tile_rows=up.tile and up.tile + 2 * up.overlap)
+    result = run_batch(jobs, process, overwrite=args.overwrite,
                        progress=not args.quiet, desc=f"x{up.scale}", flir_raw=args.flir_raw,
                        max_pixels=args.max_pixels or upscale_max_pixels())
     report(result, flir_lines)
