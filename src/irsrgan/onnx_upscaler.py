@@ -101,8 +101,8 @@ class OnnxUpscaler:
         if ("irsrgan.int8_gate" in self.metadata and image.dtype != np.uint8
                 and not self._int8_warned):
             self._int8_warned = True
-            log.warning("%s is quantised to int8 (gated on 8-bit frames); %s input loses more "
-                        "than the gate measured: export the float graph for it", self.path,
+            log.warning("%s is quantised to int8 (calibrated on 8-bit frames); %s input loses "
+                        "more than 8-bit does: export the float graph for it", self.path,
                         image.dtype)
         unit, vmap = image_unit(image, range_mode)
         s = self.scale
