@@ -108,16 +108,57 @@ def axis_tiles(length: int, padded: int, tile: int, ov: int, s: int, mult: int
     return tiles
 
 
+@dataclass(frozen=True)
+class Padding:
+    """The padded frame of an ``(..., h, w)`` image: ``ov`` pixels of reflected context on
+    every side (replicated where the image is too small to reflect), and the bottom and right
+    padded further up to ``multiple``. Tiles are cut from the image through :meth:`rows` and
+    :meth:`cols`, so the padded image is never made whole."""
+
+    h: int
+    w: int
+    ov: int
+    multiple: int
+
+    @property
+    def extra(self) -> tuple[int, int]:
+        return (-(self.h + 2 * self.ov)) % self.multiple, (-(self.w + 2 * self.ov)) % self.multiple
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        eh, ew = self.extra
+        return self.h + 2 * self.ov + eh, self.w + 2 * self.ov + ew
+
+    @property
+    def reflect(self) -> bool:
+        eh, ew = self.extra
+        return self.ov + ew < self.w and self.ov + eh < self.h
+
+    def _index(self, start: int, stop: int, length: int) -> np.ndarray:
+        idx = np.arange(start, stop) - self.ov
+        if self.reflect:  # as numpy's "reflect" and torch's: the edge pixel is not repeated
+            idx = np.abs(idx)
+            return np.where(idx >= length, 2 * (length - 1) - idx, idx)
+        return np.clip(idx, 0, length - 1)
+
+    def rows(self, start: int, stop: int) -> np.ndarray:
+        """Source rows of padded rows ``start .. stop``."""
+        return self._index(start, stop, self.h)
+
+    def cols(self, start: int, stop: int) -> np.ndarray:
+        return self._index(start, stop, self.w)
+
+    def cut(self, image: np.ndarray, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
+        """Padded rows ``y0 .. y1`` and columns ``x0 .. x1`` of ``image`` ``(C, h, w)``."""
+        return image[:, self.rows(y0, y1)[:, None], self.cols(x0, x1)[None, :]]
+
+
 def pad(lr: np.ndarray, ov: int, multiple: int) -> np.ndarray:
-    """``ov`` pixels of reflected context on every side (replicated where the image is too
-    small to reflect), and the bottom and right padded up to ``multiple``."""
-    h, w = lr.shape[-2:]
-    extra_h = (-(h + 2 * ov)) % multiple
-    extra_w = (-(w + 2 * ov)) % multiple
-    if max(ov, ov + extra_h, ov + extra_w) == 0:
-        return lr
-    mode = "reflect" if ov + extra_w < w and ov + extra_h < h else "edge"
-    return np.pad(lr, ((0, 0), (0, 0), (ov, ov + extra_h), (ov, ov + extra_w)), mode=mode)
+    """``lr`` ``(B, C, h, w)`` padded whole, as :class:`Padding` describes (for reference and
+    tests: the tiler cuts its tiles from the unpadded image)."""
+    frame = Padding(*lr.shape[-2:], ov, multiple)
+    ph, pw = frame.shape
+    return np.stack([frame.cut(x, 0, ph, 0, pw) for x in lr])
 
 
 def bands(lr: np.ndarray, forward: Forward, layout: Layout, *, tile: int, overlap: int,
@@ -131,8 +172,8 @@ def bands(lr: np.ndarray, forward: Forward, layout: Layout, *, tile: int, overla
     b, _, h, w = lr.shape
     s, ov, mult = layout.scale, overlap, layout.multiple
     c_out = layout.out_channels
-    padded = pad(lr, ov, mult)
-    ph, pw = padded.shape[-2:]
+    frame = Padding(h, w, ov, mult)
+    ph, pw = frame.shape
     if tile == 0 or (tile >= ph and tile >= pw):
         tiles_y = [AxisTile(0, ph, np.ones(h * s, np.float32), -ov * s)]
         tiles_x = [AxisTile(0, pw, np.ones(w * s, np.float32), -ov * s)]
@@ -155,10 +196,9 @@ def bands(lr: np.ndarray, forward: Forward, layout: Layout, *, tile: int, overla
         jobs = [(i, ix) for i in range(b) for ix in range(len(tiles_x))]
         for j in range(0, len(jobs), batch_size):
             chunk = jobs[j:j + batch_size]
-            batch = np.concatenate([padded[i:i + 1, :, ty.start:ty.stop,
-                                           tiles_x[ix].start:tiles_x[ix].stop]
-                                    for i, ix in chunk])
-            sr = forward(np.ascontiguousarray(batch))
+            batch = np.stack([frame.cut(lr[i], ty.start, ty.stop, tiles_x[ix].start,
+                                        tiles_x[ix].stop) for i, ix in chunk])
+            sr = forward(batch)
             for k, (i, ix) in enumerate(chunk):
                 tx = tiles_x[ix]
                 c0, c1 = spans_x[ix]
