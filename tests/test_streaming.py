@@ -182,8 +182,10 @@ def test_an_output_assembled_in_memory_is_refused_before_any_band_when_it_cannot
     assert read_image(tmp_path / "out.png").pixels.shape == (700, 1000, 3)
 
 
-def test_the_command_reports_an_output_too_large_to_assemble_and_goes_on(tmp_path, monkeypatch,
-                                                                       capsys):
+def _upscale_with_memory(tmp_path, monkeypatch, frames, available: int,
+                         max_pixels: int) -> int:
+    """``irsrgan upscale`` of ``frames`` (name -> (format, shape) of random 8-bit gray) with a
+    tiny x2 model, while psutil reports ``available`` bytes free; the exit status."""
     import psutil
 
     from irsrgan.checkpoint import save_model
@@ -191,20 +193,29 @@ def test_the_command_reports_an_output_too_large_to_assemble_and_goes_on(tmp_pat
 
     rng = np.random.default_rng(0)
     (tmp_path / "in").mkdir()
-    for name, fmt, shape in (("a.jpg", "jpeg", (2000, 60)), ("b.png", "png", (60, 80))):
+    for name, (fmt, shape) in frames.items():
         write_image(tmp_path / "in" / name,
                     Image((rng.random(shape) * 255).astype(np.uint8), fmt, "gray"))
     torch.manual_seed(0)
     save_model(create_model("compact", scale=2, num_features=8, num_convs=2),
                tmp_path / "m.safetensors")
 
-    class Memory:  # under 5x the 120x4000 JPEG output; a row of tiles of either fits in half
-        available = 2 * 2**20
+    class Memory:
+        pass
 
+    Memory.available = available
     monkeypatch.setattr(psutil, "virtual_memory", lambda: Memory)
-    assert main(["upscale", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--model",
-                 str(tmp_path / "m.safetensors"), "--max-pixels", "200000", "-q",
-                 "--backend", "torch"]) == 1
+    return main(["upscale", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--model",
+                 str(tmp_path / "m.safetensors"), "--max-pixels", str(max_pixels), "-q",
+                 "--backend", "torch"])
+
+
+def test_the_command_reports_an_output_too_large_to_assemble_and_goes_on(tmp_path, monkeypatch,
+                                                                       capsys):
+    # under 5x the 120x4000 JPEG output; a row of tiles of either fits in half
+    assert _upscale_with_memory(tmp_path, monkeypatch, {"a.jpg": ("jpeg", (2000, 60)),
+                                                        "b.png": ("png", (60, 80))},
+                                available=2 * 2**20, max_pixels=200000) == 1
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["b.png"]
     assert "a 120x4000 JPEG output is assembled in memory" in capsys.readouterr().err
 
@@ -241,28 +252,10 @@ def test_an_input_too_wide_for_one_row_of_tiles_is_refused_by_name(tmp_path, mon
                                                                    capsys):
     """--max-pixels bounds the area; a long, narrow strip is bounded by its width: one row of
     its output's tiles must fit in half the memory available."""
-    import psutil
-
-    from irsrgan.checkpoint import save_model
-    from irsrgan.cli import main
-
-    rng = np.random.default_rng(0)
-    (tmp_path / "in").mkdir()
-    write_image(tmp_path / "in" / "strip.png",
-                Image((rng.random((8, 3000)) * 255).astype(np.uint8), "png", "gray"))
-    write_image(tmp_path / "in" / "frame.png",
-                Image((rng.random((60, 80)) * 255).astype(np.uint8), "png", "gray"))
-    torch.manual_seed(0)
-    save_model(create_model("compact", scale=2, num_features=8, num_convs=2),
-               tmp_path / "m.safetensors")
-
-    class Memory:  # the strip's row of tiles: 6 copies x 16 x 6000 x 4 B = 2.3 MB > 1.5 MB
-        available = 3 * 2**20
-
-    monkeypatch.setattr(psutil, "virtual_memory", lambda: Memory)
-    assert main(["upscale", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--model",
-                 str(tmp_path / "m.safetensors"), "--max-pixels", "100000", "-q",
-                 "--backend", "torch"]) == 1
+    # the strip's row of tiles: 6 copies x 16 x 6000 x 4 B = 2.3 MB > 1.5 MB
+    assert _upscale_with_memory(tmp_path, monkeypatch, {"strip.png": ("png", (8, 3000)),
+                                                        "frame.png": ("png", (60, 80))},
+                                available=3 * 2**20, max_pixels=100000) == 1
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["frame.png"]
     assert "strip.png: 3000x8: one row of tiles of its x2 output needs about 2 MB" in \
         capsys.readouterr().err

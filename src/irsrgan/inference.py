@@ -26,13 +26,11 @@ from .image import (
     RangeMode,
     ValueMap,
     from_tensor,
-    native_rows,
-    output_like,
     to_tensor,
     value_map_for,
 )
 from .models import Generator, MultiFrameNet, require_generator
-from .streaming import ImageRows
+from .streaming import ImageRows, unit_rows
 from .tiling import CPU_TILE, ProgressFn
 
 log = logging.getLogger(__name__)
@@ -297,10 +295,8 @@ class Upscaler:
         """:meth:`upscale_image` as an :class:`~irsrgan.streaming.ImageRows`: the output's
         rows computed lazily, band by band, for :func:`~irsrgan.streaming.write_rows`."""
         lr, vmap = to_tensor(image, range_mode)
-        s = self.scale
-        probe = native_rows(torch.zeros(lr.shape[1], 0, image.width * s), image, vmap, 0, s)
 
-        def bands() -> Iterator[np.ndarray]:
+        def bands() -> Iterator[tuple[int, torch.Tensor]]:
             # inference mode around each step only: a generator suspended inside the `with`
             # would leave autograd off in its consumer (and in everything after it, until the
             # generator is collected)
@@ -308,13 +304,11 @@ class Upscaler:
             while True:
                 with torch.inference_mode(), self._input_of(image):
                     item = next(source, None)
-                    if item is None:
-                        return
-                    rows = native_rows(item[1][0], image, vmap, item[0], s)
-                yield rows
+                if item is None:
+                    return
+                yield item[0], item[1][0]
 
-        like = output_like(image, image.height * s, image.width * s, probe)
-        return ImageRows(like, image.height * s, bands())
+        return unit_rows(image, vmap, self.scale, bands())
 
     def upscale_frames(
         self,
@@ -432,7 +426,7 @@ class Upscaler:
                                     progress=progress)
 
     def _run(self, lr: np.ndarray, progress: ProgressFn | None) -> np.ndarray:
-        tile = self.tile if self.tile is not None else self.auto_tile(lr.shape[1])
+        tile = self.tile_for(lr.shape[1])
         while True:
             try:
                 return tiling.upscale(lr, self._forward, self.layout, tile=tile,
@@ -451,7 +445,7 @@ class Upscaler:
     def _run_bands(self, lr: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
         """:func:`tiling.channel_bands` with the tile halved on GPU out-of-memory before the
         first band."""
-        tile = self.tile if self.tile is not None else self.auto_tile(lr.shape[1])
+        tile = self.tile_for(lr.shape[1])
         while True:
             bands = self._channel_bands(lr, tile, None)
             try:
@@ -473,6 +467,11 @@ class Upscaler:
     def minimum_tile(self) -> int:
         """Smallest tile whose cores stay wider than the blend band."""
         return tiling.minimum_tile(self.overlap)
+
+    def tile_for(self, channels: int = 1) -> int:
+        """The tile side this Upscaler runs ``channels``-channel input with: the one given, or
+        :meth:`auto_tile`'s (0: no tiling)."""
+        return self.tile if self.tile is not None else self.auto_tile(channels)
 
     def auto_tile(self, channels: int = 1) -> int:
         """A tile side from the memory the device has free (a quarter of it, at most 1 GiB on

@@ -33,8 +33,8 @@ import numpy as np
 
 from .consistency import anchored_rows
 from .errors import ConfigError
-from .image import Image, RangeMode, image_unit, native_rows, output_like
-from .streaming import ImageRows
+from .image import Image, RangeMode, image_unit
+from .streaming import ImageRows, unit_rows
 from .tiling import CPU_TILE, Layout, ProgressFn, channel_bands, check_overlap, minimum_tile
 
 log = logging.getLogger(__name__)
@@ -105,16 +105,8 @@ class OnnxUpscaler:
                         "more than 8-bit does: export the float graph for it", self.path,
                         image.dtype)
         unit, vmap = image_unit(image, range_mode)
-        s = self.scale
-        probe = native_rows(np.zeros((unit.shape[0], 0, image.width * s), np.float32),
-                            image, vmap, 0, s)
-
-        def rows() -> Iterator[np.ndarray]:
-            for row, band in self.bands(unit[None]):
-                yield native_rows(band[0], image, vmap, row, s)
-
-        out = ImageRows(output_like(image, image.height * s, image.width * s, probe),
-                        image.height * s, rows())
+        out = unit_rows(image, vmap, self.scale,
+                        ((row, band[0]) for row, band in self.bands(unit[None])))
         return anchored_rows(out, image) if self.anchor else out
 
     def upscale_image(self, image: Image, *, range_mode: RangeMode = "auto") -> Image:

@@ -28,7 +28,7 @@ import numpy as np
 from . import image as _image
 from . import metadata
 from .errors import ImageError, ImageTooLargeError
-from .image import Image, as_format, write_image
+from .image import Image, ValueMap, as_format, native_rows, output_like, write_image
 
 _PNG_COLOR = {1: 0, 2: 4, 3: 2, 4: 6}  # samples per pixel -> PNG colour type
 #: an output assembled in memory is refused unless this many times its own size is available:
@@ -63,6 +63,24 @@ class ImageRows:
         if px.shape[0] != self.height:
             raise ImageError(f"bands hold {px.shape[0]} rows, expected {self.height}")
         return replace(self.like, pixels=px)
+
+
+def unit_rows(image: Image, vmap: ValueMap, scale: int,
+              bands: Iterator[tuple[int, np.ndarray]]) -> ImageRows:
+    """The output of ``image`` from ``bands`` of model values (``(first HR row, (C, n, W * s))``,
+    arrays or tensors, top to bottom): each band turned into ``image``'s dtype, layout and units
+    (:func:`~irsrgan.image.native_rows`) as it comes. What the Upscaler and the OnnxUpscaler
+    both return."""
+    s = scale
+    probe = native_rows(np.zeros((image.channels().shape[0], 0, image.width * s), np.float32),
+                        image, vmap, 0, s)
+
+    def native() -> Iterator[np.ndarray]:
+        for row, band in bands:
+            yield native_rows(band, image, vmap, row, s)
+
+    like = output_like(image, image.height * s, image.width * s, probe)
+    return ImageRows(like, image.height * s, native())
 
 
 def streamable(rows: ImageRows) -> bool:

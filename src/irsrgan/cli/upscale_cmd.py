@@ -199,7 +199,7 @@ def run(args: argparse.Namespace) -> int:
         return sr
 
     max_pixels = args.max_pixels or upscale_max_pixels()
-    tile = upscaler.tile if upscaler.tile is not None else upscaler.auto_tile()
+    tile = upscaler.tile_for()
     process = processor(args, rows_of, flir_lines, scale=model.scale,
                         tile_rows=tile and tile + 2 * upscaler.overlap)
     result = run_batch(jobs, process, overwrite=args.overwrite,
