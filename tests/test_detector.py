@@ -136,12 +136,13 @@ def test_camera_gain_scales_the_clean_branch_flaws():
 
 
 def test_the_bundled_detector_is_the_one_for_the_scale_or_else_x4(tmp_path, monkeypatch):
+    from irsrgan import detection
     from irsrgan import detector as det
 
     folder = tmp_path / "weights" / "detector"
     torch.manual_seed(0)
     save_detector(DegradationDetector(8), folder / "degradation-x4.safetensors")
-    monkeypatch.setattr(det.resources, "files", lambda package: tmp_path)
+    monkeypatch.setattr(detection.resources, "files", lambda package: tmp_path)
     assert det.bundled_path(2) == det.bundled_path(4) == folder / "degradation-x4.safetensors"
     torch.manual_seed(1)
     save_detector(DegradationDetector(8), folder / "degradation-x2.safetensors")
@@ -150,3 +151,46 @@ def test_the_bundled_detector_is_the_one_for_the_scale_or_else_x4(tmp_path, monk
     at_x2 = degraded_probability(x, scale=2)
     assert at_x2 == degraded_probability(x, load_detector(folder / "degradation-x2.safetensors"))
     assert at_x2 != degraded_probability(x, scale=4)
+    assert detection.probability(x, scale=2) == pytest.approx(at_x2, abs=1e-6)  # NumPy too
+
+
+def test_the_numpy_detector_equals_the_torch_one_without_importing_torch(tmp_path):
+    """The ONNX route's NumPy forward pass gives the bundled detector's probabilities (on
+    frames it calls clean, undecided and degraded), and never imports PyTorch."""
+    import subprocess
+    import sys
+    import textwrap
+
+    import cv2
+
+    from irsrgan.detection import NumpyDetector, bundled_path, probability
+
+    frames = []
+    for blur in (2.0, 4.0):  # smooth fields, area-downsampled: clean, then undecided
+        f = cv2.GaussianBlur(np.random.default_rng(0).random((256, 320)).astype(np.float32),
+                             (0, 0), blur)
+        frames.append(cv2.resize((f - f.min()) / (f.max() - f.min()), (80, 64),
+                                 interpolation=cv2.INTER_AREA))
+    frames.append(np.random.default_rng(1).random((64, 80)))  # white noise: degraded
+    got = [probability(x) for x in frames]
+    want = [degraded_probability(x) for x in frames]
+    assert got[0] < 0.25 and 0.25 < got[1] < 0.75 and got[2] > 0.75  # the three verdicts
+    np.testing.assert_allclose(got, want, atol=1e-6)
+    torch.manual_seed(2)  # any width, any weights
+    save_detector(DegradationDetector(5), tmp_path / "d.safetensors")
+    x = frames[1][:37, :61]
+    assert probability(x, detector=NumpyDetector.from_file(tmp_path / "d.safetensors")) == \
+        pytest.approx(degraded_probability(x, load_detector(tmp_path / "d.safetensors")),
+                      abs=1e-6)
+    np.save(tmp_path / "x.npy", frames[1])
+    code = textwrap.dedent(f"""
+        import sys
+        import numpy as np
+        from irsrgan.detection import probability
+        print(probability(np.load({str(tmp_path / "x.npy")!r})))
+        assert "torch" not in sys.modules
+    """)
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, timeout=60)
+    assert float(run.stdout) == pytest.approx(want[1], abs=1e-6)
+    assert bundled_path(4).name == "degradation-x4.safetensors"

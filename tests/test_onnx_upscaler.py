@@ -102,12 +102,29 @@ def test_runs_without_importing_torch(tmp_path, exported):
     np.testing.assert_array_equal(out.pixels, want.upscale_image(read_image(src)).pixels)
 
 
-def test_exported_denoise_strength_is_the_pair_at_that_strength_anchored(tmp_path, capsys):
+def _pair_files(tmp_path):
+    """A tiny faithful model naming a tiny robust one as its denoise partner."""
     faithful, robust = tmp_path / "f.safetensors", tmp_path / "r.safetensors"
     save_model(_model(), robust)
     torch.manual_seed(1)
     save_model(create_model("compact", scale=4, num_features=8, num_convs=3), faithful,
                provenance={"denoise_partner": "r.safetensors"})
+    return faithful, robust
+
+
+def _field(blur: float, seed: int = 0) -> np.ndarray:
+    """An 8-bit 70x45 frame: a smooth random field, area-downsampled; the bundled detector
+    calls blur 2 clean (strength 0) and blur 4 half degraded (strength 0.7)."""
+    import cv2
+
+    f = cv2.GaussianBlur(np.random.default_rng(seed).random((180, 280)).astype(np.float32),
+                         (0, 0), blur)
+    lr = cv2.resize((f - f.min()) / (f.max() - f.min()), (70, 45), interpolation=cv2.INTER_AREA)
+    return np.round(lr * 255).astype(np.uint8)
+
+
+def test_exported_denoise_strength_is_the_pair_at_that_strength_anchored(tmp_path, capsys):
+    faithful, robust = _pair_files(tmp_path)
     path = tmp_path / "pair.onnx"
     assert main(["export", str(faithful), "-o", str(path), "--denoise", "0.5",
                  "--no-check"]) == 0
@@ -138,14 +155,87 @@ def test_exported_denoise_strength_is_the_pair_at_that_strength_anchored(tmp_pat
         assert main(["upscale", str(src), "-o", str(dst), "--model", str(path), "--tile", "48",
                      "--overlap", "8", "-q", *flag]) == 0
         np.testing.assert_array_equal(read_image(dst).pixels, want)
-    # the faithful end exported alone runs at strength 0, and the command says so
+    # the faithful end exported alone (int8 takes one strength) runs at strength 0, and the
+    # command says so
     alone = tmp_path / "alone.onnx"
-    assert main(["export", str(faithful), "-o", str(alone), "--no-check"]) == 0
+    assert main(["export", str(faithful), "-o", str(alone), "--int8"]) == 0
     assert OnnxUpscaler(alone).metadata["irsrgan.denoise_partner"] == "r.safetensors"
     capsys.readouterr()
     assert main(["upscale", str(src), "-o", str(tmp_path / "alone.png"), "--model",
                  str(alone), "-q"]) == 0
-    assert "is the faithful end of a denoise pair, run at strength 0" in capsys.readouterr().err
+    assert "is the faithful end of a denoise pair alone, run at strength 0" in capsys.readouterr(
+    ).err
+
+
+def test_exported_pair_picks_each_images_strength_as_the_weights_do(tmp_path, capsys):
+    from irsrgan.checkpoint import load_model
+    from irsrgan.denoise import DenoiseUpscaler, model_at
+
+    faithful, robust = _pair_files(tmp_path)
+    path = tmp_path / "pair.onnx"
+    assert main(["export", str(faithful), "-o", str(path)]) == 0  # a partner: the pair
+    assert "the denoise pair: f.safetensors and r.safetensors" in capsys.readouterr().out
+    up = OnnxUpscaler(path, tile=48, overlap=8)
+    assert up.pair and up.anchor
+    assert (up.metadata["irsrgan.denoise"], up.metadata["irsrgan.robust"]) == ("pair",
+                                                                              "r.safetensors")
+    f, r = load_model(faithful), load_model(robust)
+    weights = DenoiseUpscaler(f, r, "auto", device="cpu", backend="onnxruntime", tile=48,
+                              overlap=8)
+    rng = np.random.default_rng(0)
+    frames = {0.0: _field(2), 0.7: _field(4), 1.0: rng.integers(0, 256, (45, 70), np.uint8)}
+    for strength, pixels in frames.items():  # 8-bit: auto, the strength the weights pick
+        image = Image(pixels, "png", "gray")
+        got = up.upscale_image(image).pixels
+        want = weights.upscale_image_rows(image).collect().pixels
+        assert up.last_auto and up.last_strength == weights.last_strength == strength
+        # the interpolated weights are folded in float32 by ONNX Runtime, torch.lerp by
+        # PyTorch: within a rounding of the 8-bit output; the ends are exact
+        tol = 1 if 0 < strength < 1 else 0
+        assert np.abs(got.astype(int) - want.astype(int)).max() <= tol
+    image = Image(_frame(np.uint16), "png", "gray")  # 16-bit: the faithful end, not anchored
+    got = up.upscale_image(image).pixels
+    assert (up.last_strength, up.last_auto) == (0.0, False)
+    np.testing.assert_array_equal(got, Upscaler(f, device="cpu", backend="onnxruntime", tile=48,
+                                                overlap=8).upscale_image(image).pixels)
+    # a fixed strength: the interpolated model; strength 1: the robust end's own graph exactly
+    x = rng.random((1, 1, 23, 31), dtype=np.float32)
+    mid = Upscaler(model_at(f, r, 0.35), device="cpu", backend="torch", tile=0).upscale(
+        torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(OnnxUpscaler(path, strength=0.35, tile=0).upscale(x), mid,
+                               atol=TOL["onnx"])
+    export_onnx(r, tmp_path / "r.onnx", check=False)
+    np.testing.assert_array_equal(OnnxUpscaler(path, strength=1, tile=0).upscale(x),
+                                  OnnxUpscaler(tmp_path / "r.onnx", tile=0).upscale(x))
+    # the command line: auto per 8-bit image, reported; --denoise S as the library does
+    src = write_test_image(tmp_path / "in.png", frames[0.7])
+    capsys.readouterr()
+    assert main(["upscale", str(src), "-o", str(tmp_path / "auto.png"), "--model", str(path),
+                 "-q"]) == 0
+    assert "denoise auto: strength 0.70..0.70" in capsys.readouterr().err
+    assert main(["upscale", str(src), "-o", str(tmp_path / "fixed.png"), "--model", str(path),
+                 "--denoise", "0.35", "--tile", "48", "--overlap", "8", "-q"]) == 0
+    np.testing.assert_array_equal(
+        read_image(tmp_path / "fixed.png").pixels,
+        OnnxUpscaler(path, strength=0.35, tile=48, overlap=8).upscale_image(
+            read_image(src)).pixels)
+
+
+def test_exported_pair_runs_auto_without_importing_torch(tmp_path):
+    faithful, _ = _pair_files(tmp_path)
+    path = tmp_path / "pair.onnx"
+    assert main(["export", str(faithful), "-o", str(path), "--no-check"]) == 0
+    src = write_test_image(tmp_path / "in.png", _field(4))
+    code = textwrap.dedent(f"""
+        import sys
+        from irsrgan.image import read_image
+        from irsrgan.onnx_upscaler import OnnxUpscaler
+        up = OnnxUpscaler({str(path)!r}, tile=48, overlap=8)
+        up.upscale_image(read_image({str(src)!r}))
+        assert up.last_strength == 0.7, up.last_strength
+        assert "torch" not in sys.modules, sorted(m for m in sys.modules if "torch" in m)
+    """)
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
 
 
 def test_export_refuses_denoise_without_a_partner(tmp_path, capsys):
@@ -220,7 +310,7 @@ def test_the_command_line_runs_an_onnx_model_without_torch_as_it_runs_the_weight
 
 def test_the_command_line_names_what_an_onnx_model_cannot_do(tmp_path, exported, capsys):
     src = write_test_image(tmp_path / "in.png", _frame(np.uint8))
-    for extra, message in ((["--denoise", "0.5"], "--denoise: not with an ONNX model"),
+    for extra, message in ((["--denoise", "0.5"], "a denoise strength needs a pair file"),
                            (["--ensemble"], "--ensemble: not with an ONNX model"),
                            (["--backend", "torch"], "--backend torch: an ONNX model runs with"),
                            (["--device", "cuda"], "--device cuda: an ONNX model runs on the CPU"),

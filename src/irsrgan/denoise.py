@@ -23,9 +23,7 @@ denoising model makes on cameras it was not trained on (docs/RESULTS.md, section
 
 from __future__ import annotations
 
-import math
 import os
-from typing import Literal
 
 import numpy as np
 import torch
@@ -33,58 +31,23 @@ import torch
 from .checkpoint import read_metadata, resolve_model_path
 from .consistency import anchor_levels, anchored_rows, lr_noise
 from .detector import degraded_probability
-from .errors import ConfigError, ImageError
+from .errors import ImageError
 from .estimate import NoiseLevel, estimate_noise
 from .image import Image, RangeMode, from_tensor, to_tensor
 from .inference import Upscaler
 from .interpolate import check_interpolable, interpolate_models
 from .models import Generator
 from .streaming import ImageRows
-
-Strength = float | Literal["auto"]
-
-#: strengths are rounded to this step, so a folder needs at most 1 / STEP + 1 models
-STEP = 0.05
-#: ``auto``: the strength ramps linearly in the detector's probability that the LR is
-#: sensor-degraded, from 0 at AUTO_RAMP[0] to 1 at AUTO_RAMP[1]. Set a priori, centred on the
-#: detector's own decision boundary (0.5: it is trained on balanced classes), because on
-#: other cameras the two mistakes cost about the same (robust on a clean LR, faithful on a
-#: degraded one: 1 to 2.5 dB each); a ramp fitted on the training frames, where the first
-#: mistake costs only 0.06-0.2 dB, leans far to robust and does not carry over
-#: (scripts/calibrate_denoise.py prints both; docs/RESULTS.md, section 9)
-AUTO_RAMP = (0.25, 0.75)
-
-
-def quantise(strength: float) -> float:
-    """``strength`` rounded to :data:`STEP` (what is actually used)."""
-    return round(round(float(strength) / STEP) * STEP, 6)
-
-
-def parse_strength(value: str | float) -> Strength:
-    """``"auto"`` or a number in [0, 1] (CLI and API text included)."""
-    if isinstance(value, str):
-        if value.strip().lower() == "auto":
-            return "auto"
-        try:
-            value = float(value)
-        except ValueError:
-            raise ConfigError(f"denoise strength must be 'auto' or a number in [0, 1], "
-                              f"got {value!r}") from None
-    v = float(value)
-    if not 0.0 <= v <= 1.0 or math.isnan(v):
-        raise ConfigError(f"denoise strength must be 'auto' or a number in [0, 1], got {v}")
-    return v
-
-
-def auto_strength(p_degraded: float, ramp: tuple[float, float] = AUTO_RAMP) -> float:
-    """Strength in [0, 1] for the probability that the LR is sensor-degraded: 0 up to
-    ``ramp[0]``, 1 from ``ramp[1]``, linear between (monotone)."""
-    lo, hi = ramp
-    if p_degraded <= lo:
-        return 0.0
-    if p_degraded >= hi:
-        return 1.0
-    return (p_degraded - lo) / (hi - lo)
+from .strength import (  # noqa: F401 (re-exported: the rules live without PyTorch)
+    AUTO_RAMP,
+    STEP,
+    Strength,
+    anchors,
+    auto_strength,
+    default_strength,
+    parse_strength,
+    quantise,
+)
 
 
 def estimate_strength(lr_unit: np.ndarray, scale: int = 4) -> tuple[float, NoiseLevel]:
@@ -95,14 +58,6 @@ def estimate_strength(lr_unit: np.ndarray, scale: int = 4) -> tuple[float, Noise
     if x.ndim == 3:
         x = x.mean(axis=0)
     return auto_strength(degraded_probability(x, scale=scale)), estimate_noise(x)
-
-
-def default_strength(requested: Strength | str | None, dtype: np.dtype) -> Strength:
-    """The strength a request gets: what it asked for, else ``auto`` for 8-bit images and 0
-    (the faithful model) for 16-bit and float ones, whose values are measurements."""
-    if requested is not None:
-        return parse_strength(requested)
-    return "auto" if np.dtype(dtype) == np.uint8 else 0.0
 
 
 def strength_for(image: Image, strength: Strength, range_mode: RangeMode = "auto",
@@ -221,14 +176,6 @@ class DenoiseUpscaler:
         rows = self.upscaler_for(strength).upscale_image_rows(image, range_mode=range_mode)
         return (anchored_rows(rows, image) if self.anchor and anchors(self.last_strength)
                 else rows)
-
-
-def anchors(strength: float) -> bool:
-    """Whether the pair's output at ``strength`` is level-anchored: at every strength that
-    :func:`quantise` keeps above 0; the faithful end (0) is left exactly as it is. The one
-    place this rule is written (the :class:`DenoiseUpscaler`, clips and the web server's
-    jobs all ask here)."""
-    return quantise(strength) > 0
 
 
 def anchored_tensor(sr: torch.Tensor, lr: torch.Tensor) -> torch.Tensor:

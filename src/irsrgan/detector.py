@@ -30,22 +30,23 @@ import math
 import os
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
+from .detection import (  # noqa: F401 (re-exported)
+    BUNDLED,
+    GAIN,
+    MAX_WINDOWS,
+    WINDOW,
+    bundled_path,
+    read_detector_file,
+    require_bundled,
+    windows,
+)
 from .errors import CheckpointError, ImageError
-
-#: side of the LR windows scored (and of the training crops)
-WINDOW = 64
-#: at most this many windows per image, on a regular grid
-MAX_WINDOWS = 16
-#: the input's deviations from its window mean are multiplied by this (the cues are at the
-#: 1e-3 level of the unit range)
-GAIN = 32.0
 
 
 class DegradationDetector(nn.Module):
@@ -72,23 +73,6 @@ class DegradationDetector(nn.Module):
         return self.head(self.body(x).mean(dim=(2, 3)))[:, 0]
 
 
-def windows(x: np.ndarray, size: int = WINDOW, count: int = MAX_WINDOWS) -> np.ndarray:
-    """Up to ``count`` ``size`` x ``size`` windows of ``x`` ``(H, W)`` on a regular grid
-    covering the frame, ``(N, size, size)``; a frame smaller than ``size`` is one window."""
-    x = np.asarray(x, dtype=np.float32)
-    if x.ndim != 2:
-        raise ImageError(f"image must be (H, W), got {tuple(x.shape)}")
-    h, w = x.shape
-    if min(h, w) < 8:
-        raise ImageError(f"image of {w}x{h} px is too small to judge its noise (8 px at least)")
-    sh, sw = min(size, h), min(size, w)
-    ny = min(max(1, h // sh), int(math.isqrt(count)))
-    nx = min(max(1, w // sw), count // ny)
-    ys = np.linspace(0, h - sh, ny).round().astype(int)
-    xs = np.linspace(0, w - sw, nx).round().astype(int)
-    return np.stack([x[y:y + sh, c:c + sw] for y in ys for c in xs])
-
-
 def degraded_probability(lr_unit: np.ndarray, detector: DegradationDetector | None = None,
                          *, scale: int = 4) -> float:
     """Probability that ``lr_unit`` (``(H, W)``, the unit range the SR model sees) is
@@ -103,17 +87,6 @@ def degraded_probability(lr_unit: np.ndarray, detector: DegradationDetector | No
 
 
 # ------------------------------------------------------------------------------ weights
-BUNDLED = "degradation-x4"
-
-
-def bundled_path(scale: int = 4) -> Path:
-    """The bundled detector for LR made at ``scale`` (``degradation-x{scale}``), or the x4
-    one where the package has none for that scale."""
-    folder = resources.files("irsrgan") / "weights" / "detector"
-    own = Path(str(folder / f"degradation-x{int(scale)}.safetensors"))
-    return own if own.is_file() else Path(str(folder / f"{BUNDLED}.safetensors"))
-
-
 def save_detector(detector: DegradationDetector, path: str | os.PathLike,
                   provenance: dict[str, str] | None = None) -> None:
     """Weights and width as safetensors (written atomically)."""
@@ -130,23 +103,10 @@ def save_detector(detector: DegradationDetector, path: str | os.PathLike,
 
 def load_detector(path: str | os.PathLike) -> DegradationDetector:
     """A detector saved by :func:`save_detector` (safetensors only: nothing is unpickled)."""
-    from safetensors import safe_open
-
-    path = Path(path)
+    features, state = read_detector_file(path)
+    detector = DegradationDetector(features)
     try:
-        with safe_open(str(path), "pt") as f:
-            meta = f.metadata() or {}
-            state = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118
-    except Exception as e:  # noqa: BLE001 - any unreadable file is one message
-        raise CheckpointError(f"{path}: not a readable detector weights file ({e})") from None
-    if meta.get("format") != "irsrgan-detector":
-        raise CheckpointError(f"{path}: not an irsrgan degradation detector")
-    features = meta.get("features", "32")
-    if not features.isdigit() or not 1 <= int(features) <= 512:
-        raise CheckpointError(f"{path}: detector width {features!r} is not 1..512")
-    detector = DegradationDetector(int(features))
-    try:
-        detector.load_state_dict(state)
+        detector.load_state_dict({k: torch.from_numpy(v) for k, v in state.items()})
     except RuntimeError as e:
         raise CheckpointError(f"{path}: detector weights do not fit ({e})") from None
     return detector.eval()
@@ -160,10 +120,7 @@ def bundled_detector(scale: int = 4) -> DegradationDetector:
 
 @lru_cache(maxsize=4)
 def _bundled_file(path: Path) -> DegradationDetector:
-    if not path.is_file():
-        raise CheckpointError(f"the bundled degradation detector is missing ({path}); "
-                              "reinstall irsrgan or run scripts/train_detector.py")
-    return load_detector(path)
+    return load_detector(require_bundled(path))
 
 
 # ----------------------------------------------------------------------------- training

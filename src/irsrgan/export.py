@@ -69,6 +69,54 @@ def export_onnx(
     return diff
 
 
+def export_onnx_pair(
+    faithful: Generator, robust: Generator, path: str | os.PathLike, *, opset: int = 18,
+    check: bool = True, metadata: Mapping[str, str] | None = None,
+) -> float | None:
+    """Export the denoise pair to one file (:mod:`irsrgan.onnx_pair`: the strength is an
+    initializer, 0 in the file, set per image by the
+    :class:`~irsrgan.onnx_upscaler.OnnxUpscaler`); returns the max abs difference to PyTorch
+    at strengths 0, 0.5 and 1 (``None`` if ``check`` is false). The file records
+    ``irsrgan.denoise = pair`` and is level-anchored above strength 0, as the pair is."""
+    import tempfile
+
+    from .image import atomic_write_bytes
+    from .interpolate import check_interpolable
+    from .onnx_pair import PAIR, _onnx, build_pair
+
+    onnx = _onnx()
+    check_interpolable(faithful, robust)
+    path = Path(path)
+    with tempfile.TemporaryDirectory(dir=path.parent) as tmp:
+        ends = []
+        for end, name in ((faithful, "faithful"), (robust, "robust")):
+            export_onnx(end, Path(tmp) / f"{name}.onnx", opset=opset, check=False,
+                        metadata=metadata)
+            ends.append(onnx.load(str(Path(tmp) / f"{name}.onnx")))
+        pair = build_pair(*ends)
+        props = {p.key: p.value for p in pair.metadata_props}
+        onnx.helper.set_model_props(pair, {**props, "irsrgan.denoise": PAIR})
+        candidate = Path(tmp) / "pair.onnx"
+        candidate.write_bytes(pair.SerializeToString())
+        diff = check_pair(faithful, robust, candidate) if check else None
+        atomic_write_bytes(path, candidate.read_bytes())
+    return diff
+
+
+def check_pair(faithful: Generator, robust: Generator, path: str | os.PathLike) -> float:
+    """Max abs difference between ONNX Runtime running the pair file at strengths 0, 0.5 and
+    1 and PyTorch running :func:`irsrgan.denoise.model_at` there."""
+    from .denoise import model_at
+    from .onnx_pair import at_strength, load
+
+    pair = load(path)
+    worst = 0.0
+    for strength in (0.0, 0.5, 1.0):
+        graph = at_strength(pair, strength)
+        worst = max(worst, check_onnx(model_at(faithful, robust, strength), graph))
+    return worst
+
+
 def export_int8_onnx(model: Generator, path: str | os.PathLike,
                      metadata: Mapping[str, str] | None = None) -> bool:
     """Write ``model``'s int8 graph (:func:`irsrgan.quantize.int8_onnx`: QDQ, calibrated on
@@ -98,8 +146,9 @@ def export_int8_onnx(model: Generator, path: str | os.PathLike,
     return passed
 
 
-def check_onnx(model: Generator, path: str | os.PathLike, *, seed: int = 0) -> float:
-    """Max abs difference between ONNX Runtime and PyTorch on an odd-sized random input."""
+def check_onnx(model: Generator, path: str | os.PathLike | bytes, *, seed: int = 0) -> float:
+    """Max abs difference between ONNX Runtime and PyTorch on an odd-sized random input
+    (``path``: a file, or a serialised graph)."""
     try:
         import onnxruntime as ort
     except ImportError:
@@ -109,7 +158,8 @@ def check_onnx(model: Generator, path: str | os.PathLike, *, seed: int = 0) -> f
     m = model.size_multiple
     g = torch.Generator().manual_seed(seed)
     x = torch.rand(1, model.in_channels, 37 * m, 53 * m, generator=g)
-    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    graph = path if isinstance(path, bytes) else str(path)
+    sess = ort.InferenceSession(graph, providers=["CPUExecutionProvider"])
     got = sess.run(None, {sess.get_inputs()[0].name: x.numpy()})[0]
     with torch.inference_mode():
         want = model(x).numpy()

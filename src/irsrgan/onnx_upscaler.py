@@ -10,11 +10,15 @@ build, more than a whole 2048x2048 x4 upscale needs here (``benchmarks/upscale_m
 (``pip install irsrgan`` still installs PyTorch, which export needs; this path only never
 loads it.)
 
-What needs PyTorch stays out: the denoise pair's ``auto`` strength (its detector is a network)
-and network interpolation. Export the pair at one strength instead
-(``irsrgan export --denoise S``); a graph exported at a strength above 0 records that its output
-is level-anchored to the LR (:func:`irsrgan.consistency.anchored_rows`), and is anchored here
-as the pair anchors it.
+The default model's denoise pair comes whole: ``irsrgan export`` of a model that names a robust
+end writes both ends into one file (:mod:`irsrgan.onnx_pair`), and this upscaler picks the
+strength per image as ``irsrgan upscale`` does with the PyTorch weights
+(:mod:`irsrgan.strength`: ``auto`` for 8-bit images, from the degradation detector run in
+NumPy, :mod:`irsrgan.detection`; the faithful end for 16-bit and float ones; or a fixed
+strength), and level-anchors the output above strength 0 as the pair does
+(:func:`irsrgan.consistency.anchored_rows`). A graph exported at one strength
+(``irsrgan export --denoise S``) records whether it is anchored. What needs PyTorch stays out:
+interpolating other models (``--model-b``), the self-ensemble, clips.
 
 Example:
     >>> from irsrgan.onnx_upscaler import OnnxUpscaler  # doctest: +SKIP
@@ -31,10 +35,12 @@ from pathlib import Path
 
 import numpy as np
 
+from . import onnx_pair
 from .consistency import anchored_rows
 from .errors import ConfigError
 from .image import Image, RangeMode, image_unit
 from .streaming import ImageRows, unit_rows
+from .strength import Strength, anchors, auto_strength, default_strength, parse_strength, quantise
 from .tiling import CPU_TILE, Layout, ProgressFn, channel_bands, check_overlap, minimum_tile
 
 log = logging.getLogger(__name__)
@@ -56,12 +62,21 @@ class OnnxUpscaler:
         overlap: LR context pixels around each tile.
         threads: intra-op threads (default 0: the engine's own choice, its physical cores).
         anchor: level-anchor outputs to the LR; default: what the file records
-            (``irsrgan.anchor``, set by ``irsrgan export --denoise S`` with S above 0).
+            (``irsrgan.anchor``, set by ``irsrgan export --denoise S`` with S above 0; a pair
+            file: at every strength above 0). ``False``: never.
+        strength: for a pair file, ``"auto"`` or a number in [0, 1] for every image; default:
+            :func:`irsrgan.strength.default_strength` per image (``auto`` for 8-bit images, 0
+            for 16-bit and float ones). Other files take none.
+
+    ``last_strength`` is the strength the most recent image of a pair file used.
     """
+
+    #: at most this many compiled strengths of a pair file are kept
+    CACHED_STRENGTHS = 3
 
     def __init__(self, path: str | os.PathLike, *, engine: str = "onnxruntime",
                  tile: int = CPU_TILE, overlap: int = 16, threads: int | None = None,
-                 anchor: bool | None = None) -> None:
+                 anchor: bool | None = None, strength: Strength | str | None = None) -> None:
         self.path = Path(path)
         if engine not in ENGINES:
             raise ConfigError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
@@ -71,28 +86,88 @@ class OnnxUpscaler:
         if not self.path.is_file():
             raise ConfigError(f"{self.path}: no such ONNX file")
         self.engine = engine
-        self.runner = _runner(self.path, engine, threads or 0)
+        self.threads = threads or 0
+        self.runner = _runner(self.path, engine, self.threads)
         meta = self.runner.metadata()
         self.metadata = meta
+        self.pair = onnx_pair.is_pair(meta)
+        if strength is not None and not self.pair:
+            raise ConfigError(f"{self.path}: a denoise strength needs a pair file (`irsrgan "
+                              "export` of a model that names a robust end, as the default "
+                              "does); this file is one model")
+        self.strength = None if strength is None else parse_strength(strength)
+        self.last_strength: float | None = None
+        self.last_auto = False
+        self._pair_graph = onnx_pair.load(self.path) if self.pair else None
+        self._runners = {0.0: self.runner}  # the file as stored: strength 0
         self.layout = _layout_from(meta) or _probe_layout(self.runner, self.path)
         if tile and tile < minimum_tile(overlap):
             raise ConfigError(f"tile {tile} too small for overlap {overlap}: use at least "
                               f"{minimum_tile(overlap)} (or 0: no tiling)")
         self.tile, self.overlap = tile, overlap
-        self.anchor = meta.get("irsrgan.anchor") == "1" if anchor is None else anchor
+        self.anchor = (anchor if anchor is not None
+                       else self.pair or meta.get("irsrgan.anchor") == "1")
         self.scale = self.layout.scale
         self._int8_warned = False
 
-    def upscale(self, lr: np.ndarray, progress: ProgressFn | None = None) -> np.ndarray:
+    def upscale(self, lr: np.ndarray, progress: ProgressFn | None = None, *,
+                strength: Strength | str | None = None) -> np.ndarray:
         """``(B, C, H, W)`` float32 in the unit range -> ``(B, C, H * s, W * s)`` (not
-        anchored, not clamped), as :meth:`Upscaler.upscale <irsrgan.inference.Upscaler.upscale>`."""
-        return np.concatenate([band for _, band in self.bands(lr, progress)], axis=2)
+        anchored, not clamped), as :meth:`Upscaler.upscale <irsrgan.inference.Upscaler.upscale>`.
+        A pair file runs at ``strength``, else the upscaler's, else ``auto`` (judged on a
+        ``(1, C, H, W)`` LR); ``last_strength`` says which."""
+        lr = np.asarray(lr, np.float32)
+        if self.pair:
+            requested = parse_strength(strength if strength is not None
+                                       else self.strength if self.strength is not None
+                                       else "auto")
+            if requested == "auto" and (lr.ndim != 4 or lr.shape[0] != 1):
+                raise ConfigError(f"lr must be (1, C, H, W) for auto strength, got "
+                                  f"{tuple(lr.shape)}")
+            self.last_strength, self.last_auto = self._strength(lr[0], requested)
+        elif strength is not None:
+            raise ConfigError(f"{self.path}: one model, no denoise strength to set")
+        return np.concatenate([band for _, band in self.bands(
+            lr, progress, strength=self.last_strength if self.pair else 0.0)], axis=2)
 
-    def bands(self, lr: np.ndarray, progress: ProgressFn | None = None
-              ) -> Iterator[tuple[int, np.ndarray]]:
-        """:meth:`upscale` as ``(first HR row, rows)`` bands, top to bottom."""
-        return channel_bands(np.asarray(lr, np.float32), self.runner, self.layout,
+    def bands(self, lr: np.ndarray, progress: ProgressFn | None = None, *,
+              strength: float = 0.0) -> Iterator[tuple[int, np.ndarray]]:
+        """:meth:`upscale` as ``(first HR row, rows)`` bands, top to bottom (a pair file at
+        ``strength``)."""
+        return channel_bands(np.asarray(lr, np.float32), self.runner_at(strength), self.layout,
                              tile=self.tile, overlap=self.overlap, progress=progress)
+
+    def runner_at(self, strength: float):
+        """The compiled graph at ``strength`` (rounded to the pair's step; one file: only 0):
+        the last :data:`CACHED_STRENGTHS` are kept."""
+        key = quantise(strength)
+        if key not in self._runners:
+            if not self.pair:
+                raise ConfigError(f"{self.path}: one model, no denoise strength to set")
+            if len(self._runners) >= self.CACHED_STRENGTHS:
+                self._runners.pop(next(k for k in self._runners if k != 0.0))
+            self._runners[key] = _runner(onnx_pair.at_strength(self._pair_graph, key),
+                                         self.engine, self.threads, self.path)
+        return self._runners[key]
+
+    def strength_for(self, unit: np.ndarray, dtype: np.dtype) -> tuple[float, bool]:
+        """The strength a pair file uses for an image whose LR in the unit range is ``unit``
+        ``(C, H, W)`` (and whose dtype is ``dtype``: the upscaler's strength, else ``auto``
+        for 8-bit images and 0 for others), and whether it was ``auto``; 0 for one model. As
+        :func:`irsrgan.denoise.strength_for` decides it with the PyTorch weights."""
+        if not self.pair:
+            return 0.0, False
+        return self._strength(unit, default_strength(self.strength, dtype))
+
+    def _strength(self, unit: np.ndarray, requested: Strength) -> tuple[float, bool]:
+        """``requested`` as a number (``auto``: the detector's verdict on ``unit`` ``(C, H,
+        W)``, the channels' mean), rounded to the pair's step, and whether it was ``auto``."""
+        if requested != "auto":
+            return quantise(requested), False
+        from .detection import probability
+
+        x = np.asarray(unit, np.float64).mean(axis=0)
+        return quantise(auto_strength(probability(x, scale=self.scale))), True
 
     def upscale_image_rows(self, image: Image, *, range_mode: RangeMode = "auto"
                            ) -> ImageRows:
@@ -105,18 +180,23 @@ class OnnxUpscaler:
                         "more than 8-bit does: export the float graph for it", self.path,
                         image.dtype)
         unit, vmap = image_unit(image, range_mode)
-        out = unit_rows(image, vmap, self.scale,
-                        ((row, band[0]) for row, band in self.bands(unit[None])))
-        return anchored_rows(out, image) if self.anchor else out
+        strength, self.last_auto = self.strength_for(unit, image.dtype)
+        self.last_strength = strength if self.pair else None
+        out = unit_rows(image, vmap, self.scale, ((row, band[0]) for row, band in
+                                                  self.bands(unit[None], strength=strength)))
+        anchored = self.anchor and (anchors(strength) if self.pair else True)
+        return anchored_rows(out, image) if anchored else out
 
     def upscale_image(self, image: Image, *, range_mode: RangeMode = "auto") -> Image:
         """The whole output of ``image`` in memory."""
         return self.upscale_image_rows(image, range_mode=range_mode).collect()
 
 
-def _runner(path: Path, engine: str, threads: int):
+def _runner(graph: Path | bytes, engine: str, threads: int, path: Path | None = None):
+    """A runner for ``graph`` (a file, or a serialised graph read from ``path``)."""
     from .runtimes import OpenVinoRunner, OrtRunner
 
+    path = graph if path is None else path
     try:
         __import__(engine)
     except ImportError:
@@ -124,7 +204,7 @@ def _runner(path: Path, engine: str, threads: int):
                           f"'irsrgan[{_EXTRAS[engine]}]'") from None
     cls = OrtRunner if engine == "onnxruntime" else OpenVinoRunner
     try:
-        return cls(str(path), threads)
+        return cls(graph if isinstance(graph, bytes) else str(graph), threads)
     except Exception as exc:  # the engines raise their own types for unreadable graphs
         raise ConfigError(f"{path}: {engine} cannot load this file as an ONNX model: "
                           f"{str(exc).strip().splitlines()[0] if str(exc).strip() else exc}"

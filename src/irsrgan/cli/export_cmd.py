@@ -6,9 +6,9 @@ import argparse
 from pathlib import Path
 
 from ..checkpoint import load_model
-from ..denoise import anchors, model_at, quantise, robust_partner
+from ..denoise import anchors, model_at, parse_strength, quantise, robust_partner
 from ..errors import ConfigError
-from ..export import export_int8_onnx, export_onnx
+from ..export import export_int8_onnx, export_onnx, export_onnx_pair
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -20,11 +20,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", required=True, help="output .onnx file")
     p.add_argument("--opset", type=int, default=None,
                    help="ONNX opset of the float graph (default 18; not with --int8)")
-    p.add_argument("--denoise", type=float, metavar="S",
-                   help="for a model with a denoise partner (the default pair): the pair at "
-                   "strength S, 0 (faithful) to 1 (robust), as `upscale --denoise S`; above 0 "
-                   "the file records that its output is level-anchored to the LR, and "
-                   "OnnxUpscaler anchors it")
+    p.add_argument("--denoise", metavar="auto|S",
+                   help="for a model with a denoise partner (the default pair). auto (the "
+                   "default, not with --int8): both ends in one file, and `irsrgan upscale "
+                   "--model FILE.onnx` picks the strength per image as with the weights "
+                   "(--denoise auto for 8-bit images, the faithful end for 16-bit ones, or "
+                   "its own --denoise). S: the pair at the fixed strength S, 0 (faithful) to "
+                   "1 (robust), as `upscale --denoise S`. Above 0 the output is "
+                   "level-anchored to the LR, as the pair's is")
     p.add_argument("--int8", action="store_true",
                    help="the graph quantised to int8 (ONNX Runtime QDQ, calibrated on bundled "
                    "training crops; what --backend onnxruntime-int8 runs): faster on CPUs with "
@@ -43,17 +46,21 @@ def run(args: argparse.Namespace) -> int:
     model = load_model(args.model)
     metadata = {"irsrgan.name": Path(args.model).name}  # a bundled name, or the file's name
     partner = robust_partner(args.model)
-    if args.denoise is not None:
-        if not 0.0 <= args.denoise <= 1.0:
-            raise ConfigError(f"--denoise must be in [0, 1], got {args.denoise}")
-        if partner is None:
-            raise ConfigError(f"{args.model} has no denoise partner: --denoise is for a "
-                              "faithful model whose file names its robust end")
-        strength = quantise(args.denoise)
+    requested = None if args.denoise is None else parse_strength(args.denoise)
+    if requested is not None and partner is None:
+        raise ConfigError(f"{args.model} has no denoise partner: --denoise is for a "
+                          "faithful model whose file names its robust end")
+    if requested == "auto" and args.int8:
+        raise ConfigError("--int8 writes one strength: give --denoise S (0..1), not auto")
+    if partner is not None and requested in (None, "auto") and not args.int8:
+        return _export_pair(args, model, load_model(partner), metadata | {
+            "irsrgan.robust": Path(partner).name})
+    if requested is not None:
+        strength = quantise(requested)
         model = model_at(model, load_model(partner), strength)
         metadata |= {"irsrgan.denoise": f"{strength:g}",
                      "irsrgan.anchor": "1" if anchors(strength) else "0"}
-    elif partner is not None:  # the faithful end alone: upscale says what that means
+    elif partner is not None:  # the faithful end alone (int8): upscale says what that means
         metadata["irsrgan.denoise_partner"] = Path(partner).name
     if args.int8:
         passed = export_int8_onnx(model, args.output, metadata)
@@ -69,4 +76,17 @@ def run(args: argparse.Namespace) -> int:
     if diff is not None:
         msg += f" (max |onnxruntime - pytorch| = {diff:.2e})"
     print(msg)
+    return 0
+
+
+def _export_pair(args: argparse.Namespace, faithful, robust, metadata: dict[str, str]) -> int:
+    """Both ends of the denoise pair in one file (:func:`irsrgan.export.export_onnx_pair`)."""
+    opset = 18 if args.opset is None else args.opset
+    diff = export_onnx_pair(faithful, robust, args.output, opset=opset,
+                            check=not args.no_check, metadata=metadata)
+    msg = (f"wrote {args.output} (the denoise pair: {metadata['irsrgan.name']} and "
+           f"{metadata['irsrgan.robust']}; the strength is chosen per image")
+    if diff is not None:
+        msg += f"; max |onnxruntime - pytorch| = {diff:.2e} at strengths 0, 0.5, 1"
+    print(msg + ")")
     return 0

@@ -267,12 +267,12 @@ def run_onnx(args: argparse.Namespace, sequences: list[Path], inputs: list[str])
 
     refused = [flag for flag, given in (
         ("--model-b", args.model_b is not None), ("--alpha", args.alpha is not None),
-        ("--denoise", args.denoise is not None), ("--robust", args.robust is not None),
-        ("--ensemble", args.ensemble), ("--half", args.half)) if given]
+        ("--robust", args.robust is not None), ("--ensemble", args.ensemble),
+        ("--half", args.half)) if given]
     if refused:
         raise ConfigError(f"{', '.join(refused)}: not with an ONNX model ({args.model}); they "
-                          "need the PyTorch weights (`irsrgan export --denoise S` writes the "
-                          "pair at one strength into the file)")
+                          "need the PyTorch weights (`irsrgan export` writes the default "
+                          "model's denoise pair into the file, with its robust end)")
     if sequences:
         raise ConfigError(f"{sequences[0]}: clips need the PyTorch weights, not an ONNX model")
     if args.device not in ("auto", "cpu"):
@@ -283,26 +283,31 @@ def run_onnx(args: argparse.Namespace, sequences: list[Path], inputs: list[str])
                           "weights to split a job across processes")
     up = OnnxUpscaler(args.model, engine=onnx_engine(args.backend),
                       tile=CPU_TILE if args.tile is None else args.tile, overlap=args.overlap,
-                      anchor=None if args.anchor else False)  # --no-anchor: never anchored
+                      anchor=None if args.anchor else False,  # --no-anchor: never anchored
+                      strength=args.denoise)
     if up.metadata.get("irsrgan.denoise_partner") and "irsrgan.denoise" not in up.metadata:
-        print(f"note: {args.model} is the faithful end of a denoise pair, run at strength 0 on "
-              "every image; with the PyTorch weights `irsrgan upscale` picks a strength per "
-              "8-bit image (--denoise auto); `irsrgan export --denoise S` writes a fixed one",
-              file=sys.stderr)
+        print(f"note: {args.model} is the faithful end of a denoise pair alone, run at "
+              "strength 0 on every image; `irsrgan export` of the model without --denoise "
+              "(or --int8) writes the pair, which picks a strength per 8-bit image "
+              "(--denoise auto)", file=sys.stderr)
     out = Path(args.output)
     jobs = plan_jobs(inputs, out, flir_raw=args.flir_raw)
     make_output_folder(output_folder(jobs, out))
     flir_lines: list[str] = []
+    strengths: list[tuple[bool, float]] = []
 
     def rows_of(image: Image) -> ImageRows:
-        return up.upscale_image_rows(image, range_mode=args.range_mode)
+        rows = up.upscale_image_rows(image, range_mode=args.range_mode)
+        if up.pair:
+            strengths.append((up.last_auto, up.last_strength))
+        return rows
 
     process = processor(args, rows_of, flir_lines, scale=up.scale,
                         tile_rows=up.tile and up.tile + 2 * up.overlap)
     result = run_batch(jobs, process, overwrite=args.overwrite,
                        progress=not args.quiet, desc=f"x{up.scale}", flir_raw=args.flir_raw,
                        max_pixels=args.max_pixels or upscale_max_pixels())
-    report(result, flir_lines)
+    report(result, flir_lines, denoise_summary(strengths, args.denoise))
     return 0 if result.ok else 1
 
 
