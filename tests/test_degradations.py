@@ -292,6 +292,16 @@ def test_nothing_is_8_bit_unless_asked():
 # presets
 
 
+def test_the_preset_names_are_the_bundled_preset_files():
+    """PRESET_NAMES lives in the PyTorch-free bundled.py (the command line's choices): it must
+    name exactly the YAML files the package ships."""
+    from importlib import resources
+
+    files = sorted(p.name[:-5] for p in (resources.files("irsrgan") / "presets").iterdir()
+                   if p.name.endswith(".yaml"))
+    assert sorted(D.PRESET_NAMES) == files
+
+
 @pytest.mark.parametrize("name", D.PRESET_NAMES)
 @pytest.mark.parametrize("scale,size", [(2, (32, 30)), (3, (31, 32)), (4, (67, 61))])
 def test_preset_shape_dtype_range(name, scale, size):

@@ -34,13 +34,12 @@ from typing import Any
 import torch
 import yaml
 
+from .bundled import DEFAULT_BASE  # the base model for each scale (defined without PyTorch)
 from .checkpoint import load_model, resolve_model_path, save_model
 from .config import Config, DataConfig, ModelConfig, ScheduleConfig, TrainConfig
 from .errors import ConfigError, ImageError
 from .image import atomic_write_bytes, collect_images, decode_image
 
-#: the base model for each scale when none is named (the faithful end of the shipped pair)
-DEFAULT_BASE = {4: "irsrgan-faithful-x4", 2: "irsrgan-psnr-x2"}
 #: share of LR made by the calibrated preset (the rest: clean antialiased bicubic)
 CAMERA_WEIGHT = 0.5
 PLAN_FILE = "plan.json"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..adapt import DEFAULT_BASE, adapt
+from ..bundled import DEFAULT_BASE
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -52,6 +52,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..adapt import adapt
+
     result = adapt(args.inputs, args.output, scale=args.scale, minutes=args.minutes,
                    base=args.base, preset=args.preset, held_out=args.held_out, work=args.work,
                    seed=args.seed, batch_size=args.batch_size, lr=args.lr,

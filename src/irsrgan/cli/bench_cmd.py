@@ -4,13 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-import torch
-
-from .. import engines
-from ..checkpoint import DEFAULT_MODEL, load_model
+from ..bundled import DEFAULT_MODEL
 from ..errors import ConfigError
-from ..inference import Upscaler
-from ..quantize import passes_gate
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -32,6 +27,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import torch
+
+    from .. import engines
+    from ..checkpoint import load_model
+    from ..inference import Upscaler
+    from ..quantize import passes_gate
+
     try:
         w, h = (int(v) for v in args.size.lower().split("x"))
     except ValueError:

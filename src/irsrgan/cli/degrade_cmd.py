@@ -9,26 +9,37 @@ failed). ``--preview FILE.png`` writes a grid of one image under several draws.
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from ..batch import check_output_folder, default_max_pixels
-from ..data import file_generator  # noqa: F401 (importable from here, as before)
-from ..degradations import PRESET_NAMES, Preset, get_preset
-from ..degrade_files import (  # noqa: F401 (degrade_image: importable from here, as before)
-    DEGRADE_BYTES_PER_PIXEL,
-    degrade_files,
-    degrade_image,
-    preview_grid,
-)
+from ..bundled import PRESET_NAMES
 from ..errors import ConfigError
 from ..image import Image, list_images
 from ..image import write_image as _write_image
+
+if TYPE_CHECKING:
+    from ..data import file_generator  # noqa: F401 (importable from here, as before)
+    from ..degradations import Preset
+    from ..degrade_files import degrade_image  # noqa: F401 (importable from here, as before)
+
+# importable from here, as before; imported on first use (they load PyTorch)
+_LAZY = {"file_generator": "..data", "degrade_image": "..degrade_files"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name], __package__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def write_preview(path: Path, source: Path, scale: int, preset: Preset, seed: int,
                   draws: int = 7, max_pixels: int | None = None) -> None:
     """Write :func:`~irsrgan.degrade_files.preview_grid` as a PNG at ``path``."""
+    from ..degrade_files import preview_grid
+
     grid = preview_grid(source, scale, preset, seed, draws=draws, max_pixels=max_pixels)
     check_output_folder(path.parent)
     try:
@@ -39,6 +50,9 @@ def write_preview(path: Path, source: Path, scale: int, preset: Preset, seed: in
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..degradations import get_preset
+    from ..degrade_files import DEGRADE_BYTES_PER_PIXEL, degrade_files
+
     if args.scale < 1:
         raise ConfigError(f"--scale must be >= 1, got {args.scale}")
     if args.output is None and args.preview is None:

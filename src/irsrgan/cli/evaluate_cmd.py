@@ -6,16 +6,8 @@ import argparse
 import math
 from pathlib import Path
 
-from ..engines import ENGINES
 from ..errors import ConfigError
-from ..evaluate import (
-    TABLE_COLUMNS,
-    evaluate,
-    evaluate_sets,
-    parse_alpha_list,
-    sets_table_markdown,
-)
-from ..native_eval import evaluate_native
+from ..runtimes import ENGINES  # the engine names (irsrgan.engines.ENGINES), without PyTorch
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -129,6 +121,15 @@ def _named_sets(specs: list[str]) -> dict[str, Path] | list[Path]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..evaluate import (
+        TABLE_COLUMNS,
+        evaluate,
+        evaluate_sets,
+        parse_alpha_list,
+        sets_table_markdown,
+    )
+    from ..native_eval import evaluate_native
+
     alphas = parse_alpha_list(args.sweep_alpha) if args.sweep_alpha is not None else ()
     denoise = [v.strip() for v in args.denoise.split(",") if v.strip()] if args.denoise else []
     engine = dict(scale=args.scale, device=args.device, tile=args.tile, backend=args.backend,

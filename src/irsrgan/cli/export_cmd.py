@@ -5,10 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..checkpoint import load_model
-from ..denoise import anchors, model_at, parse_strength, quantise, robust_partner
 from ..errors import ConfigError
-from ..export import export_int8_onnx, export_onnx, export_onnx_pair
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -40,6 +37,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..checkpoint import load_model
+    from ..denoise import anchors, model_at, parse_strength, quantise, robust_partner
+    from ..export import export_int8_onnx, export_onnx
+
     if args.int8 and args.opset is not None:
         raise ConfigError("--opset is for the float graph; --int8 writes the graph "
                           "--backend onnxruntime-int8 runs")
@@ -81,6 +82,8 @@ def run(args: argparse.Namespace) -> int:
 
 def _export_pair(args: argparse.Namespace, faithful, robust, metadata: dict[str, str]) -> int:
     """Both ends of the denoise pair in one file (:func:`irsrgan.export.export_onnx_pair`)."""
+    from ..export import export_onnx_pair
+
     opset = 18 if args.opset is None else args.opset
     diff = export_onnx_pair(faithful, robust, args.output, opset=opset,
                             check=not args.no_check, metadata=metadata)

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..checkpoint import save_model
 from ..errors import ConfigError
-from ..interpolate import interpolate_files
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -23,6 +21,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..checkpoint import save_model
+    from ..interpolate import interpolate_files
+
     model = interpolate_files(args.a, args.b, args.alpha)
     try:
         save_model(model, args.output, provenance={

@@ -7,6 +7,7 @@ suffix (``sub/a.png`` pairs with ``sub/a.tif``) and unmatched files are reported
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import sys
@@ -14,20 +15,24 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import metrics
 from ..batch import default_max_pixels
 from ..errors import ConfigError, ImageError, IrsrganError
-from ..evaluate.report import TABLE_COLUMNS, format_value
 from ..image import atomic_write_bytes
-from ..metrics_files import match_pairs, score_pairs
 
 _SHOWN = ("psnr", "ssim", "hf_ratio", "lpips", "lpips_i", "lpips_i_ref", "mae", "rmse")
-# (key, header, format) in table order: headers and formats as the evaluation report shows
-# them, plus the radiometric bias; columns without any value are not printed.
-COLUMNS = (
-    *(column for column in TABLE_COLUMNS if column[0] in _SHOWN),
-    ("bias", "bias", "{:+.4g}"),
-)
+
+
+@functools.cache
+def _columns() -> tuple[tuple[str, str, str], ...]:
+    """(key, header, format) in table order: headers and formats as the evaluation report shows
+    them, plus the radiometric bias; columns without any value are not printed. (The
+    evaluation report loads PyTorch, so it is read on first use.)"""
+    from ..evaluate.report import TABLE_COLUMNS
+
+    return (
+        *(column for column in TABLE_COLUMNS if column[0] in _SHOWN),
+        ("bias", "bias", "{:+.4g}"),
+    )
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -84,7 +89,12 @@ LPIPS_ADVICE = (
     "'lpips' package; --lpips none leaves LPIPS out without this note."
 )
 
-build_lpips = metrics.build_lpips  # a seam for tests
+def build_lpips(*args, **kwargs):
+    """:func:`irsrgan.metrics.build_lpips` (a seam for tests; imported when called: it loads
+    PyTorch)."""
+    from ..metrics import build_lpips as build
+
+    return build(*args, **kwargs)
 
 
 def _finite(v: float | None) -> bool:
@@ -98,6 +108,7 @@ def _json_value(v):
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..metrics_files import match_pairs, score_pairs
     from .sequence_metrics import is_clip, run_clip
 
     if is_clip(args.sr) or is_clip(args.hr):
@@ -177,7 +188,7 @@ def run(args: argparse.Namespace) -> int:
 
 def column_means(rows: list[dict]) -> tuple[list[str], dict, dict]:
     """The table's columns present in ``rows``, their means over finite values, and counts."""
-    keys = [k for k, _, _ in COLUMNS if any(k in r for r in rows)]
+    keys = [k for k, _, _ in _columns() if any(k in r for r in rows)]
     means, counts = {}, {}
     for k in keys:
         vals = [r[k] for r in rows if _finite(r.get(k))]
@@ -187,7 +198,9 @@ def column_means(rows: list[dict]) -> tuple[list[str], dict, dict]:
 
 
 def _print_table(rows: list[dict], keys: list[str], means: dict, counts: dict) -> None:
-    spec = {k: (h, f) for k, h, f in COLUMNS}
+    from ..evaluate.report import format_value
+
+    spec = {k: (h, f) for k, h, f in _columns()}
     mean_label = f"mean ({len(rows)})"
     name_w = max(len(mean_label), *(len(r["name"]) for r in rows))
     widths = {k: max(len(spec[k][0]), 9) for k in keys}

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..checkpoint import DEFAULT_MODEL, bundled_models, model_info
 from ..errors import CheckpointError
-from ..models import GENERATORS
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -15,6 +13,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..checkpoint import DEFAULT_MODEL, bundled_models, model_info
+    from ..models import GENERATORS
+
     bundled = bundled_models()
     print("Bundled models (use with --model NAME):")
     if not bundled:

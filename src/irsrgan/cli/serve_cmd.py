@@ -6,7 +6,7 @@ import argparse
 import ipaddress
 import sys
 
-from ..checkpoint import DEFAULT_MODEL
+from ..bundled import DEFAULT_MODEL
 
 LOCAL_NAMES = ("127.0.0.1", "localhost", "::1", "[::1]")
 

@@ -18,13 +18,12 @@ import numpy as np
 import torch
 import yaml
 
+from ..bundled import PRESET_NAMES  # the built-in presets (defined without PyTorch)
 from ..errors import ConfigError, ImageError
 from .distributions import _check_weights, _parse_number
 from .ops import _check_image
 from .steps import ChoiceStep, Step, _Ctx, _no_extra, _run, parse_steps
 
-#: Built-in presets (``irsrgan/presets/<name>.yaml``).
-PRESET_NAMES: tuple[str, ...] = ("bicubic", "irsrgan", "realesrgan", "thermal", "thermal-mix")
 
 @dataclass(frozen=True)
 class Preset:
