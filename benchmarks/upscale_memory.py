@@ -12,7 +12,10 @@ same weights exported to ONNX (``irsrgan export``, in another process, not measu
 streamed by :class:`~irsrgan.onnx_upscaler.OnnxUpscaler` with ONNX Runtime in a process that
 never imports PyTorch (checked; skipped when onnxruntime is missing), and the command itself,
 ``irsrgan upscale`` in a process of its own, given the weights (``cli``) or the ONNX file
-(``cli-onnx``). Target: at most 600 MB
+(``cli-onnx``); ``cli-pair`` is the command given the bundled default model's denoise pair
+exported to one ONNX file (``irsrgan export irsrgan-faithful-x4``) at ``--denoise auto``, so
+the detector runs and the output (strength 1 on this noise) is level-anchored. Target: at most
+600 MB
 for 2048x2048 (8192x8192 output, 128 MB as uint16), flat as the image grows.
 
     python benchmarks/upscale_memory.py [--sizes 512 2048 4096] [--reference-max 2048]
@@ -72,16 +75,18 @@ import json, resource, subprocess, sys, time
 import numpy as np
 from irsrgan.image import Image, write_image
 size, folder, model, backend = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+extra = sys.argv[5:]
 rng = np.random.default_rng(0)
 write_image(f"{folder}/in.png",
             Image((9000 + 3000 * rng.random((size, size))).astype(np.uint16), "png", "gray"))
 t = time.perf_counter()
 subprocess.run([sys.executable, "-m", "irsrgan", "upscale", f"{folder}/in.png", "-o",
-                f"{folder}/out.png", "--model", model, "--backend", backend, "-q"],
+                f"{folder}/out.png", "--model", model, "--backend", backend, "-q", *extra],
                check=True)
 print(json.dumps({"peak_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
                   "before_mb": None, "seconds": time.perf_counter() - t,
-                  "backend": f"irsrgan upscale --model {model.rsplit('.', 1)[1]}"}))
+                  "backend": " ".join(["irsrgan upscale --model", model.rsplit(".", 1)[1],
+                                       *extra])}))
 """
 
 NO_TORCH = r"""
@@ -124,7 +129,10 @@ def main() -> None:
         onnx, weights = f"{models}/compact.onnx", f"{models}/compact.safetensors"
         subprocess.run([sys.executable, "-c", EXPORT, onnx, weights], check=True)
         if importlib.util.find_spec("onnxruntime") is not None:
-            methods += ["no-torch", "cli-onnx"]
+            methods += ["no-torch", "cli-onnx", "cli-pair"]
+            subprocess.run([sys.executable, "-m", "irsrgan", "export", "irsrgan-faithful-x4",
+                            "-o", f"{models}/pair.onnx", "--no-check"], check=True,
+                           capture_output=True)
         for size in args.sizes:
             _size(size, methods, models, args, smallest)
 
@@ -140,7 +148,9 @@ def _size(size: int, methods: list[str], models: str, args: argparse.Namespace,
         with tempfile.TemporaryDirectory() as tmp:
             cmd = {"no-torch": [NO_TORCH, onnx],
                    "cli": [CLI, weights, args.backend],
-                   "cli-onnx": [CLI, onnx, "auto"]}.get(method, [CHILD, method, args.backend])
+                   "cli-onnx": [CLI, onnx, "auto"],
+                   "cli-pair": [CLI, f"{models}/pair.onnx", "auto", "--denoise", "auto"],
+                   }.get(method, [CHILD, method, args.backend])
             cmd = [sys.executable, "-c", cmd[0], str(size), tmp, *cmd[1:]]
             run = subprocess.run(cmd, capture_output=True, text=True, check=True)
         r = json.loads(run.stdout.strip().splitlines()[-1])
