@@ -238,6 +238,86 @@ def test_exported_pair_runs_auto_without_importing_torch(tmp_path):
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
 
 
+def test_a_pair_file_keeps_the_three_most_recent_strengths_and_obeys_no_anchor(tmp_path):
+    faithful, robust = _pair_files(tmp_path)
+    path = tmp_path / "pair.onnx"
+    assert main(["export", str(faithful), "-o", str(path), "--no-check"]) == 0
+    up = OnnxUpscaler(path, tile=0)
+    assert up._pair_graph is None  # strength 0 (16-bit frames) needs only the file
+    compiled = []
+    real = OnnxUpscaler.runner_at
+
+    def counting(self, strength):
+        before = set(self._runners)
+        runner = real(self, strength)
+        compiled.extend(k for k in self._runners if k not in before)
+        return runner
+
+    up.runner_at = counting.__get__(up)
+    for strength in (1, 0.55, 1, 0.6, 1, 0.55, 1, 0.6, 0, 1, 0.35, 0.6, 0.55):
+        up.runner_at(strength)
+    # least recently used out: 0.55 and 0.6 stay while 1 is reused; 0 is the file itself
+    assert compiled == [1.0, 0.55, 0.6, 0.35, 0.55]
+    assert list(up._runners) == [0.35, 0.6, 0.55]
+    # --no-anchor: the pair's output above strength 0 as the interpolated model gives it (a
+    # smooth frame, called degraded, where anchoring moves the random models' levels back)
+    smooth = np.add.outer(np.linspace(40, 200, 45), np.linspace(0, 30, 70)).astype(np.uint8)
+    image = Image(smooth, "png", "gray")
+    anchored = OnnxUpscaler(path, tile=0).upscale_image(image).pixels
+    plain = OnnxUpscaler(path, tile=0, anchor=False)
+    got = plain.upscale_image(image).pixels
+    assert plain.last_strength == 1.0 and (got != anchored).any()
+    raw = plain.upscale(image.pixels[None, None].astype(np.float32) / 255, strength=1)
+    np.testing.assert_array_equal(got, np.clip(np.round(raw[0, 0] * 255), 0, 255))
+
+
+def test_pair_files_and_exports_that_are_wrong_are_named(tmp_path, capsys):
+    import onnx
+
+    from irsrgan import onnx_pair
+
+    faithful, robust = _pair_files(tmp_path)
+    path = tmp_path / "pair.onnx"
+    assert main(["export", str(faithful), "-o", str(path), "--no-check"]) == 0
+    # a pair whose strength initializer an optimiser folded away: named on first use
+    graph = onnx.load(str(path))
+    kept = [t for t in graph.graph.initializer if t.name != onnx_pair.STRENGTH]
+    del graph.graph.initializer[:]
+    graph.graph.initializer.extend(kept)
+    graph.graph.node.insert(0, onnx.helper.make_node(
+        "Constant", [], [onnx_pair.STRENGTH], value_float=0.0))
+    broken = tmp_path / "folded.onnx"
+    onnx.save(graph, str(broken))
+    with pytest.raises(ConfigError, match=r"folded\.onnx: says it is a denoise pair but has no"):
+        OnnxUpscaler(broken, strength=1, tile=0).upscale(np.zeros((1, 1, 8, 8), np.float32))
+    # two graphs that are not one network, or that differ in a weight's shape or type
+    single = tmp_path / "one.onnx"
+    export_onnx(_model(), single, check=False)
+    other = tmp_path / "other.onnx"
+    export_onnx(create_model("compact", scale=4, num_features=8, num_convs=4), other,
+                check=False)
+    with pytest.raises(ConfigError, match="not the same network"):
+        onnx_pair.build_pair(onnx.load(str(single)), onnx.load(str(other)))
+    wide = tmp_path / "wide.onnx"
+    export_onnx(create_model("compact", scale=4, num_features=12, num_convs=3), wide,
+                check=False)
+    with pytest.raises(ConfigError, match="differ in weight"):
+        onnx_pair.build_pair(onnx.load(str(single)), onnx.load(str(wide)))
+    with pytest.raises(ConfigError, match=r"strength must be in \[0, 1\]"):
+        onnx_pair.at_strength(onnx.load(str(path)), 1.5)
+    # a fixed-strength file is not a pair; a missing folder is named, nothing written
+    fixed = tmp_path / "fixed.onnx"
+    assert main(["export", str(faithful), "-o", str(fixed), "--denoise", "0.5",
+                 "--no-check"]) == 0
+    with pytest.raises(ConfigError, match="the pair exported at the fixed strength 0.5"):
+        OnnxUpscaler(fixed, strength=0.7)
+    assert main(["export", str(faithful), "-o", str(tmp_path / "nowhere" / "p.onnx")]) == 2
+    assert "the folder" in capsys.readouterr().err and not (tmp_path / "nowhere").exists()
+    assert main(["export", str(faithful), "-o", str(tmp_path / "i.onnx"), "--int8",
+                 "--denoise", "auto"]) == 2
+    assert "--int8 writes one strength" in capsys.readouterr().err
+
+
 def test_export_refuses_denoise_without_a_partner(tmp_path, capsys):
     save_model(_model(), tmp_path / "m.safetensors")
     assert main(["export", str(tmp_path / "m.safetensors"), "-o", str(tmp_path / "m.onnx"),

@@ -45,6 +45,7 @@ from .strength import (  # noqa: F401 (re-exported: the rules live without PyTor
     anchors,
     auto_strength,
     default_strength,
+    judged_frame,
     parse_strength,
     quantise,
 )
@@ -52,11 +53,9 @@ from .strength import (  # noqa: F401 (re-exported: the rules live without PyTor
 
 def estimate_strength(lr_unit: np.ndarray, scale: int = 4) -> tuple[float, NoiseLevel]:
     """Auto strength for an LR in the model's unit range, ``(C, H, W)`` or ``(H, W)``, and its
-    measured noise: the channels' mean is judged (thermal palettes carry the same noise in
-    every channel) by the detector for a pair of this ``scale``."""
-    x = np.asarray(lr_unit, dtype=np.float64)
-    if x.ndim == 3:
-        x = x.mean(axis=0)
+    measured noise: :func:`~irsrgan.strength.judged_frame` judged by the detector for a pair
+    of this ``scale``."""
+    x = judged_frame(lr_unit)
     return auto_strength(degraded_probability(x, scale=scale)), estimate_noise(x)
 
 

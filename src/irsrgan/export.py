@@ -82,11 +82,14 @@ def export_onnx_pair(
 
     from .image import atomic_write_bytes
     from .interpolate import check_interpolable
-    from .onnx_pair import PAIR, _onnx, build_pair
+    from .onnx_pair import PAIR, build_pair, require_onnx
 
-    onnx = _onnx()
+    onnx = require_onnx()
     check_interpolable(faithful, robust)
     path = Path(path)
+    if not path.parent.is_dir():
+        raise IrsrganError(f"ONNX export to {path} failed: the folder {path.parent} does not "
+                           "exist")
     with tempfile.TemporaryDirectory(dir=path.parent) as tmp:
         ends = []
         for end, name in ((faithful, "faithful"), (robust, "robust")):

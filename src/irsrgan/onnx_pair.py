@@ -26,7 +26,8 @@ _ONE = "irsrgan.one"
 _KEEP = "irsrgan.one_minus_strength"
 
 
-def _onnx():
+def require_onnx():
+    """The ``onnx`` package, or a clear error saying which extra brings it."""
     try:
         import onnx
     except ImportError:
@@ -35,30 +36,51 @@ def _onnx():
     return onnx
 
 
+def _same_network(graph, other) -> None:
+    """Raise unless the two graphs have the same nodes (operator, inputs, outputs,
+    attributes) and the same initializer names and shapes: two exports of one network."""
+    def nodes(g):
+        return [(n.op_type, list(n.input), list(n.output),
+                 [a.SerializeToString() for a in n.attribute]) for n in g.node]
+
+    def shapes(g):
+        return {t.name: tuple(t.dims) for t in g.initializer}
+
+    if nodes(graph) != nodes(other):
+        raise ConfigError("the two ends of the pair are not the same network (their ONNX "
+                          "graphs' nodes differ)")
+    mine, theirs = shapes(graph), shapes(other)
+    if mine != theirs:
+        name = sorted(set(mine.items()) ^ set(theirs.items()))[0][0]
+        raise ConfigError(f"the two ends of the pair differ in weight {name!r}")
+
+
 def build_pair(faithful, robust):
     """One ``onnx.ModelProto`` from two exports of the same network (``faithful`` and
-    ``robust``, ModelProtos with the same nodes and initializer names): ``faithful``'s graph
-    with every float initializer that differs interpolated at :data:`STRENGTH` (0)."""
-    onnx = _onnx()
+    ``robust``: the same nodes, initializer names and shapes): ``faithful``'s graph with every
+    float32 initializer that differs interpolated at :data:`STRENGTH` (0). A differing
+    initializer of another type cannot be interpolated and is refused."""
+    onnx = require_onnx()
     from onnx import TensorProto, helper, numpy_helper
 
     graph, other = faithful.graph, robust.graph
-    if [n.op_type for n in graph.node] != [n.op_type for n in other.node]:
-        raise ConfigError("the two ends of the pair are not the same network (their ONNX "
-                          "graphs differ)")
+    _same_network(graph, other)
     theirs = {t.name: numpy_helper.to_array(t) for t in other.initializer}
     pair = onnx.ModelProto()
     pair.CopyFrom(faithful)
     del pair.graph.initializer[:]
     nodes, inits = [], []
     for tensor in graph.initializer:
-        mine = numpy_helper.to_array(tensor)
-        robust_value = theirs.get(tensor.name)
-        if robust_value is None or robust_value.shape != mine.shape:
-            raise ConfigError(f"the two ends of the pair differ in weight {tensor.name!r}")
-        if mine.dtype != np.float32 or np.array_equal(mine, robust_value):
+        mine, robust_value = numpy_helper.to_array(tensor), theirs[tensor.name]
+        if mine.dtype != robust_value.dtype:
+            raise ConfigError(f"the two ends of the pair differ in the type of weight "
+                              f"{tensor.name!r}")
+        if np.array_equal(mine, robust_value):
             inits.append(tensor)
             continue
+        if mine.dtype != np.float32:
+            raise ConfigError(f"the two ends of the pair differ in {tensor.name!r}, a "
+                              f"{mine.dtype} tensor that cannot be interpolated")
         f, r = f"{tensor.name}::faithful", f"{tensor.name}::robust"
         inits += [numpy_helper.from_array(mine, f), numpy_helper.from_array(robust_value, r)]
         nodes += [helper.make_node("Mul", [f, _KEEP], [f"{f}*"]),
@@ -79,13 +101,21 @@ def is_pair(metadata: dict[str, str]) -> bool:
 
 
 def load(path) -> object:
-    """The ``onnx.ModelProto`` of a pair file (weights included)."""
+    """The ``onnx.ModelProto`` of the pair file ``path`` (weights included), checked to hold
+    its strength initializer."""
     try:
-        return _onnx().load(str(path))
-    except ConfigError:
-        raise
+        onnx = require_onnx()
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    try:
+        pair = onnx.load(str(path))
     except Exception as exc:
         raise ConfigError(f"{path}: not a readable ONNX file ({exc})") from None
+    if not any(t.name == STRENGTH for t in pair.graph.initializer):
+        raise ConfigError(f"{path}: says it is a denoise pair but has no {STRENGTH} "
+                          "initializer (was it rewritten by an optimiser?); export it again "
+                          "with `irsrgan export`")
+    return pair
 
 
 def at_strength(pair, strength: float) -> bytes:
@@ -101,4 +131,4 @@ def at_strength(pair, strength: float) -> bytes:
             copy.graph.initializer[i].CopyFrom(
                 numpy_helper.from_array(np.array(strength, np.float32), STRENGTH))
             return copy.SerializeToString()
-    raise ConfigError(f"this ONNX file has no {STRENGTH} initializer: not a denoise pair")
+    raise ConfigError(f"this ONNX graph has no {STRENGTH} initializer: not a denoise pair")

@@ -40,7 +40,15 @@ from .consistency import anchored_rows
 from .errors import ConfigError
 from .image import Image, RangeMode, image_unit
 from .streaming import ImageRows, unit_rows
-from .strength import Strength, anchors, auto_strength, default_strength, parse_strength, quantise
+from .strength import (
+    Strength,
+    anchors,
+    auto_strength,
+    default_strength,
+    judged_frame,
+    parse_strength,
+    quantise,
+)
 from .tiling import CPU_TILE, Layout, ProgressFn, channel_bands, check_overlap, minimum_tile
 
 log = logging.getLogger(__name__)
@@ -71,7 +79,8 @@ class OnnxUpscaler:
     ``last_strength`` is the strength the most recent image of a pair file used.
     """
 
-    #: at most this many compiled strengths of a pair file are kept
+    #: at most this many compiled strengths above 0 of a pair file are kept (strength 0, the
+    #: file as stored, always is)
     CACHED_STRENGTHS = 3
 
     def __init__(self, path: str | os.PathLike, *, engine: str = "onnxruntime",
@@ -92,14 +101,17 @@ class OnnxUpscaler:
         self.metadata = meta
         self.pair = onnx_pair.is_pair(meta)
         if strength is not None and not self.pair:
+            fixed = meta.get("irsrgan.denoise")
             raise ConfigError(f"{self.path}: a denoise strength needs a pair file (`irsrgan "
                               "export` of a model that names a robust end, as the default "
-                              "does); this file is one model")
+                              "does); this file is " + (
+                                  f"the pair exported at the fixed strength {fixed}" if fixed
+                                  else "one model"))
         self.strength = None if strength is None else parse_strength(strength)
         self.last_strength: float | None = None
         self.last_auto = False
-        self._pair_graph = onnx_pair.load(self.path) if self.pair else None
-        self._runners = {0.0: self.runner}  # the file as stored: strength 0
+        self._pair_graph = None  # a pair file's graph, read when a strength above 0 is needed
+        self._runners: dict[float, object] = {}  # strengths above 0, most recent last
         self.layout = _layout_from(meta) or _probe_layout(self.runner, self.path)
         if tile and tile < minimum_tile(overlap):
             raise ConfigError(f"tile {tile} too small for overlap {overlap}: use at least "
@@ -115,7 +127,9 @@ class OnnxUpscaler:
         """``(B, C, H, W)`` float32 in the unit range -> ``(B, C, H * s, W * s)`` (not
         anchored, not clamped), as :meth:`Upscaler.upscale <irsrgan.inference.Upscaler.upscale>`.
         A pair file runs at ``strength``, else the upscaler's, else ``auto`` (judged on a
-        ``(1, C, H, W)`` LR); ``last_strength`` says which."""
+        ``(1, C, H, W)`` LR); ``last_strength`` says which. Unlike
+        :meth:`DenoiseUpscaler.upscale <irsrgan.denoise.DenoiseUpscaler.upscale>` the output is
+        never level-anchored here; :meth:`upscale_image_rows` anchors as the pair does."""
         lr = np.asarray(lr, np.float32)
         if self.pair:
             requested = parse_strength(strength if strength is not None
@@ -132,25 +146,31 @@ class OnnxUpscaler:
 
     def bands(self, lr: np.ndarray, progress: ProgressFn | None = None, *,
               strength: float = 0.0) -> Iterator[tuple[int, np.ndarray]]:
-        """:meth:`upscale` as ``(first HR row, rows)`` bands, top to bottom (a pair file at
-        ``strength``)."""
+        """:meth:`upscale` as ``(first HR row, rows)`` bands, top to bottom, a pair file at the
+        ``strength`` given here (default 0, the faithful end: nothing is decided here)."""
         return channel_bands(np.asarray(lr, np.float32), self.runner_at(strength), self.layout,
                              tile=self.tile, overlap=self.overlap, progress=progress)
 
     def runner_at(self, strength: float):
-        """The compiled graph at ``strength`` (rounded to the pair's step; one file: only 0):
-        the last :data:`CACHED_STRENGTHS` are kept."""
+        """The compiled graph at ``strength`` (rounded to the pair's step; one model: only 0):
+        the file itself at 0, else one of the :data:`CACHED_STRENGTHS` most recently used."""
         key = quantise(strength)
-        if key not in self._runners:
-            if not self.pair:
-                raise ConfigError(f"{self.path}: one model, no denoise strength to set")
-            if len(self._runners) >= self.CACHED_STRENGTHS:
-                self._runners.pop(next(k for k in self._runners if k != 0.0))
-            self._runners[key] = _runner(onnx_pair.at_strength(self._pair_graph, key),
-                                         self.engine, self.threads, self.path)
+        if key == 0.0:
+            return self.runner
+        if not self.pair:
+            raise ConfigError(f"{self.path}: one model, no denoise strength to set")
+        if key in self._runners:
+            self._runners[key] = self._runners.pop(key)  # most recently used: last
+            return self._runners[key]
+        if self._pair_graph is None:
+            self._pair_graph = onnx_pair.load(self.path)
+        while len(self._runners) >= self.CACHED_STRENGTHS:
+            self._runners.pop(next(iter(self._runners)))  # the least recently used
+        self._runners[key] = _runner(onnx_pair.at_strength(self._pair_graph, key),
+                                     self.engine, self.threads, self.path)
         return self._runners[key]
 
-    def strength_for(self, unit: np.ndarray, dtype: np.dtype) -> tuple[float, bool]:
+    def image_strength(self, unit: np.ndarray, dtype: np.dtype) -> tuple[float, bool]:
         """The strength a pair file uses for an image whose LR in the unit range is ``unit``
         ``(C, H, W)`` (and whose dtype is ``dtype``: the upscaler's strength, else ``auto``
         for 8-bit images and 0 for others), and whether it was ``auto``; 0 for one model. As
@@ -166,8 +186,7 @@ class OnnxUpscaler:
             return quantise(requested), False
         from .detection import probability
 
-        x = np.asarray(unit, np.float64).mean(axis=0)
-        return quantise(auto_strength(probability(x, scale=self.scale))), True
+        return quantise(auto_strength(probability(judged_frame(unit), scale=self.scale))), True
 
     def upscale_image_rows(self, image: Image, *, range_mode: RangeMode = "auto"
                            ) -> ImageRows:
@@ -180,7 +199,7 @@ class OnnxUpscaler:
                         "more than 8-bit does: export the float graph for it", self.path,
                         image.dtype)
         unit, vmap = image_unit(image, range_mode)
-        strength, self.last_auto = self.strength_for(unit, image.dtype)
+        strength, self.last_auto = self.image_strength(unit, image.dtype)
         self.last_strength = strength if self.pair else None
         out = unit_rows(image, vmap, self.scale, ((row, band[0]) for row, band in
                                                   self.bands(unit[None], strength=strength)))

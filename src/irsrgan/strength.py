@@ -62,6 +62,13 @@ def auto_strength(p_degraded: float, ramp: tuple[float, float] = AUTO_RAMP) -> f
     return (p_degraded - lo) / (hi - lo)
 
 
+def judged_frame(lr_unit: np.ndarray) -> np.ndarray:
+    """What ``auto`` judges of an LR in the model's unit range, ``(C, H, W)`` or ``(H, W)``:
+    the channels' mean (thermal palettes carry the same noise in every channel), float64."""
+    x = np.asarray(lr_unit, dtype=np.float64)
+    return x.mean(axis=0) if x.ndim == 3 else x
+
+
 def default_strength(requested: Strength | str | None, dtype: np.dtype) -> Strength:
     """The strength a request gets: what it asked for, else ``auto`` for 8-bit images and 0
     (the faithful model) for 16-bit and float ones, whose values are measurements."""
@@ -79,4 +86,4 @@ def anchors(strength: float) -> bool:
 
 
 __all__ = ["AUTO_RAMP", "STEP", "Strength", "anchors", "auto_strength", "default_strength",
-           "parse_strength", "quantise"]
+           "judged_frame", "parse_strength", "quantise"]
