@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from irsrgan.augment import HRAugment, downscale, equalize
+from irsrgan.augment import HRAugment, downscale, equalize, texture
 from irsrgan.data import HRCropDataset, item_generator
 from irsrgan.errors import ConfigError
 
@@ -76,6 +76,31 @@ def test_gamma_range_is_respected():
         assert 0.25 - 1e-6 <= v <= 0.5 ** 0.5 + 1e-6
 
 
+def test_texture_is_a_seeded_zero_mean_pattern_over_a_rectangle():
+    kinds = set()
+    for seed in range(12):
+        t = texture(60, 80, torch.Generator().manual_seed(seed))
+        again = texture(60, 80, torch.Generator().manual_seed(seed))
+        assert t.shape == (60, 80) and torch.equal(t, again)
+        assert float(t.abs().max()) == pytest.approx(1.0)
+        rows, cols = (t != 0).any(dim=1), (t != 0).any(dim=0)
+        assert 0.3 * 60 - 1 <= int(rows.sum()) <= 60 and 0.3 * 80 - 1 <= int(cols.sum()) <= 80
+        inside = t[rows][:, cols]
+        assert abs(float(inside.mean())) < 1e-5  # zero mean where it is laid
+        kinds.add("bricks" if len(torch.unique(inside)) == 2 else "grating")
+    assert kinds == {"bricks", "grating"}
+
+
+def test_texture_augmentation_adds_at_most_its_amplitude():
+    x = torch.full((1, 64, 64), 0.5)
+    aug = HRAugment(texture_prob=1.0, texture_amp=(0.01, 0.02))
+    for seed in range(10):
+        d = aug.photometric(x, torch.Generator().manual_seed(seed)) - x
+        assert 0.01 - 1e-6 <= float(d.abs().max()) <= 0.02 + 1e-6
+    assert torch.equal(HRAugment(texture_prob=0.0).photometric(
+        x, torch.Generator().manual_seed(0)), x)
+
+
 def test_crop_factor_range_and_room():
     aug = HRAugment(scale_prob=1.0, scale_max=3.0)
     fs = [aug.crop_factor(torch.Generator().manual_seed(s), 512, 640, 128) for s in range(50)]
@@ -87,7 +112,8 @@ def test_crop_factor_range_and_room():
 @pytest.mark.parametrize("cfg, match", [
     ({"scale_prob": 2}, "scale_prob"), ({"bogus": 1}, "bogus"), ({"scale_max": 0.5}, "scale_max"),
     ({"contrast_min": 0}, "contrast_min"), ({"gamma_range": [2]}, "gamma_range"),
-    ({"invert_prob": "yes"}, "invert_prob"),
+    ({"invert_prob": "yes"}, "invert_prob"), ({"texture_amp": [0.1]}, "texture_amp"),
+    ({"texture_amp": [0.05, 0.01]}, "texture_amp"),
 ])
 def test_config_errors_name_the_key(cfg, match):
     with pytest.raises(ConfigError, match=match):

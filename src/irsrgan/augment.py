@@ -19,6 +19,12 @@ numbers as before.
 * **gamma**: ``x ** g``, ``g`` log-uniform in ``gamma_range`` (another tone curve).
 * **equalize**: rank-based histogram equalisation of the crop (equalised exports).
 * **invert**: ``1 - x`` (black-hot palettes).
+* **texture**: a faint regular texture added over a rectangle of the crop (a sinusoidal
+  grating of period 8-32 HR px at any angle, or a brick wall's mortar lines), amplitude
+  log-uniform in ``texture_amp`` of the range: the brickwork, cladding, panelling and
+  grooves of ground-level scenes, which the aerial training frames rarely show and a
+  denoising model otherwise learns to flatten as noise (docs/RESULTS.md section 9, "A sensor
+  model not trained on"). Applied before ``contrast``, which scales it with the scene.
 * **contrast**: ``lo + c * x`` with the width ``c`` log-uniform in ``[contrast_min, 1]`` and
   ``lo`` uniform in ``[0, 1 - c]``: the patch fills only part of the value range, as in a
   stretched 16-bit frame with hot spots elsewhere.
@@ -53,6 +59,40 @@ def downscale(x: torch.Tensor, size: int) -> torch.Tensor:
     return y[0].clamp_(0.0, 1.0)
 
 
+#: texture periods (gratings) and brick heights, in HR pixels
+TEXTURE_PERIOD = (8.0, 32.0)
+
+
+def texture(h: int, w: int, gen: torch.Generator) -> torch.Tensor:
+    """A zero-mean ``(h, w)`` texture of peak amplitude 1 over a random rectangle (30-100 %
+    of each side; 0 outside): a sinusoidal grating (period log-uniform in
+    :data:`TEXTURE_PERIOD`, any angle and phase) or, half the time, brickwork (courses of a
+    height in that range, bricks 2-4 courses long, staggered by half a brick, mortar lines
+    1-2 px wide)."""
+    yy, xx = torch.meshgrid(torch.arange(h, dtype=torch.float32),
+                            torch.arange(w, dtype=torch.float32), indexing="ij")
+    if _uniform(gen) < 0.5:
+        period = _log_uniform(gen, *TEXTURE_PERIOD)
+        angle, phase = _uniform(gen, 0.0, math.pi), _uniform(gen, 0.0, 2 * math.pi)
+        t = torch.sin(2 * math.pi * (xx * math.cos(angle) + yy * math.sin(angle)) / period
+                      + phase)
+    else:
+        course = _log_uniform(gen, *TEXTURE_PERIOD)
+        brick = course * _uniform(gen, 2.0, 4.0)
+        mortar = _uniform(gen, 1.0, 2.0)
+        y0, x0 = _uniform(gen, 0.0, course), _uniform(gen, 0.0, brick)
+        row = torch.floor((yy + y0) / course)
+        shifted = xx + x0 + (row % 2) * brick / 2
+        lines = (((yy + y0) % course) < mortar) | ((shifted % brick) < mortar)
+        t = -lines.float()
+    mask = torch.zeros(h, w)
+    rh, rw = max(1, round(h * _uniform(gen, 0.3, 1.0))), max(1, round(w * _uniform(gen, 0.3, 1.0)))
+    top, left = round(_uniform(gen, 0, h - rh)), round(_uniform(gen, 0, w - rw))
+    mask[top:top + rh, left:left + rw] = 1.0
+    t = (t - t[mask > 0].mean()) * mask
+    return t / t.abs().max().clamp_min(1e-8)
+
+
 def equalize(x: torch.Tensor) -> torch.Tensor:
     """Rank-based histogram equalisation per channel: each value -> its rank / (N - 1)."""
     c, h, w = x.shape
@@ -64,6 +104,10 @@ def equalize(x: torch.Tensor) -> torch.Tensor:
     ranks = torch.empty_like(order)
     ranks.scatter_(1, order, torch.arange(n).expand(c, n))
     return (ranks.to(x.dtype) / (n - 1)).reshape(c, h, w)
+
+
+#: the augmentation settings given as ``[lo, hi]``
+RANGES = ("gamma_range", "texture_amp")
 
 
 @dataclass(frozen=True)
@@ -78,6 +122,8 @@ class HRAugment:
     invert_prob: float = 0.0
     contrast_prob: float = 0.0
     contrast_min: float = 1.0
+    texture_prob: float = 0.0
+    texture_amp: tuple[float, float] = (0.003, 0.03)
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -90,6 +136,10 @@ class HRAugment:
         lo, hi = self.gamma_range
         if not 0.0 < lo <= hi:
             raise ConfigError(f"augment.gamma_range must be 0 < lo <= hi, got {self.gamma_range}")
+        lo, hi = self.texture_amp
+        if not 0.0 < lo <= hi <= 1.0:
+            raise ConfigError(f"augment.texture_amp must be 0 < lo <= hi <= 1, got "
+                              f"{self.texture_amp}")
         if not 0.0 < self.contrast_min <= 1.0:
             raise ConfigError(f"augment.contrast_min must be in (0, 1], got {self.contrast_min}")
 
@@ -104,13 +154,14 @@ class HRAugment:
             raise ConfigError(f"augment: unknown key(s) {', '.join(unknown)}; known: "
                               + ", ".join(sorted(known)))
         kwargs = dict(cfg)
-        if "gamma_range" in kwargs:
-            g = kwargs["gamma_range"]
-            if not isinstance(g, (list, tuple)) or len(g) != 2:
-                raise ConfigError(f"augment.gamma_range must be [lo, hi], got {g!r}")
-            kwargs["gamma_range"] = (float(g[0]), float(g[1]))
+        for key in RANGES:
+            if key in kwargs:
+                g = kwargs[key]
+                if not isinstance(g, (list, tuple)) or len(g) != 2:
+                    raise ConfigError(f"augment.{key} must be [lo, hi], got {g!r}")
+                kwargs[key] = (float(g[0]), float(g[1]))
         for k, v in kwargs.items():
-            if k != "gamma_range":
+            if k not in RANGES:
                 if isinstance(v, bool) or not isinstance(v, (int, float)):
                     raise ConfigError(f"augment.{k} must be a number, got {v!r}")
                 kwargs[k] = float(v)
@@ -135,10 +186,13 @@ class HRAugment:
             x = equalize(x)
         if self.invert_prob > 0 and _uniform(gen) < self.invert_prob:
             x = 1.0 - x
+        if self.texture_prob > 0 and _uniform(gen) < self.texture_prob:
+            amp = _log_uniform(gen, *self.texture_amp)
+            x = (x + amp * texture(x.shape[-2], x.shape[-1], gen)).clamp(0.0, 1.0)
         if self.contrast_prob > 0 and _uniform(gen) < self.contrast_prob:
             c = _log_uniform(gen, self.contrast_min, 1.0)
             x = _uniform(gen, 0.0, 1.0 - c) + c * x
         return x
 
 
-__all__ = ["HRAugment", "downscale", "equalize"]
+__all__ = ["HRAugment", "downscale", "equalize", "texture"]
