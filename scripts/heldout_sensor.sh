@@ -2,16 +2,17 @@
 # The shipped pair under a sensor model it was not trained on (docs/RESULTS.md section 9, "A
 # sensor model not trained on"): configs/degradations/heldout-sensor.yaml on the three
 # validation sets, the faithful end, the robust end and `--denoise auto`
-# (reports/heldout-sensor/sets.md). With `candidates`, also the two candidate robust ends of
-# configs/general/robust-*from-faithful-x4.yaml (trained with `irsrgan train CONFIG --out
-# runs/NAME`) at auto beside the faithful end, under all three protocols
-# (reports/cand-NAME/sets.md).
+# (reports/heldout-sensor/sets.md). With `candidates`, also the four candidate robust ends of
+# configs/general/robust-{from-faithful,thermal-from-faithful,texture,both-texture}-x4.yaml
+# (trained with `irsrgan train CONFIG --out runs/NAME --set train.threads=1`, two at a time)
+# at auto beside the faithful end, under all three protocols (reports/cand-NAME/sets.md).
 set -euo pipefail
 H=configs/degradations/heldout-sensor.yaml
 PROTOCOLS=$H bash scripts/eval_sets.sh heldout-sensor --model irsrgan-faithful-x4 \
   --model irsrgan-psnr-x4 --denoise auto
 if [ "${1:-}" = candidates ]; then
-  for c in robust-from-faithful-x4 robust-thermal-from-faithful-x4; do
+  for c in robust-from-faithful-x4 robust-thermal-from-faithful-x4 robust-texture-x4 \
+           robust-both-texture-x4; do
     PROTOCOLS="bicubic thermal $H" bash scripts/eval_sets.sh "cand-$c" \
       --model irsrgan-faithful-x4 --model "runs/$c/model.safetensors" \
       --robust "runs/$c/model.safetensors" --denoise auto
