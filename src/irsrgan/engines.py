@@ -40,11 +40,13 @@ from .errors import ConfigError
 from .models import Generator
 from .runtimes import (  # noqa: F401 (re-exported)
     ENGINES,
+    EXTRAS,
     FLOAT_ENGINES,
     INT8_ENGINES,
     EngineName,
     OpenVinoRunner,
     OrtRunner,
+    open_runner,
 )
 
 log = logging.getLogger(__name__)
@@ -54,7 +56,6 @@ log = logging.getLogger(__name__)
 #: released in the wrong order unmapped the thread's signal stack;
 #: :func:`irsrgan.runtimes.openvino_core`)
 AUTO_INT8_ENGINES = ("onnxruntime-int8", "openvino-int8")
-EXTRAS = {"onnxruntime": "onnx", "openvino": "openvino"}
 #: ``(B, C, h, w) float32 -> (B, C', h * s, w * s)``, NumPy in and out (:mod:`irsrgan.runtimes`)
 Runner = Callable[[np.ndarray], np.ndarray]
 CACHE_VERSION = 1
@@ -121,8 +122,7 @@ def create_runner(engine: str, model: Generator, *, required: bool,
             from .quantize import int8_onnx
 
             data = int8_onnx(model, data)
-        cls = OrtRunner if package(engine) == "onnxruntime" else OpenVinoRunner
-        return cls(data, torch.get_num_threads())
+        return open_runner(package(engine), data, torch.get_num_threads())
     except Exception as exc:  # any export or compile problem: the caller falls back
         if required:
             raise ConfigError(f"cannot run this model with {engine}: {exc}") from exc

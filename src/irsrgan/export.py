@@ -99,10 +99,11 @@ def export_onnx_pair(
         pair = build_pair(*ends)
         props = {p.key: p.value for p in pair.metadata_props}
         onnx.helper.set_model_props(pair, {**props, "irsrgan.denoise": PAIR})
+        data = pair.SerializeToString()
         candidate = Path(tmp) / "pair.onnx"
-        candidate.write_bytes(pair.SerializeToString())
+        candidate.write_bytes(data)
         diff = check_pair(faithful, robust, candidate) if check else None
-        atomic_write_bytes(path, candidate.read_bytes())
+        atomic_write_bytes(path, data)
     return diff
 
 

@@ -54,7 +54,6 @@ from .tiling import CPU_TILE, Layout, ProgressFn, channel_bands, check_overlap, 
 log = logging.getLogger(__name__)
 
 ENGINES = ("onnxruntime", "openvino")
-_EXTRAS = {"onnxruntime": "onnx", "openvino": "openvino"}
 
 
 class OnnxUpscaler:
@@ -213,17 +212,16 @@ class OnnxUpscaler:
 
 def _runner(graph: Path | bytes, engine: str, threads: int, path: Path | None = None):
     """A runner for ``graph`` (a file, or a serialised graph read from ``path``)."""
-    from .runtimes import OpenVinoRunner, OrtRunner
+    from .runtimes import EXTRAS, open_runner
 
     path = graph if path is None else path
     try:
         __import__(engine)
     except ImportError:
         raise ConfigError(f"engine {engine!r} is not installed: pip install "
-                          f"'irsrgan[{_EXTRAS[engine]}]'") from None
-    cls = OrtRunner if engine == "onnxruntime" else OpenVinoRunner
+                          f"'irsrgan[{EXTRAS[engine]}]'") from None
     try:
-        return cls(graph if isinstance(graph, bytes) else str(graph), threads)
+        return open_runner(engine, graph if isinstance(graph, bytes) else str(graph), threads)
     except Exception as exc:  # the engines raise their own types for unreadable graphs
         raise ConfigError(f"{path}: {engine} cannot load this file as an ONNX model: "
                           f"{str(exc).strip().splitlines()[0] if str(exc).strip() else exc}"

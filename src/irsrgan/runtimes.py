@@ -19,6 +19,8 @@ EngineName = Literal["auto", "torch", "onnxruntime", "openvino", "onnxruntime-in
 FLOAT_ENGINES = ("torch", "onnxruntime", "openvino")
 INT8_ENGINES = ("onnxruntime-int8", "openvino-int8")
 ENGINES = FLOAT_ENGINES + INT8_ENGINES
+#: the pip extra that brings each ONNX engine's package
+EXTRAS = {"onnxruntime": "onnx", "openvino": "openvino"}
 
 
 class OrtRunner:
@@ -89,3 +91,10 @@ class OpenVinoRunner:
     def metadata(self) -> dict[str, str]:
         """The graph's ``metadata_props`` (what :func:`irsrgan.export.export_onnx` wrote)."""
         return dict(self._metadata)
+
+
+def open_runner(package: str, graph: bytes | str, threads: int) -> OrtRunner | OpenVinoRunner:
+    """A runner on ``graph`` (serialised, or a file's path) with the engine ``package``
+    (``onnxruntime`` or ``openvino``)."""
+    cls = OrtRunner if package == "onnxruntime" else OpenVinoRunner
+    return cls(graph, threads)
