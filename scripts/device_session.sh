@@ -3,9 +3,11 @@
 # most 15 minutes of device time in all, 10 a command), in one prepared command:
 #   1. benchmarks/gpu_speed.py, which has never run (images/s per model and precision);
 #   2. the speed benchmark's 6-block RRDBNet and CRDB nets trained for a few minutes each with
-#      the faithful recipe (configs/device/faithful-*-6.yaml): trained weights are what the
-#      int8 gate (scripts/int8_gate.py, on this CPU afterwards) and the RRDB/CRDB rows of
-#      benchmarks/upscale_speed.py need (docs/PERFORMANCE.md; issue 14).
+#      the faithful recipe (configs/device/faithful-*-6.yaml), far longer than the CPU versions
+#      of scripts/train_bench_weights.sh, which miss the int8 gate by 0.06-0.14 dB
+#      (docs/PERFORMANCE.md, "Trained RRDB and CRDB nets against the gate"; issue 14): whether
+#      converged weights fare better is what this measures (scripts/int8_gate.py --models on
+#      this CPU afterwards).
 # The device machine has PyTorch, OpenCV, tifffile, safetensors and PyYAML but not ../shared,
 # so the frames travel with the command:
 #   bash scripts/device_session.sh stage   # here: copies hit-uav train/val frames into

@@ -10,19 +10,33 @@ differ. A model passes where int8 is at most quantize.GATE_DB below float32. Wri
 ``src/irsrgan/weights/int8/gate.json`` (keyed by the weights' digest, so that a retrained model
 is not covered until measured again) and prints the table.
 
-    python scripts/int8_gate.py [--frames 85] [--max-size 256]
+``--models FILE ...`` measures those weights files instead (the speed benchmark's trained
+RRDB and CRDB nets in ``benchmarks/weights/``, or a model of your own) and adds their entries
+to the file, keeping the others; without it the file is rewritten from the bundled models,
+keeping entries for weights that are not bundled.
+
+``--float-layers N`` and ``--calibration METHOD`` measure another quantisation recipe than
+irsrgan.quantize's (more convolutions kept float at each end; ONNX Runtime's ``MinMax``,
+``Percentile`` or ``Entropy``): printed only, the gate file is not written (its entries are
+for the recipe ``auto`` runs).
+
+    python scripts/int8_gate.py [--frames 85] [--max-size 256] [--models FILE ...]
+        [--float-layers N] [--calibration METHOD]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from irsrgan import quantize
 from irsrgan.checkpoint import bundled_models, load_model
 from irsrgan.data import crop_window
 from irsrgan.degradations import degrade
@@ -38,8 +52,12 @@ VAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "hit-uav" / "val
 OUT = Path("src/irsrgan/weights/int8/gate.json")
 
 
-def candidates() -> list[tuple[str, float | None, torch.nn.Module]]:
-    """(name, denoise strength or None, model) for every bundled generator and the pair."""
+def candidates(files: list[Path] | None = None
+               ) -> list[tuple[str, float | None, torch.nn.Module]]:
+    """(name, denoise strength or None, model) for every bundled generator and the pair, or
+    for each of ``files``."""
+    if files:
+        return [(f.as_posix(), None, load_model(f)) for f in files]
     out = []
     for name in bundled_models():
         out.append((name, None, load_model(name)))
@@ -51,6 +69,21 @@ def candidates() -> list[tuple[str, float | None, torch.nn.Module]]:
                 s = quantise(i * STEP)
                 out.append((f"{name}+{partner}", s, interpolate_models(faithful, robust, s)))
     return out
+
+
+def kept_entries(path: Path, *, bundled: bool) -> dict[str, dict]:
+    """The entries of the gate file at ``path`` to keep: all of them when measuring other
+    files (``--models``), those of weights that are not bundled when re-measuring the bundled
+    ones (whose old entries, of replaced weights, go)."""
+    try:
+        old = json.loads(path.read_text())["entries"]
+    except (OSError, ValueError, KeyError):
+        return {}
+    if not bundled:
+        return dict(old)
+    names = set(bundled_models())
+    return {k: v for k, v in old.items()
+            if str(v.get("model", "")).split("+")[0] not in names}
 
 
 def run(upscaler: Upscaler, pairs: list[tuple[torch.Tensor, torch.Tensor]]
@@ -71,7 +104,24 @@ def main() -> None:
     ap.add_argument("--max-size", type=int, default=256,
                     help="centre crops of this side (as scripts/eval_sets.sh)")
     ap.add_argument("--out", type=Path, default=OUT)
+    ap.add_argument("--models", type=Path, nargs="+", default=None,
+                    help="weights files to measure instead of the bundled models (merged in)")
+    ap.add_argument("--float-layers", type=int, default=None,
+                    help=f"convolutions kept float at each end (default {quantize.FLOAT_LAYERS};"
+                         " another value is printed, not written)")
+    ap.add_argument("--calibration", choices=("MinMax", "Percentile", "Entropy"), default=None,
+                    help=f"calibration method (default {quantize.CALIBRATION[0]}; another is "
+                         "printed, not written)")
     args = ap.parse_args()
+    trial = args.float_layers is not None or args.calibration is not None
+    if trial:  # another recipe: quantised afresh (not from the cache), and not written
+        if args.float_layers is not None:
+            quantize.FLOAT_LAYERS = args.float_layers
+        if args.calibration is not None:
+            quantize.CALIBRATION = (args.calibration, {})
+        os.environ["IRSRGAN_CACHE_DIR"] = tempfile.mkdtemp(prefix="irsrgan-int8-trial-")
+        print(f"trial recipe: {quantize.FLOAT_LAYERS} float convolutions at each end, "
+              f"{quantize.CALIBRATION[0]} calibration (not written)")
     frames = sorted(p for p in args.val.iterdir() if p.suffix.lower() in (".jpg", ".png"))
     frames = frames[:args.frames]
     hrs = [torch.from_numpy(gray_unit(read_image(p)).astype(np.float32))[None, None]
@@ -82,7 +132,7 @@ def main() -> None:
     print(f"{'model':<44} {'strength':>8} {'fp32 dB':>8} {'int8 dB':>8} {'delta':>7} "
           f"{'max':>5} {'changed':>7} pass   (max: largest output difference in 8-bit "
           "levels; changed: share of output pixels not equal)")
-    for name, strength, model in candidates():
+    for name, strength, model in candidates(args.models):
         scale = int(model.scale)
         if scale not in lrs:
             gen = torch.Generator().manual_seed(0)
@@ -108,6 +158,9 @@ def main() -> None:
         print(f"{name:<44} {shown:>8} {fp32:8.3f} {int8:8.3f} {delta:+7.3f} "
               f"{float(diff.max()):5.0f} {float((diff > 0).float().mean()):7.1%} "
               f"{'yes' if passed else 'no':>4}  ({time.perf_counter() - t:.0f} s)", flush=True)
+    if trial:
+        return
+    entries = {**kept_entries(args.out, bundled=args.models is None), **entries}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({
         "about": "int8 (ONNX Runtime QDQ, irsrgan.quantize) against float32: mean PSNR on "
