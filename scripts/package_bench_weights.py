@@ -12,6 +12,7 @@ int8 gate measures what int8 costs a real model of each architecture. Then gate 
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 from irsrgan.checkpoint import load_model, read_metadata, save_model
@@ -31,8 +32,8 @@ Trained weights for the `{name}` row of `benchmarks/upscale_speed.py`, so that t
 (`scripts/int8_gate.py --models`) measures what int8 costs a trained model of this
 architecture, not random weights.
 
-- Architecture: `{model.arch}` {model.config}; {sum(p.numel() for p in model.parameters()):,}
-  parameters; x4, 1 channel.
+- Architecture: `{model.arch}` {json.dumps(model.config)};
+  {sum(p.numel() for p in model.parameters()):,} parameters; x4, 1 channel.
 - Recipe: `configs/device/faithful-{model.arch}-6.yaml` (the faithful end's: clean antialiased
   bicubic LR, scale and photometric HR augmentation) from scratch, cut down for a 2-core CPU
   by `scripts/train_bench_weights.sh`: {meta.get("steps")} steps of batch 8, 96 px HR crops,

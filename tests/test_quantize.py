@@ -177,24 +177,6 @@ def test_bundled_gate_covers_the_shipped_pair_at_every_strength():
         assert abs(entry["int8_db"] - entry["fp32_db"] - entry["delta_db"]) < 1e-9
 
 
-def test_gate_covers_the_speed_benchmarks_trained_weights():
-    """``benchmarks/upscale_speed.py`` runs ``benchmarks/weights/*-x4.safetensors``: each must
-    have been measured by ``scripts/int8_gate.py --models`` as it is stored (a retrained
-    fixture is not covered until measured again)."""
-    from pathlib import Path
-
-    files = sorted((Path(__file__).resolve().parents[1] / "benchmarks" / "weights")
-                   .glob("*-x4.safetensors"))
-    if not files:
-        pytest.skip("no benchmark weights in this checkout")
-    entries = quantize.gate_entries()
-    for path in files:
-        entry = entries.get(engines.model_id(load_model(path)))
-        assert entry is not None, f"{path.name} not measured by scripts/int8_gate.py"
-        assert entry["model"].endswith(path.name)
-        assert entry["passed"] == (entry["delta_db"] >= -quantize.GATE_DB)
-
-
 def test_cli_upscale_with_a_forced_int8_backend(tmp_path, capsys):
     from irsrgan.checkpoint import save_model
     from irsrgan.cli import main
