@@ -119,9 +119,10 @@ def main() -> None:
                   f"{gf:8.1f} {100 * gf / peak:6.1f}%", flush=True)
         ratios.append(t_ref / statistics.median(times["Upscaler auto"]))
         if "openvino" in installed:  # what auto would take were OpenVINO not installed
-            allowed = {e: statistics.median(times[f"Upscaler {e}"]) for e in installed
-                       if not e.startswith("openvino")
-                       and (e not in engines.INT8_ENGINES or passes_gate(reference_model))}
+            candidates = engines.FLOAT_ENGINES + (
+                engines.AUTO_INT8_ENGINES if passes_gate(reference_model) else ())
+            allowed = {e: statistics.median(times[f"Upscaler {e}"]) for e in candidates
+                       if e in installed and not e.startswith("openvino")}
             without.append(t_ref / allowed[engines.winner(allowed)])
     print(f"speedup_vs_reference: {geomean(ratios):.2f}")
     if without:

@@ -28,6 +28,8 @@ METHODS = {
     "min/max averaged over crops": ("MinMax", {"CalibMovingAverage": True}),
     "percentile 99.999": ("Percentile", {}),
     "percentile 99.99": ("Percentile", {"CalibPercentile": 99.99}),
+    # through quantize_static its default bins (128 of 128) leave one candidate threshold,
+    # the full range: the same graph as the min/max (docs/PERFORMANCE.md)
     "entropy": ("Entropy", {}),
 }
 

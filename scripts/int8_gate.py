@@ -16,9 +16,10 @@ to the file, keeping the others; without it the file is rewritten from the bundl
 keeping entries for weights that are not bundled.
 
 ``--float-layers N`` and ``--calibration METHOD`` measure another quantisation recipe than
-irsrgan.quantize's (more convolutions kept float at each end; ONNX Runtime's ``MinMax``,
-``Percentile`` or ``Entropy``): printed only, the gate file is not written (its entries are
-for the recipe ``auto`` runs).
+irsrgan.quantize's (more convolutions kept float at each end; ONNX Runtime's ``MinMax`` or
+``Percentile``; its ``Entropy`` is left out: through ``quantize_static`` its default bins
+leave one candidate threshold, the full range, so it returns the min/max graph): printed
+only, the gate file is not written (its entries are for the recipe ``auto`` runs).
 
     python scripts/int8_gate.py [--frames 85] [--max-size 256] [--models FILE ...]
         [--float-layers N] [--calibration METHOD]
@@ -71,14 +72,24 @@ def candidates(files: list[Path] | None = None
     return out
 
 
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def kept_entries(path: Path, *, bundled: bool) -> dict[str, dict]:
     """The entries of the gate file at ``path`` to keep: all of them when measuring other
     files (``--models``), those of weights that are not bundled when re-measuring the bundled
     ones (whose old entries, of replaced weights, go)."""
     try:
         old = json.loads(path.read_text())["entries"]
-    except (OSError, ValueError, KeyError):
+    except (OSError, ValueError, KeyError, TypeError):
         return {}
+    if not isinstance(old, dict):
+        return {}
+    old = {k: v for k, v in old.items() if isinstance(v, dict)}
     if not bundled:
         return dict(old)
     names = set(bundled_models())
@@ -106,10 +117,10 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=OUT)
     ap.add_argument("--models", type=Path, nargs="+", default=None,
                     help="weights files to measure instead of the bundled models (merged in)")
-    ap.add_argument("--float-layers", type=int, default=None,
+    ap.add_argument("--float-layers", type=_positive, default=None,
                     help=f"convolutions kept float at each end (default {quantize.FLOAT_LAYERS};"
                          " another value is printed, not written)")
-    ap.add_argument("--calibration", choices=("MinMax", "Percentile", "Entropy"), default=None,
+    ap.add_argument("--calibration", choices=("MinMax", "Percentile"), default=None,
                     help=f"calibration method (default {quantize.CALIBRATION[0]}; another is "
                          "printed, not written)")
     args = ap.parse_args()
@@ -119,7 +130,8 @@ def main() -> None:
             quantize.FLOAT_LAYERS = args.float_layers
         if args.calibration is not None:
             quantize.CALIBRATION = (args.calibration, {})
-        os.environ["IRSRGAN_CACHE_DIR"] = tempfile.mkdtemp(prefix="irsrgan-int8-trial-")
+        cache = tempfile.TemporaryDirectory(prefix="irsrgan-int8-trial-")  # removed at exit
+        os.environ["IRSRGAN_CACHE_DIR"] = cache.name
         print(f"trial recipe: {quantize.FLOAT_LAYERS} float convolutions at each end, "
               f"{quantize.CALIBRATION[0]} calibration (not written)")
     frames = sorted(p for p in args.val.iterdir() if p.suffix.lower() in (".jpg", ".png"))

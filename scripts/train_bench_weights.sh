@@ -12,6 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
+pids=()
 for arch in rrdbnet crdbnet; do
   # shellcheck disable=SC2086
   OMP_NUM_THREADS=1 "$PY" -m irsrgan train "configs/device/faithful-$arch-6.yaml" \
@@ -22,5 +23,6 @@ for arch in rrdbnet crdbnet; do
     --set train.threads=1 --set train.val_every=250 --set train.checkpoint_every=100 \
     --set train.schedule.warmup_steps=100 \
     > "runs/bench-$arch-6.log" 2>&1 &
+  pids+=($!)
 done
-wait
+for pid in "${pids[@]}"; do wait "$pid"; done  # a failed training fails the script

@@ -92,6 +92,7 @@ def quantize_onnx(onnx_fp32: bytes, crops: np.ndarray,
     if len(convs) <= 2 * FLOAT_LAYERS:
         raise ConfigError(f"int8: the model's graph has {len(convs)} convolutions, too few to "
                           f"quantise any but the {FLOAT_LAYERS} kept float at each end")
+    kept_float = convs[:FLOAT_LAYERS] + convs[len(convs) - FLOAT_LAYERS:]
     input_name = graph.graph.input[0].name
 
     class Crops(CalibrationDataReader):
@@ -111,7 +112,7 @@ def quantize_onnx(onnx_fp32: bytes, crops: np.ndarray,
             quantize_static(str(src), str(dst), Crops(), quant_format=QuantFormat.QDQ,
                             per_channel=True, activation_type=QuantType.QUInt8,
                             weight_type=QuantType.QInt8, op_types_to_quantize=["Conv"],
-                            nodes_to_exclude=convs[:FLOAT_LAYERS] + convs[-FLOAT_LAYERS:],
+                            nodes_to_exclude=kept_float,
                             calibrate_method=getattr(CalibrationMethod, method),
                             extra_options=dict(options))
         finally:
