@@ -8,7 +8,7 @@
 # at auto beside the faithful end, under all three protocols (reports/cand-NAME/sets.md), and
 # the candidate faithful ends of configs/general/faithful-{more,texture,long}-x4.yaml alone on
 # clean LR (the second with 2 threads, the first beside it with 1; the third, which continues
-# the second, with 1).
+# the second, with 1), and the third as the pair's faithful end at auto on degraded LR.
 set -euo pipefail
 H=configs/degradations/heldout-sensor.yaml
 PROTOCOLS=$H bash scripts/eval_sets.sh heldout-sensor --model irsrgan-faithful-x4 \
@@ -23,4 +23,7 @@ if [ "${1:-}" = candidates ]; then
   for c in faithful-more-x4 faithful-texture-x4 faithful-long-x4; do
     PROTOCOLS=bicubic bash scripts/eval_sets.sh "cand-$c" --model "runs/$c/model.safetensors"
   done
+  # the longest one as the pair's faithful end, at auto, on sensor-degraded LR
+  PROTOCOLS="thermal $H" bash scripts/eval_sets.sh cand-faithful-long-x4-pair \
+    --model runs/faithful-long-x4/model.safetensors --robust irsrgan-psnr-x4 --denoise auto
 fi
