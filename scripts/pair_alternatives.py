@@ -30,7 +30,6 @@ PSNR over bicubic of:
 from __future__ import annotations
 
 import argparse
-import math
 import os
 from collections import defaultdict
 from pathlib import Path
@@ -39,8 +38,9 @@ import cv2
 import numpy as np
 import torch
 
+from irsrgan import metrics
 from irsrgan.checkpoint import DEFAULT_MODEL, load_model
-from irsrgan.consistency import ANCHOR_SIGMA, ANCHOR_THRESHOLD, block_mean, lr_noise
+from irsrgan.consistency import anchor_levels, block_mean, lr_noise
 from irsrgan.degradations.presets import get_preset
 from irsrgan.denoise import DenoiseUpscaler, robust_partner
 from irsrgan.evaluate.items import load_item
@@ -57,23 +57,10 @@ NLM = (1.0, 1.5)
 BLEND = (3.0, 5.0)
 
 
-def anchored(sr: np.ndarray, lr: np.ndarray, scale: int, noise: float, sigma: float,
-             threshold: float) -> np.ndarray:
-    """consistency.anchor_levels with its gaussian (0: none) and threshold as arguments."""
-    r = lr - block_mean(sr, scale)
-    if sigma > 0:
-        r = cv2.GaussianBlur(r, (0, 0), sigma, borderType=cv2.BORDER_REFLECT)
-        left = noise / (2 * math.sqrt(math.pi) * sigma)
-    else:
-        left = noise
-    r = np.sign(r) * np.maximum(np.abs(r) - threshold * left, 0.0)
-    h, w = r.shape
-    return sr + cv2.resize(r, (w * scale, h * scale), interpolation=cv2.INTER_CUBIC)
-
-
 def psnr(x: np.ndarray, hr: np.ndarray, border: int) -> float:
-    d = np.clip(x, 0, 1)[border:-border, border:-border] - hr[border:-border, border:-border]
-    return -10 * math.log10(float(np.mean(d * d)))
+    """metrics.psnr of ``x`` clipped to the unit range, as the tables score it."""
+    t = torch.from_numpy(np.clip(x, 0, 1))[None, None]
+    return float(metrics.psnr(t, torch.from_numpy(hr)[None, None], crop_border=border))
 
 
 def main() -> None:
@@ -115,12 +102,11 @@ def main() -> None:
                 noise = lr_noise(lr)
                 sr = up(pair, lr)
                 anchor = anchors(pair.last_strength)
-                outs = {"auto": anchored(sr, lr, scale, noise, ANCHOR_SIGMA, ANCHOR_THRESHOLD)
-                        if anchor else sr}
+                outs = {"auto": anchor_levels(sr, lr, scale, noise) if anchor else sr}
                 outs["unanchored"] = sr
                 for s, t in DETAIL:
-                    outs[f"detail s={s} t={t}"] = (anchored(sr, lr, scale, noise, s, t)
-                                                   if anchor else sr)
+                    outs[f"detail s={s} t={t}"] = (anchor_levels(sr, lr, scale, noise, sigma=s,
+                                                                 threshold=t) if anchor else sr)
                 if anchor:
                     faithful_sr = up(ends[0.0], lr)
                     r = lr - block_mean(sr, scale)

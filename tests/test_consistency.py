@@ -135,6 +135,21 @@ def test_level_anchoring_does_not_put_the_noise_back():
     assert kept < unthresholded / 8
 
 
+def test_level_anchoring_without_smoothing_thresholds_the_pixel_residual():
+    """``sigma=0`` thresholds the residual at ``threshold`` x the pixel noise itself: a
+    uniform 0.03 level error passes a 0.02 threshold by 0.01 and is stopped by a 0.04 one;
+    with the default gaussian (which leaves 0.28 of the noise) it passes a 0.0056 one."""
+    hr = _smooth_scene()
+    lr = block_mean(hr, 4)
+    sr = hr - 0.03
+    out = anchor_levels(sr, lr, 4, 0.01, sigma=0.0, threshold=2.0)
+    assert np.abs(out - (sr + 0.01)).max() < 1e-9
+    assert np.abs(anchor_levels(sr, lr, 4, 0.01, sigma=0.0, threshold=4.0) - sr).max() == 0
+    tau = 2.0 * 0.01 / (2 * np.sqrt(np.pi))
+    shipped = anchor_levels(sr, lr, 4, 0.01)
+    assert np.abs(shipped - (sr + 0.03 - tau)).max() < 1e-6
+
+
 def test_level_anchoring_keeps_integer_range_and_refuses_other_sizes():
     lr, sr = _pair(np.uint8)
     out = anchored_image(sr, lr)

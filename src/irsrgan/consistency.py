@@ -206,7 +206,9 @@ ANCHOR_HALO_ROWS = int(4 * ANCHOR_SIGMA + 0.5) + 3
 
 
 def anchor_levels(sr: np.ndarray, lr: np.ndarray, scale: int, noise: float, *,
-                  low: float | None = None, high: float | None = None) -> np.ndarray:
+                  low: float | None = None, high: float | None = None,
+                  sigma: float = ANCHOR_SIGMA, threshold: float = ANCHOR_THRESHOLD
+                  ) -> np.ndarray:
     """``sr`` (float64 copy) with its coarse levels moved to those of the measurement ``lr``.
 
     A denoising model can shift the level of a region while it removes the noise (a window
@@ -216,12 +218,16 @@ def anchor_levels(sr: np.ndarray, lr: np.ndarray, scale: int, noise: float, *,
     leaves ``noise / (2 sqrt(pi) sigma)`` of white pixel noise), soft-thresholded at
     :data:`ANCHOR_THRESHOLD` times that, upsampled bicubically and added. ``noise`` is the LR's
     pixel noise sigma in its own units (:func:`irsrgan.estimate.pixel_noise`). ``sr`` is
-    ``(H*s, W*s[, C])``, ``lr`` ``(H, W[, C])``; non-finite LR pixels add nothing."""
+    ``(H*s, W*s[, C])``, ``lr`` ``(H, W[, C])``; non-finite LR pixels add nothing.
+    ``sigma`` (0: no smoothing, pixel noise left whole) and ``threshold`` replace the shipped
+    values, for measuring other anchorings (scripts/pair_alternatives.py)."""
     x, y = _as_float_pair(sr, lr, scale)
     r = y - block_mean(x, scale)
     r[~np.isfinite(r)] = 0.0
-    r = cv2.GaussianBlur(r, (0, 0), ANCHOR_SIGMA, borderType=cv2.BORDER_REFLECT)
-    tau = ANCHOR_THRESHOLD * max(noise, 0.0) / (2.0 * math.sqrt(math.pi) * ANCHOR_SIGMA)
+    tau = threshold * max(noise, 0.0)  # x the white pixel noise the smoothing leaves
+    if sigma > 0:
+        r = cv2.GaussianBlur(r, (0, 0), sigma, borderType=cv2.BORDER_REFLECT)
+        tau /= 2.0 * math.sqrt(math.pi) * sigma
     r = np.sign(r) * np.maximum(np.abs(r) - tau, 0.0)
     h, w = r.shape[:2]
     up = cv2.resize(r, (w * scale, h * scale), interpolation=cv2.INTER_CUBIC)
