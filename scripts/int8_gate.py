@@ -15,6 +15,11 @@ RRDB and CRDB nets in ``benchmarks/weights/``, or a model of your own) and adds 
 to the file, keeping the others; without it the file is rewritten from the bundled models,
 keeping entries for weights that are not bundled.
 
+Each entry records what it was measured with (frames, crop size, the quantisation recipe), and
+a weights digest already measured with the same settings is not measured again (so re-gating
+after one model is replaced measures that model's entries only); ``--remeasure`` measures
+everything.
+
 ``--float-layers N`` and ``--calibration METHOD`` measure another quantisation recipe than
 irsrgan.quantize's (more convolutions kept float at each end; ONNX Runtime's ``MinMax`` or
 ``Percentile``; its ``Entropy`` is left out: through ``quantize_static`` its default bins
@@ -22,7 +27,7 @@ leave one candidate threshold, the full range, so it returns the min/max graph):
 only, the gate file is not written (its entries are for the recipe ``auto`` runs).
 
     python scripts/int8_gate.py [--frames 85] [--max-size 256] [--models FILE ...]
-        [--float-layers N] [--calibration METHOD]
+        [--float-layers N] [--calibration METHOD] [--remeasure]
 """
 
 from __future__ import annotations
@@ -97,6 +102,21 @@ def kept_entries(path: Path, *, bundled: bool) -> dict[str, dict]:
             if str(v.get("model", "")).split("+")[0] not in names}
 
 
+def settings(frames: int, max_size: int) -> dict:
+    """What an entry is measured with: the frames, their crop and irsrgan.quantize's recipe."""
+    return {"frames": frames, "max_size": max_size, "float_layers": quantize.FLOAT_LAYERS,
+            "calibration": quantize.CALIBRATION[0]}
+
+
+#: the settings of entries written before entries recorded them (the file's header said so)
+OLD_SETTINGS = {"frames": 85, "max_size": 256, "float_layers": 2, "calibration": "MinMax"}
+
+
+def measured_alike(entry: dict, wanted: dict) -> bool:
+    """Whether ``entry`` was measured with the ``wanted`` settings."""
+    return all(entry.get(k, OLD_SETTINGS[k]) == v for k, v in wanted.items())
+
+
 def run(upscaler: Upscaler, pairs: list[tuple[torch.Tensor, torch.Tensor]]
         ) -> tuple[float, list[torch.Tensor]]:
     """Mean PSNR over ``pairs`` and the 8-bit outputs."""
@@ -110,7 +130,9 @@ def run(upscaler: Upscaler, pairs: list[tuple[torch.Tensor, torch.Tensor]]
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--val", type=Path, default=VAL)
+    ap.add_argument("--val", type=Path, default=VAL,
+                    help="frames to measure on (hit-uav/val; entries do not record another: "
+                         "with another, --remeasure)")
     ap.add_argument("--frames", type=int, default=85)
     ap.add_argument("--max-size", type=int, default=256,
                     help="centre crops of this side (as scripts/eval_sets.sh)")
@@ -123,6 +145,9 @@ def main() -> None:
     ap.add_argument("--calibration", choices=("MinMax", "Percentile"), default=None,
                     help=f"calibration method (default {quantize.CALIBRATION[0]}; another is "
                          "printed, not written)")
+    ap.add_argument("--remeasure", action="store_true",
+                    help="measure every candidate, also those whose weights already have an "
+                         "entry measured with the same settings")
     args = ap.parse_args()
     trial = args.float_layers is not None or args.calibration is not None
     if trial:  # another recipe: quantised afresh (not from the cache), and not written
@@ -139,12 +164,24 @@ def main() -> None:
     hrs = [torch.from_numpy(gray_unit(read_image(p)).astype(np.float32))[None, None]
            for p in frames]
     entries, lrs = {}, {}
+    wanted = settings(len(hrs), args.max_size)
+    previous = {} if trial or args.remeasure else kept_entries(args.out, bundled=False)
     print(f"{len(hrs)} frames of {args.val} (centre {args.max_size} px); LR: bicubic preset, "
           f"8-bit; gate {GATE_DB} dB")
     print(f"{'model':<44} {'strength':>8} {'fp32 dB':>8} {'int8 dB':>8} {'delta':>7} "
           f"{'max':>5} {'changed':>7} pass   (max: largest output difference in 8-bit "
           "levels; changed: share of output pixels not equal)")
     for name, strength, model in candidates(args.models):
+        key = model_id(model)
+        if key in previous and measured_alike(previous[key], wanted):
+            entries[key] = {**OLD_SETTINGS, **previous[key], "model": name,
+                            "strength": strength}
+            e = entries[key]
+            shown = "-" if strength is None else f"{strength:.2f}"
+            print(f"{name:<44} {shown:>8} {e['fp32_db']:8.3f} {e['int8_db']:8.3f} "
+                  f"{e['delta_db']:+7.3f} {e['max_levels']:5.0f} {e['share_changed']:7.1%} "
+                  f"{'yes' if e['passed'] else 'no':>4}  (measured before)", flush=True)
+            continue
         scale = int(model.scale)
         if scale not in lrs:
             gen = torch.Generator().manual_seed(0)
@@ -162,8 +199,8 @@ def main() -> None:
                                                                          strict=True)])
         delta = int8 - fp32
         passed = delta >= -GATE_DB
-        entries[model_id(model)] = {
-            "model": name, "strength": strength, "fp32_db": fp32, "int8_db": int8,
+        entries[key] = {
+            **wanted, "model": name, "strength": strength, "fp32_db": fp32, "int8_db": int8,
             "delta_db": delta, "passed": passed, "max_levels": float(diff.max()),
             "share_changed": float((diff > 0).float().mean())}
         shown = "-" if strength is None else f"{strength:.2f}"
@@ -176,8 +213,9 @@ def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({
         "about": "int8 (ONNX Runtime QDQ, irsrgan.quantize) against float32: mean PSNR on "
-                 f"{len(hrs)} hit-uav/val frames (centre {args.max_size} px), LR by the bicubic "
-                 "preset rounded to 8 bits; "
+                 "the first `frames` hit-uav/val frames (centre crops of `max_size` px), LR "
+                 "by the bicubic preset rounded to 8 bits, the quantisation recipe in "
+                 "`float_layers` and `calibration` (each entry says); "
                  f"passed = within {GATE_DB} dB. Written by scripts/int8_gate.py.",
         "entries": entries}, indent=1, sort_keys=True) + "\n")
     print(f"wrote {args.out}")
