@@ -292,6 +292,7 @@ def test_infinities_and_nan_of_a_float_tiff_come_back_as_themselves(tmp_path, mo
     assert np.isfinite(out).sum() == out.size - 12
 
 
+@pytest.mark.filterwarnings("error::RuntimeWarning")  # no footprint arithmetic at scale 0
 def test_degrade_keeps_infinities_where_they_were_all_a_footprint_held():
     from irsrgan.cli.degrade_cmd import degrade_image, file_generator
 

@@ -674,9 +674,11 @@ def native_rows(unit: torch.Tensor | np.ndarray, like: Image, vmap: ValueMap, ro
     if like.dtype == np.uint8:
         unit = np.clip(unit, 0.0, 1.0)
     native = vmap.to_native(unit, like.dtype)
-    if like.dtype.kind == "f" and native.shape[1]:
+    if like.dtype.kind == "f" and native.shape[1] and scale >= 1:
         # NaN, +Inf and -Inf come back as themselves, each over its footprint (only this
-        # band's LR rows are looked at: a whole-image mask per band was O(bands x image))
+        # band's LR rows are looked at: a whole-image mask per band was O(bands x image)); an
+        # output smaller than ``like`` (a degraded LR, scale 0 here) has no footprints: its
+        # caller (irsrgan.degrade_files) pools them itself
         lr_rows = np.arange(row, row + native.shape[1]) // scale
         sub = like.channels()[:, lr_rows[0]:lr_rows[-1] + 1][:, lr_rows - lr_rows[0]]
         sub_bad = ~np.isfinite(sub)
