@@ -117,6 +117,14 @@ def measured_alike(entry: dict, wanted: dict) -> bool:
     return all(entry.get(k, OLD_SETTINGS[k]) == v for k, v in wanted.items())
 
 
+def print_row(name: str, strength: float | None, e: dict, note: str) -> None:
+    """One line of the table for entry ``e``."""
+    shown = "-" if strength is None else f"{strength:.2f}"
+    print(f"{name:<44} {shown:>8} {e['fp32_db']:8.3f} {e['int8_db']:8.3f} "
+          f"{e['delta_db']:+7.3f} {e['max_levels']:5.0f} {e['share_changed']:7.1%} "
+          f"{'yes' if e['passed'] else 'no':>4}  ({note})", flush=True)
+
+
 def run(upscaler: Upscaler, pairs: list[tuple[torch.Tensor, torch.Tensor]]
         ) -> tuple[float, list[torch.Tensor]]:
     """Mean PSNR over ``pairs`` and the 8-bit outputs."""
@@ -176,11 +184,7 @@ def main() -> None:
         if key in previous and measured_alike(previous[key], wanted):
             entries[key] = {**OLD_SETTINGS, **previous[key], "model": name,
                             "strength": strength}
-            e = entries[key]
-            shown = "-" if strength is None else f"{strength:.2f}"
-            print(f"{name:<44} {shown:>8} {e['fp32_db']:8.3f} {e['int8_db']:8.3f} "
-                  f"{e['delta_db']:+7.3f} {e['max_levels']:5.0f} {e['share_changed']:7.1%} "
-                  f"{'yes' if e['passed'] else 'no':>4}  (measured before)", flush=True)
+            print_row(name, strength, entries[key], "measured before")
             continue
         scale = int(model.scale)
         if scale not in lrs:
@@ -203,10 +207,7 @@ def main() -> None:
             **wanted, "model": name, "strength": strength, "fp32_db": fp32, "int8_db": int8,
             "delta_db": delta, "passed": passed, "max_levels": float(diff.max()),
             "share_changed": float((diff > 0).float().mean())}
-        shown = "-" if strength is None else f"{strength:.2f}"
-        print(f"{name:<44} {shown:>8} {fp32:8.3f} {int8:8.3f} {delta:+7.3f} "
-              f"{float(diff.max()):5.0f} {float((diff > 0).float().mean()):7.1%} "
-              f"{'yes' if passed else 'no':>4}  ({time.perf_counter() - t:.0f} s)", flush=True)
+        print_row(name, strength, entries[key], f"{time.perf_counter() - t:.0f} s")
     if trial:
         return
     entries = {**kept_entries(args.out, bundled=args.models is None), **entries}
