@@ -90,10 +90,13 @@ def main() -> None:
         provenance["fine_tuned_from"] = args.fine_tuned_from
     if args.sets:
         table = json.loads(args.sets.read_text())
-        provenance["validation_sets"] = [
-            {k: r[k] for k in ("set", "protocol", "n_images", "psnr_gain", "ssim_gain",
-                               "beats_bicubic")}
-            for r in table["rows"] if r["method"] == args.run.name]
+        def rows(method: str) -> list[dict]:
+            return [{k: r[k] for k in ("set", "protocol", "n_images", "psnr_gain", "ssim_gain",
+                                       "beats_bicubic")}
+                    for r in table["rows"] if r["method"] == method]
+        provenance["validation_sets"] = rows(args.run.name)
+        if args.denoise_partner:  # the pair as `upscale` runs it by default
+            provenance["validation_sets_auto"] = rows("denoise@auto")
     for path in args.clips:
         result = json.loads(path.read_text())
         still = " (one frame repeated)" if result["settings"]["still"] else ""
@@ -129,6 +132,13 @@ def _eval_digest(summary: dict, model_label: str) -> dict:
     }
 
 
+def _sets_table(rows: list[dict]) -> list[str]:
+    return ["| set | LR made by | images | gain dB | SSIM gain | beats bicubic |",
+            "|---|---|---|---|---|---|"] + [
+        f"| {r['set']} | `{r['protocol']}` | {r['n_images']} | {r['psnr_gain']:+.2f} | "
+        f"{r['ssim_gain']:+.4f} | {r['beats_bicubic']:.0%} |" for r in rows]
+
+
 def _card(name: str, model, prov: dict, cfg: dict) -> str:
     lines = [
         f"# {name}",
@@ -160,13 +170,11 @@ def _card(name: str, model, prov: dict, cfg: dict) -> str:
             f"{b['hf_ratio']:.3f} -> {m['hf_ratio']:.3f} |")
     if prov.get("validation_sets"):
         lines += ["", f"## Every validation set (x{model.scale}, centre crops of at most 256 px, "
-                  "gain over bicubic of the same LR)", "",
-                  "| set | LR made by | images | gain dB | SSIM gain | beats bicubic |",
-                  "|---|---|---|---|---|---|"]
-        for r in prov["validation_sets"]:
-            lines.append(f"| {r['set']} | `{r['protocol']}` | {r['n_images']} | "
-                         f"{r['psnr_gain']:+.2f} | {r['ssim_gain']:+.4f} | "
-                         f"{r['beats_bicubic']:.0%} |")
+                  "gain over bicubic of the same LR)", "", *_sets_table(prov["validation_sets"])]
+        if prov.get("validation_sets_auto"):
+            lines += ["", f"The pair, this model with `{prov.get('denoise_partner')}`, at "
+                      "`--denoise auto` (the default for 8-bit inputs), on the same LR:", "",
+                      *_sets_table(prov["validation_sets_auto"])]
         lines += ["", "thermitage-dunr (Workswell WIRIS, ground level, MIT, Thermitage project, "
                   "N. Sutherland, 3DOM-FBK) and flir-radiometric/raw16 (handheld FLIR cameras, "
                   "Wikimedia Commons) are validation sets only, never trained on."]
