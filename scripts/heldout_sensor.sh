@@ -6,9 +6,9 @@
 # configs/general/robust-{from-faithful,thermal-from-faithful,texture,both-texture}-x4.yaml
 # (trained with `irsrgan train CONFIG --out runs/NAME --set train.threads=1`, two at a time)
 # at auto beside the faithful end, under all three protocols (reports/cand-NAME/sets.md), and
-# the candidate faithful ends of configs/general/faithful-{more,texture,long}-x4.yaml alone on
-# clean LR (the second with 2 threads, the first beside it with 1; the third, which continues
-# the second, with 1), and the third as the pair's faithful end at auto on degraded LR.
+# the candidate faithful ends of configs/general/faithful-{more,texture,long,longer}-x4.yaml alone on
+# clean LR (the second with 2 threads, the first beside it with 1; the third and fourth, which
+# continue the second, with 1), and the third as the pair's faithful end at auto on degraded LR.
 set -euo pipefail
 H=configs/degradations/heldout-sensor.yaml
 PROTOCOLS=$H bash scripts/eval_sets.sh heldout-sensor --model irsrgan-faithful-x4 \
@@ -20,7 +20,7 @@ if [ "${1:-}" = candidates ]; then
       --model irsrgan-faithful-x4 --model "runs/$c/model.safetensors" \
       --robust "runs/$c/model.safetensors" --denoise auto
   done
-  for c in faithful-more-x4 faithful-texture-x4 faithful-long-x4; do
+  for c in faithful-more-x4 faithful-texture-x4 faithful-long-x4 faithful-longer-x4; do
     PROTOCOLS=bicubic bash scripts/eval_sets.sh "cand-$c" --model "runs/$c/model.safetensors"
   done
   # the longest one as the pair's faithful end, at auto, on sensor-degraded LR
