@@ -16,7 +16,7 @@ least against the better end, ties broken by the mean), and the shipped ``AUTO_R
 priori (see ``irsrgan/denoise.py`` for why the fitted one is not shipped). ``--feature
 log_pixel`` fits the previous rule (a ramp in log10 pixel noise) for comparison.
 
-    python scripts/calibrate_denoise.py runs/faithful-x4/model.safetensors \
+    python scripts/calibrate_denoise.py runs/faithful-longer-x4/model.safetensors \
         irsrgan-psnr-x4 [--out reports/denoise-calibration.json]
 """
 

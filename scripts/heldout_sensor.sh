@@ -9,6 +9,8 @@
 # the candidate faithful ends of configs/general/faithful-{more,texture,long,longer}-x4.yaml alone on
 # clean LR (the second with 2 threads, the first beside it with 1; the third and fourth, which
 # continue the second, with 1), and the third as the pair's faithful end at auto on degraded LR.
+# The candidates were measured beside the faithful end shipped until 2026-12-02 (faithful-x4);
+# `irsrgan-faithful-x4` below is now faithful-longer-x4, so a rerun moves the pair's rows a little.
 set -euo pipefail
 H=configs/degradations/heldout-sensor.yaml
 PROTOCOLS=$H bash scripts/eval_sets.sh heldout-sensor --model irsrgan-faithful-x4 \
@@ -23,7 +25,7 @@ if [ "${1:-}" = candidates ]; then
   for c in faithful-more-x4 faithful-texture-x4 faithful-long-x4 faithful-longer-x4; do
     PROTOCOLS=bicubic bash scripts/eval_sets.sh "cand-$c" --model "runs/$c/model.safetensors"
   done
-  # the longest one as the pair's faithful end, at auto, on sensor-degraded LR
+  # faithful-long-x4 as the pair's faithful end, at auto, on sensor-degraded LR
   PROTOCOLS="thermal $H" bash scripts/eval_sets.sh cand-faithful-long-x4-pair \
     --model runs/faithful-long-x4/model.safetensors --robust irsrgan-psnr-x4 --denoise auto
 fi

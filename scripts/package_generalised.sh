@@ -6,11 +6,11 @@ sets=(); [ -f reports/shipped/sets.json ] && sets=(--sets reports/shipped/sets.j
 regen="Regenerate: \`bash scripts/train_generalised.sh\`, then \`bash scripts/package_generalised.sh\` (docs/RESULTS.md, section 9)."
 python3 scripts/ship_model.py runs/faithful-longer-x4 irsrgan-faithful-x4 \
   --recipe-file configs/general/faithful-longer-x4.yaml \
-  --fine-tuned-from "\`irsrgan-psnr-x4\` via \`abl-both-clean100\` (1000 steps), \`faithful-x4\` (1500, the faithful end shipped until 2026-12-02), \`faithful-texture-x4\` (1500) and \`faithful-long-x4\` (3000): 10000 steps beyond \`irsrgan-psnr-x4\`" \
+  --fine-tuned-from "\`irsrgan-psnr-x4\` via \`abl-both-clean100\` (1000 steps), \`faithful-x4\` (1500, the faithful end shipped until 2026-12-02), \`faithful-texture-x4\` (1500) and \`faithful-long-x4\` (3000), then this run's 3000: 10000 steps beyond \`irsrgan-psnr-x4\`" \
   --regenerate "$regen" --denoise-partner irsrgan-psnr-x4 "${sets[@]}" \
   --summary "x4 default, faithful end of the denoise pair: clean LR, scale, contrast/tone/polarity and texture augmentation; keeps faint detail"
 # The robust model is unchanged since 2026-11-30: re-packaged (its card's tables) where its run is here.
-if [ -f runs/robust-x4/config.yaml ]; then
+if [ -f runs/robust-x4/config.yaml ] && [ -f runs/robust-x4/model.safetensors ]; then
 python3 scripts/ship_model.py runs/robust-x4 irsrgan-robust-x4 \
   --recipe-file configs/general/robust-x4.yaml "${sets[@]}" --regenerate "$regen" \
   --fine-tuned-from "\`irsrgan-psnr-x4\` via 1000 steps as \`abl-both\`" \
@@ -19,6 +19,6 @@ fi
 sets2=(); [ -f reports/shipped-x2/sets.json ] && sets2=(--sets reports/shipped-x2/sets.json)
 python3 scripts/ship_model.py runs/faithful-long-x2 irsrgan-faithful-x2 \
   --recipe-file configs/general/faithful-long-x2.yaml \
-  --fine-tuned-from "\`irsrgan-psnr-x2\` via \`faithful-x2\` (2500 steps, the x2 faithful end shipped until 2026-12-02): 7000 steps beyond \`irsrgan-psnr-x2\`" \
+  --fine-tuned-from "\`irsrgan-psnr-x2\` via \`faithful-x2\` (2500 steps, the x2 faithful end shipped until 2026-12-02), then this run's 4500: 7000 steps beyond \`irsrgan-psnr-x2\`" \
   --regenerate "$regen" --denoise-partner irsrgan-psnr-x2 "${sets2[@]}" \
   --summary "x2 faithful end of the x2 denoise pair (robust end irsrgan-psnr-x2): clean LR, scale, contrast/tone/polarity and texture augmentation; keeps faint detail"

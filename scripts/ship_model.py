@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import re
 from pathlib import Path
 
 import yaml
@@ -95,6 +96,9 @@ def main() -> None:
                                        "beats_bicubic")}
                     for r in table["rows"] if r["method"] == method]
         provenance["validation_sets"] = rows(args.run.name)
+        if not provenance["validation_sets"]:
+            raise SystemExit(f"{args.sets}: no rows for method {args.run.name!r} (the run "
+                             "folder's name labels the model's rows)")
         if args.denoise_partner:  # the pair as `upscale` runs it by default
             provenance["validation_sets_auto"] = rows("denoise@auto")
     for path in args.clips:
@@ -173,7 +177,9 @@ def _card(name: str, model, prov: dict, cfg: dict) -> str:
                   "gain over bicubic of the same LR)", "", *_sets_table(prov["validation_sets"])]
         if prov.get("validation_sets_auto"):
             lines += ["", f"The pair, this model with `{prov.get('denoise_partner')}`, at "
-                      "`--denoise auto` (the default for 8-bit inputs), on the same LR:", "",
+                      "`--denoise auto` (the default for 8-bit inputs; 16-bit and float inputs "
+                      "keep this model alone, the table above, unless `--denoise` is given), "
+                      "on the same LR:", "",
                       *_sets_table(prov["validation_sets_auto"])]
         lines += ["", "thermitage-dunr (Workswell WIRIS, ground level, MIT, Thermitage project, "
                   "N. Sutherland, 3DOM-FBK) and flir-radiometric/raw16 (handheld FLIR cameras, "
@@ -196,7 +202,7 @@ def _card(name: str, model, prov: dict, cfg: dict) -> str:
     lines.append(prov.get("regenerate") or (
         "Regenerate: `bash scripts/train_shipped.sh`, `bash scripts/run_evaluations.sh "
         "shipped`, then `bash scripts/package_models.sh` (see `docs/TRAINING.md`)."))
-    return "\n".join(lines) + "\n"
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)) + "\n"
 
 
 if __name__ == "__main__":
