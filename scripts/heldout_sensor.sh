@@ -28,4 +28,9 @@ if [ "${1:-}" = candidates ]; then
   # faithful-long-x4 as the pair's faithful end, at auto, on sensor-degraded LR
   PROTOCOLS="thermal $H" bash scripts/eval_sets.sh cand-faithful-long-x4-pair \
     --model runs/faithful-long-x4/model.safetensors --robust irsrgan-psnr-x4 --denoise auto
+  # the shipped robust end trained on sensor-degraded pairs only (configs/general/psnr-thermal-x4.yaml)
+  # beside the faithful end shipped since 2026-12-02
+  PROTOCOLS="thermal $H" bash scripts/eval_sets.sh cand-psnr-thermal-x4 \
+    --model irsrgan-faithful-x4 --model runs/psnr-thermal-x4/model.safetensors \
+    --robust runs/psnr-thermal-x4/model.safetensors --denoise auto
 fi
