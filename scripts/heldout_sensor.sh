@@ -33,4 +33,10 @@ if [ "${1:-}" = candidates ]; then
   PROTOCOLS="thermal $H" bash scripts/eval_sets.sh cand-psnr-thermal-x4 \
     --model irsrgan-faithful-x4 --model runs/psnr-thermal-x4/model.safetensors \
     --robust runs/psnr-thermal-x4/model.safetensors --denoise auto
+  # and halfway between it and irsrgan-psnr-x4
+  irsrgan interpolate --alpha 0.5 -o runs/psnr-thermal-half-x4/model.safetensors irsrgan-psnr-x4 \
+    runs/psnr-thermal-x4/model.safetensors
+  PROTOCOLS="thermal $H" bash scripts/eval_sets.sh cand-psnr-thermal-half-x4 \
+    --model irsrgan-faithful-x4 --model runs/psnr-thermal-half-x4/model.safetensors \
+    --robust runs/psnr-thermal-half-x4/model.safetensors --denoise auto
 fi
