@@ -29,14 +29,12 @@ if [ "${1:-}" = candidates ]; then
   PROTOCOLS="thermal $H" bash scripts/eval_sets.sh cand-faithful-long-x4-pair \
     --model runs/faithful-long-x4/model.safetensors --robust irsrgan-psnr-x4 --denoise auto
   # the shipped robust end trained on sensor-degraded pairs only (configs/general/psnr-thermal-x4.yaml)
-  # beside the faithful end shipped since 2026-12-02
-  PROTOCOLS="thermal $H" bash scripts/eval_sets.sh cand-psnr-thermal-x4 \
-    --model irsrgan-faithful-x4 --model runs/psnr-thermal-x4/model.safetensors \
-    --robust runs/psnr-thermal-x4/model.safetensors --denoise auto
-  # and halfway between it and irsrgan-psnr-x4
+  # and halfway between it and irsrgan-psnr-x4, each as the robust end beside the faithful end
+  # shipped since 2026-12-02
   irsrgan interpolate --alpha 0.5 -o runs/psnr-thermal-half-x4/model.safetensors irsrgan-psnr-x4 \
     runs/psnr-thermal-x4/model.safetensors
-  PROTOCOLS="thermal $H" bash scripts/eval_sets.sh cand-psnr-thermal-half-x4 \
-    --model irsrgan-faithful-x4 --model runs/psnr-thermal-half-x4/model.safetensors \
-    --robust runs/psnr-thermal-half-x4/model.safetensors --denoise auto
+  for c in psnr-thermal-x4 psnr-thermal-half-x4; do
+    PROTOCOLS="thermal $H" bash scripts/eval_sets.sh "cand-$c" --model irsrgan-faithful-x4 \
+      --model "runs/$c/model.safetensors" --robust "runs/$c/model.safetensors" --denoise auto
+  done
 fi

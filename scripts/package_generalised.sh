@@ -11,10 +11,10 @@ python3 scripts/ship_model.py runs/faithful-longer-x4 irsrgan-faithful-x4 \
   --summary "x4 default, faithful end of the denoise pair: clean LR, scale, contrast/tone/polarity and texture augmentation; keeps faint detail"
 # The robust model is unchanged since 2026-11-30: re-packaged (its card's tables) where its run is here.
 if [ -f runs/robust-x4/config.yaml ] && [ -f runs/robust-x4/model.safetensors ]; then
-python3 scripts/ship_model.py runs/robust-x4 irsrgan-robust-x4 \
-  --recipe-file configs/general/robust-x4.yaml "${sets[@]}" --regenerate "$regen" \
-  --fine-tuned-from "\`irsrgan-psnr-x4\` via 1000 steps as \`abl-both\`" \
-  --summary "x4 robust model: thermal-mix LR (sensor noise, stripes, blur, JPEG) with the faithful model's augmentation; removes noise; an alternative robust end for the pair (--robust irsrgan-robust-x4)"
+  python3 scripts/ship_model.py runs/robust-x4 irsrgan-robust-x4 \
+    --recipe-file configs/general/robust-x4.yaml "${sets[@]}" --regenerate "$regen" \
+    --fine-tuned-from "\`irsrgan-psnr-x4\` via 1000 steps as \`abl-both\`" \
+    --summary "x4 robust model: thermal-mix LR (sensor noise, stripes, blur, JPEG) with the faithful model's augmentation; removes noise; an alternative robust end for the pair (--robust irsrgan-robust-x4)"
 fi
 sets2=(); [ -f reports/shipped-x2/sets.json ] && sets2=(--sets reports/shipped-x2/sets.json)
 python3 scripts/ship_model.py runs/faithful-long-x2 irsrgan-faithful-x2 \
