@@ -67,6 +67,11 @@ def test_config_rejects_unknown_keys_and_wrong_types():
         config_from_dict({"train": {"lr": "fast"}})
     with pytest.raises(ConfigError, match=r"stage: expected one of \['psnr', 'gan'\]"):
         config_from_dict({"stage": "esrgan"})
+    # every pixel loss the loss module knows is one a config can name
+    assert config_from_dict({"loss": {"pixel": {"kind": "l2"}}}).loss.pixel.kind == "l2"
+    with pytest.raises(ConfigError, match=r"loss\.pixel\.kind: expected one of "
+                                          r"\['l1', 'charbonnier', 'l2'\]"):
+        config_from_dict({"loss": {"pixel": {"kind": "l3"}}})
 
 
 def test_shipped_recipes_load_and_overrides_apply():

@@ -108,7 +108,7 @@ class TrainConfig:
 
 @dataclass
 class PixelLossConfig:
-    kind: Literal["l1", "charbonnier"] = "l1"
+    kind: Literal["l1", "charbonnier", "l2"] = "l1"
     weight: float = 1.0
 
 
