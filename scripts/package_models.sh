@@ -6,10 +6,10 @@ set -euo pipefail
 fidelity="compact net trained on HIT-UAV with the thermal-mix degradation (L1)"
 python3 scripts/ship_model.py runs/cpu-psnr-x4 irsrgan-psnr-x4 \
   --eval reports/shipped-x4-bicubic/summary.json --eval reports/shipped-x4-thermal/summary.json \
-  --summary "x4 fidelity model: $fidelity"
+  --robust-end-of irsrgan-faithful-x4 --summary "x4 fidelity model: $fidelity"
 python3 scripts/ship_model.py runs/cpu-gan-x4 irsrgan-x4 --psnr-model irsrgan-psnr-x4 \
   --eval reports/shipped-x4-bicubic/summary.json --eval reports/shipped-x4-thermal/summary.json \
-  --summary "x4 default: irsrgan-psnr-x4 fine-tuned as a GAN (L1 + feature matching + Laplacian pyramid + RaGAN), sharper"
+  --summary "x4 GAN model (the default before the faithful/robust pair): irsrgan-psnr-x4 fine-tuned as a GAN (L1 + feature matching + Laplacian pyramid + RaGAN), sharper"
 python3 scripts/ship_model.py runs/cpu-psnr-x2 irsrgan-psnr-x2 \
   --eval reports/shipped-x2-bicubic/summary.json --eval reports/shipped-x2-thermal/summary.json \
-  --summary "x2 fidelity model: $fidelity"
+  --robust-end-of irsrgan-faithful-x2 --summary "x2 fidelity model: $fidelity"

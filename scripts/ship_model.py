@@ -45,6 +45,9 @@ def main() -> None:
     ap.add_argument("--denoise-partner", metavar="NAME",
                     help="for a faithful model: the bundled robust model that `upscale "
                     "--denoise` interpolates towards")
+    ap.add_argument("--robust-end-of", metavar="NAME",
+                    help="for a robust model: the bundled faithful model whose pair this "
+                    "one ends (strength 1 of its `upscale --denoise`)")
     ap.add_argument("--recipe-file", help="the recipe's path (default configs/NAME.yaml)")
     ap.add_argument("--fine-tuned-from", metavar="NAME",
                     help="the bundled model the run started from (train.pretrained)")
@@ -85,6 +88,8 @@ def main() -> None:
         provenance["psnr_model"] = args.psnr_model
     if args.denoise_partner:
         provenance["denoise_partner"] = args.denoise_partner
+    if args.robust_end_of:
+        provenance["robust_end_of"] = args.robust_end_of
     if args.regenerate:
         provenance["regenerate"] = args.regenerate
     if args.fine_tuned_from:
@@ -195,6 +200,12 @@ def _card(name: str, model, prov: dict, cfg: dict) -> str:
                          f"{r['stripes_left']:.0%} | {r['flicker']:.2f} |")
     if prov.get("fine_tuned_from"):
         lines.insert(7, f"- Fine-tuned from {prov['fine_tuned_from']} (same training data).")
+    if prov.get("robust_end_of"):
+        lines.insert(7, f"- Denoise pair: strength 1 of `upscale --denoise` for "
+                     f"`{prov['robust_end_of']}` (fine-tuned from this model; its file names "
+                     "this one as its partner). Its numbers on all three validation sets, "
+                     "under both protocols, beside the pair's: docs/RESULTS.md section 9 "
+                     "(`bash scripts/train_generalised.sh`).")
     if prov.get("denoise_partner"):
         lines.insert(7, f"- Denoise pair: strength 0 of `upscale --denoise`; strength 1 is "
                      f"`{prov['denoise_partner']}`.")
