@@ -18,11 +18,13 @@ PSNR over bicubic of:
   end's local residual (rms of ``lr - D(sr)`` over a gaussian of 1 LR px) passes ``T`` x the
   LR's noise, fully where it passes twice that: the faithful end kept where the robust end
   seems to have removed more than noise;
+- ``ramp LO..HI``: ``auto`` with another ramp from the detector's probability to the strength
+  (:func:`irsrgan.strength.auto_strength`; the shipped one is 0.25..0.75), levels anchored;
 - ``nlm k=K + faithful``: a classical denoiser (non-local means, scikit-image, at ``K`` x the
   LR's measured noise) on the LR, then the faithful end: a prior that knows nothing of aerial
   frames.
 
-    [DETAIL="0.7,4 0.5,4"] python scripts/pair_alternatives.py
+    [DETAIL="0.7,4 0.5,4"] [RAMPS="0.2,0.6 0.1,0.4"] python scripts/pair_alternatives.py
         [--sets val thermitage-dunr raw16]
         [--protocols configs/degradations/heldout-sensor.yaml thermal] [--nlm]
 """
@@ -43,8 +45,9 @@ from irsrgan.checkpoint import DEFAULT_MODEL, load_model
 from irsrgan.consistency import anchor_levels, block_mean, lr_noise
 from irsrgan.degradations.presets import get_preset
 from irsrgan.denoise import DenoiseUpscaler, robust_partner
+from irsrgan.detector import degraded_probability
 from irsrgan.evaluate.items import load_item
-from irsrgan.strength import anchors
+from irsrgan.strength import anchors, auto_strength, quantise
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 SETS = {"val": DATA / "hit-uav" / "val", "thermitage-dunr": DATA / "thermitage-dunr",
@@ -53,6 +56,9 @@ SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff")
 #: the finer anchorings tried: (gaussian in LR px, threshold); ``DETAIL="S,T S,T"`` for others
 DETAIL = tuple(tuple(map(float, pair.split(",")))
                for pair in os.environ.get("DETAIL", "0.7,4 0.5,4").split())
+#: other ramps of ``auto`` tried: (lo, hi) probabilities; ``RAMPS="LO,HI LO,HI"`` for others
+RAMPS = tuple(tuple(map(float, pair.split(",")))
+              for pair in os.environ.get("RAMPS", "0.2,0.6 0.1,0.4").split())
 NLM = (1.0, 1.5)
 BLEND = (3.0, 5.0)
 
@@ -77,6 +83,7 @@ def main() -> None:
     pair = DenoiseUpscaler(faithful, robust, "auto", anchor=False, backend="torch", tile=0)
     ends = {s: DenoiseUpscaler(faithful, robust, s, anchor=False, backend="torch", tile=0)
             for s in (0.0, 1.0)}
+    fixed = DenoiseUpscaler(faithful, robust, 0.0, backend="torch", tile=0)  # anchored
 
     def up(upscaler: DenoiseUpscaler, lr: np.ndarray) -> np.ndarray:
         with torch.inference_mode():
@@ -118,6 +125,12 @@ def main() -> None:
                 else:
                     for t in BLEND:
                         outs[f"blend t={t}"] = outs["auto"]
+                p = degraded_probability(lr, scale=scale)
+                for lo, hi in RAMPS:
+                    s = quantise(auto_strength(p, (lo, hi)))
+                    with torch.inference_mode():
+                        x = fixed.upscale(torch.from_numpy(lr).float()[None, None], strength=s)
+                    outs[f"ramp {lo}..{hi}"] = x.clamp(0, 1)[0, 0].double().numpy()
                 if args.nlm:
                     from skimage.restoration import denoise_nl_means
 
