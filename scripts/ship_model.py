@@ -203,9 +203,9 @@ def _card(name: str, model, prov: dict, cfg: dict) -> str:
     if prov.get("robust_end_of"):
         lines.insert(7, f"- Denoise pair: strength 1 of `upscale --denoise` for "
                      f"`{prov['robust_end_of']}` (both come from one training run, so their "
-                     "weights interpolate; its file names this one as its partner). Its numbers on all three validation sets, "
-                     "under both protocols, beside the pair's: docs/RESULTS.md section 9 "
-                     "(`bash scripts/train_generalised.sh`).")
+                     "weights interpolate; its file names this one as its partner). Its "
+                     "numbers on all three validation sets, under both protocols, beside the "
+                     "pair's: docs/RESULTS.md section 9 (`bash scripts/train_generalised.sh`).")
     if prov.get("denoise_partner"):
         lines.insert(7, f"- Denoise pair: strength 0 of `upscale --denoise`; strength 1 is "
                      f"`{prov['denoise_partner']}`.")
